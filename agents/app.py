@@ -1,0 +1,68 @@
+"""The Faust application object. Agents, tables and topics live in their own modules and import it.
+
+Start a worker with ``fraudwatch worker`` (or ``faust -A agents.app worker``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import faust
+from faust.types import TransportT
+
+from agents.transport import FetchWaitTransport
+from config import Settings, get_settings
+from runtime.broker import running_embedded_broker
+
+#: Where the app points when FRAUDWATCH_BROKER=embedded and no embedded broker runs: offline
+#: commands never connect, and a worker started with plain `faust -A agents.app worker` fails
+#: with this host name in the error, which says what to do (`fraudwatch worker` starts one).
+EMBEDDED_NOT_RUNNING = "kafka://embedded-broker-not-running--use-fraudwatch-worker:9092"
+
+
+def broker_url(settings: Settings) -> str:
+    """The concrete broker URL; for 'embedded', the one a fraudwatch process already started."""
+    if not settings.is_embedded:
+        return settings.broker
+    return running_embedded_broker(settings.embedded_state_file) or EMBEDDED_NOT_RUNNING
+
+
+class FraudwatchApp(faust.App):
+    """faust.App whose worker consumer uses the configured fetch wait (see agents.transport)."""
+
+    consumer_fetch_max_wait_ms: int
+
+    def _new_transport(self) -> TransportT:
+        return FetchWaitTransport(self.conf.broker_consumer, self)
+
+
+def create_app(settings: Settings) -> FraudwatchApp:
+    app = FraudwatchApp(
+        settings.app_id,
+        broker=broker_url(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir / "worker"),
+        autodiscover=["agents", "tables"],
+        origin="agents",
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout_s,
+        broker_session_timeout=settings.broker_session_timeout_s,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
+        recovery_consistency_check=settings.recovery_consistency_check,
+        consumer_auto_offset_reset="earliest",
+        table_cleanup_interval=timedelta(minutes=5).total_seconds(),
+        # Tables must survive a restart only through compacted changelogs (no time retention).
+        table_standby_replicas=0,
+    )
+    app.consumer_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
+    return app
+
+
+app = create_app(get_settings())

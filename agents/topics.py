@@ -1,0 +1,42 @@
+"""Faust topic objects for fraudwatch's topics. Keys and values are raw bytes: the detection
+core's pydantic contracts parse and serialize them, so a bad record is ours to dead-letter
+instead of a decode error inside Faust."""
+
+from __future__ import annotations
+
+import faust
+
+from agents.app import app
+from config import get_settings
+from config.topics import TopicSpec, topic_specs
+
+settings = get_settings()
+_specs = {spec.name: spec for spec in topic_specs(settings)}
+
+
+def _topic(name: str) -> faust.TopicT:
+    spec: TopicSpec = _specs[name]
+    return app.topic(
+        spec.name,
+        partitions=spec.partitions,
+        config=spec.configs(settings.topic_retention_ms),
+        key_type=bytes,
+        value_type=bytes,
+    )
+
+
+raw_transactions = _topic(settings.topic_raw_transactions)
+validated_transactions = _topic(settings.topic_validated_transactions)
+dead_letter = _topic(settings.topic_dead_letter)
+alerts = _topic(settings.topic_alerts)
+feedback = _topic(settings.topic_feedback)
+merchant_risk = _topic(settings.topic_merchant_risk)
+metrics = _topic(settings.topic_metrics)
+reference_data = app.topic(
+    settings.topic_customers,
+    settings.topic_blacklist,
+    settings.topic_credit_scores,
+    settings.topic_fraud_reports,
+    key_type=bytes,
+    value_type=bytes,
+)

@@ -1,0 +1,157 @@
+"""The one settings object of fraudwatch.
+
+Every tunable number lives here (or in the rules file it points to), read from
+``FRAUDWATCH_*`` environment variables with typed defaults that run locally with
+no setup. Nothing here does I/O beyond reading the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+EMBEDDED = "embedded"
+# A comma-separated list in the environment ("EUR,USD"), a tuple in code.
+CsvList = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """fraudwatch settings; each field is ``FRAUDWATCH_<FIELD NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUDWATCH_", extra="ignore", frozen=True)
+
+    # --- platform -------------------------------------------------------------------------
+    app_id: str = Field("fraudwatch", description="Faust app id: consumer group and topic prefix of tables.")
+    broker: str = Field(
+        EMBEDDED,
+        description="'embedded' starts (or reuses) the bundled Tansu broker; otherwise a Kafka URL "
+        "such as kafka://redpanda:9092 (several separated by ';').",
+    )
+    store: str = Field(
+        "rocksdb://", description="Faust table store: rocksdb:// in production, memory:// in unit tests."
+    )
+    data_dir: Path = Field(Path(".fraudwatch"), description="RocksDB files, embedded broker state, demo mailbox.")
+    web_host: str = Field("127.0.0.1", description="Worker web server (read API) bind address.")
+    web_port: int = Field(6066, description="Worker web server (read API) port.")
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once", description="exactly_once needs broker transactions (Redpanda); never on embedded."
+    )
+    partitions: int = Field(
+        4,
+        ge=1,
+        description="Partition count of every customer-keyed topic and table (they must match to co-partition).",
+    )
+    log_level: str = Field("info", description="Worker log level.")
+    metrics_interval_s: float = Field(1.0, gt=0, description="How often each worker publishes its metrics snapshot.")
+
+    # --- broker tuning; the embedded profile overrides these (see embedded_profile) ---------
+    broker_rebalance_timeout_s: float = Field(
+        60.0, gt=0, description="Group join wait (Faust broker_rebalance_timeout)."
+    )
+    broker_session_timeout_s: float = Field(60.0, gt=0, description="Consumer group session timeout.")
+    broker_heartbeat_interval_s: float = Field(3.0, gt=0, description="Consumer group heartbeat interval.")
+    consumer_fetch_max_wait_ms: int = Field(
+        500, ge=0, description="Longest a fetch waits for data; Faust hard-codes 1500 ms, which is our latency floor."
+    )
+    recovery_consistency_check: bool = Field(True, description="Faust's table recovery offset check.")
+    table_block_cache_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="RocksDB block cache per table partition (Faust's default is 2 GiB)."
+    )
+
+    # --- topics -----------------------------------------------------------------------------
+    topic_raw_transactions: str = "transactions.raw"
+    topic_validated_transactions: str = "transactions.validated"
+    topic_dead_letter: str = "transactions.dead-letter"
+    topic_customers: str = "reference.customers"
+    topic_blacklist: str = "reference.blacklist"
+    topic_credit_scores: str = "reference.credit-scores"
+    topic_fraud_reports: str = "reference.fraud-reports"
+    topic_merchant_risk: str = "reference.merchant-risk"
+    topic_feedback: str = "fraud.feedback"
+    topic_alerts: str = "fraud.alerts"
+    topic_metrics: str = "fraudwatch.metrics"
+    topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention.ms of non-compacted topics.")
+
+    # --- validation -------------------------------------------------------------------------
+    max_message_bytes: int = Field(
+        16 * 1024, gt=0, description="Raw transaction messages larger than this are dead-lettered."
+    )
+    max_amount: float = Field(
+        1_000_000.0, gt=0, description="Amounts above this (in the transaction's currency) are invalid."
+    )
+    max_future_skew_s: float = Field(
+        300.0, ge=0, description="Event times further ahead of the wall clock are invalid."
+    )
+    currencies: CsvList = Field(
+        ("EUR", "USD", "GBP", "CHF", "JPY", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "BRL", "INR", "SGD"),
+        description="Accepted ISO 4217 codes (comma separated in the environment).",
+    )
+
+    # --- detection --------------------------------------------------------------------------
+    rules_file: Path | None = Field(None, description="TOML rules file; default is the one shipped in config/.")
+    state_ttl_s: int = Field(
+        30 * 24 * 3600, gt=0, description="A customer's behaviour state is forgotten after this idle time."
+    )
+
+    # --- email ------------------------------------------------------------------------------
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    mail_from: str = "fraudwatch@localhost"
+    mail_to: CsvList = ("fraud-analysts@localhost",)
+    mail_min_severity: Literal["low", "medium", "high", "critical"] = "medium"
+
+    # --- dashboard --------------------------------------------------------------------------
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 5006
+    dashboard_url: str = Field("http://127.0.0.1:5006/dashboard", description="Linked from alert emails.")
+
+    @field_validator("currencies", "mail_to", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.broker.strip().lower() == EMBEDDED
+
+    @property
+    def embedded_state_file(self) -> Path:
+        """Where a running embedded broker writes its URL and pid, so other processes find it."""
+        return self.data_dir / "embedded-broker.json"
+
+    def embedded_profile(self) -> Settings:
+        """Settings for the embedded Tansu broker, whose quirks need these (never on Redpanda).
+
+        - no transactions, so at-least-once;
+        - a group join waits for the rebalance timeout, or about half the session timeout
+          when that is shorter (measured: 60 s session -> 30 s join), so keep both short;
+        - it reports the log end as the last batch's base offset + 1, which fails Faust's
+          recovery consistency check on restart;
+        - it holds every fetch open for the whole max wait, so lower it.
+        """
+        return self.model_copy(
+            update={
+                "processing_guarantee": "at_least_once",
+                "broker_rebalance_timeout_s": 2.0,
+                "broker_session_timeout_s": 4.0,
+                "broker_heartbeat_interval_s": 1.0,
+                "recovery_consistency_check": False,
+                "consumer_fetch_max_wait_ms": 5,
+            }
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once from the environment)."""
+    settings = Settings()
+    return settings.embedded_profile() if settings.is_embedded else settings

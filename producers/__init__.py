@@ -1,0 +1,1 @@
+"""Everything that writes input: the Faker generator, file replay, reference-data loading."""

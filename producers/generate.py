@@ -1,0 +1,105 @@
+"""Drive the synthetic world: to the broker at a given rate, or to JSONL files for the backtest."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from config import Settings
+from detection.models import Contract
+from producers.generator import CORRUPTIONS, TransactionGenerator, corrupt, feedback_for
+from producers.kafka import kafka_producer, publish_reference_data
+from producers.progress import Progress
+from producers.world import World
+
+logger = logging.getLogger(__name__)
+
+
+async def produce_live(
+    settings: Settings,
+    broker_url: str,
+    *,
+    rate: float,
+    count: int,
+    seed: int,
+    customers: int,
+    merchants: int,
+    fraud_rate: float,
+    invalid_rate: float,
+) -> int:
+    """Reference data first, then transactions paced by event time (= wall clock). Returns transactions sent."""
+    now = datetime.now(UTC)
+    world = World(seed, customers, merchants, now)
+    generator = TransactionGenerator(world, seed, now, rate, fraud_rate)
+    rng = random.Random(seed + 2)
+    sent = 0
+    async with kafka_producer(broker_url) as producer:
+        counts = await publish_reference_data(producer, settings, world.reference)
+        logger.info("reference data sent: %s", counts)
+        started_wall, started_event = time.monotonic(), now
+        progress = Progress("generate", count or None)
+        for transaction in itertools.islice(generator, count or None):
+            ahead = (transaction.timestamp - started_event).total_seconds() - (time.monotonic() - started_wall)
+            if ahead > 0:
+                await producer.flush()
+                await asyncio.sleep(ahead)
+            if rng.random() < invalid_rate:
+                value = corrupt(transaction, rng.choice(CORRUPTIONS))
+            else:
+                value = transaction.model_dump_json(exclude_none=True).encode()
+            await producer.send(settings.topic_raw_transactions, value, key=transaction.customer_id.encode())
+            sent += 1
+            progress.advance()
+        await producer.flush()
+        progress.close()
+    return sent
+
+
+def write_files(
+    output_dir: Path,
+    *,
+    count: int,
+    rate: float,
+    seed: int,
+    customers: int,
+    merchants: int,
+    fraud_rate: float,
+    start: datetime,
+) -> dict[str, int]:
+    """A labelled data set for `fraudwatch backtest`: transactions, reference data and feedback as JSONL."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    world = World(seed, customers, merchants, start)
+    generator = TransactionGenerator(world, seed, start, rate, fraud_rate)
+    rng = random.Random(seed + 3)
+    written = {
+        "customers.jsonl": _write_jsonl(output_dir / "customers.jsonl", world.reference.customers),
+        "blacklist.jsonl": _write_jsonl(output_dir / "blacklist.jsonl", world.reference.blacklist),
+        "credit_scores.jsonl": _write_jsonl(output_dir / "credit_scores.jsonl", world.reference.credit_scores),
+        "fraud_reports.jsonl": _write_jsonl(output_dir / "fraud_reports.jsonl", world.reference.fraud_reports),
+    }
+    feedback = []
+    with (output_dir / "transactions.jsonl").open("w") as out:
+        progress = Progress("generate", count)
+        for transaction in itertools.islice(generator, count):
+            out.write(transaction.model_dump_json(exclude_none=True) + "\n")
+            outcome = feedback_for(transaction, rng)
+            if outcome is not None:
+                feedback.append(outcome)
+            progress.advance()
+        progress.close()
+    written["transactions.jsonl"] = count
+    feedback.sort(key=lambda f: f.known_at)
+    written["feedback.jsonl"] = _write_jsonl(output_dir / "feedback.jsonl", feedback)
+    return written
+
+
+def _write_jsonl(path: Path, records: list[Contract] | list) -> int:  # type: ignore[type-arg]
+    with path.open("w") as out:
+        for record in records:
+            out.write(record.model_dump_json(exclude_none=True) + "\n")
+    return len(records)

@@ -1,0 +1,59 @@
+"""A plain aiokafka producer for input data (about 10x faster than going through Faust)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaProducer
+
+from config import Settings
+from detection.models import Contract
+from producers.world import ReferenceData
+from runtime.topics import bootstrap_servers
+
+
+@asynccontextmanager
+async def kafka_producer(broker_url: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers(broker_url),
+        acks="all",
+        linger_ms=2,
+        enable_idempotence=False,  # Tansu has no idempotent-producer support; ids make records idempotent
+    )
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+async def send_records(producer: AIOKafkaProducer, topic: str, records: Iterable[Contract], key_field: str) -> int:
+    """Send contract records keyed by one of their fields; returns how many were sent."""
+    sent = 0
+    for record in records:
+        key = str(getattr(record, key_field)).encode()
+        await producer.send(topic, record.model_dump_json(exclude_none=True).encode(), key=key)
+        sent += 1
+    await producer.flush()
+    return sent
+
+
+async def publish_reference_data(
+    producer: AIOKafkaProducer, settings: Settings, reference: ReferenceData
+) -> dict[str, int]:
+    """Customers, blacklist, credit scores and fraud reports, each to its compacted topic."""
+    return {
+        settings.topic_customers: await send_records(
+            producer, settings.topic_customers, reference.customers, "customer_id"
+        ),
+        settings.topic_blacklist: await send_records(
+            producer, settings.topic_blacklist, reference.blacklist, "customer_id"
+        ),
+        settings.topic_credit_scores: await send_records(
+            producer, settings.topic_credit_scores, reference.credit_scores, "customer_id"
+        ),
+        settings.topic_fraud_reports: await send_records(
+            producer, settings.topic_fraud_reports, reference.fraud_reports, "customer_id"
+        ),
+    }

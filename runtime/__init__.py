@@ -1,0 +1,1 @@
+"""The process shell: command line, embedded broker, topic administration, local demo."""

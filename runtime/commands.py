@@ -1,0 +1,138 @@
+"""The project's commands beside Faust's own (``fraudwatch --help`` lists them all)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from faust.cli import AppCommand, option
+
+from agents.app import app, broker_url
+from config import get_settings
+from producers.generate import produce_live, write_files
+from producers.replay import replay_file
+from runtime.schemas import write_schemas
+
+settings = get_settings()
+
+
+@app.command(
+    option(
+        "--rate",
+        type=float,
+        default=20.0,
+        show_default=True,
+        help="Episodes per second; a fraud episode may hold several transactions.",
+    ),
+    option("--count", type=int, default=0, show_default=True, help="Transactions to produce; 0 runs forever."),
+    option("--seed", type=int, default=42, show_default=True, help="Same seed, same data."),
+    option("--customers", type=int, default=2000, show_default=True),
+    option("--merchants", type=int, default=300, show_default=True),
+    option("--fraud-rate", type=float, default=0.01, show_default=True, help="Share of episodes that are fraud."),
+    option(
+        "--invalid-rate",
+        type=float,
+        default=0.005,
+        show_default=True,
+        help="Share of records deliberately broken (live mode), for data-quality monitoring.",
+    ),
+    option(
+        "--output-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Write labelled JSONL files (transactions, reference data, feedback) instead of producing.",
+    ),
+)
+async def generate(
+    self: AppCommand,
+    rate: float,
+    count: int,
+    seed: int,
+    customers: int,
+    merchants: int,
+    fraud_rate: float,
+    invalid_rate: float,
+    output_dir: Path | None,
+) -> None:
+    """Produce synthetic customers, reference data and labelled transactions."""
+    if output_dir is not None:
+        written = write_files(
+            output_dir,
+            count=count or 100_000,
+            rate=rate,
+            seed=seed,
+            customers=customers,
+            merchants=merchants,
+            fraud_rate=fraud_rate,
+            start=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        self.say(json.dumps(written, indent=2))
+        return
+    sent = await produce_live(
+        settings,
+        broker_url(settings),
+        rate=rate,
+        count=count,
+        seed=seed,
+        customers=customers,
+        merchants=merchants,
+        fraud_rate=fraud_rate,
+        invalid_rate=invalid_rate,
+    )
+    self.say(f"sent {sent} transactions to {settings.topic_raw_transactions}")
+
+
+@app.command(
+    click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    option("--rate", type=float, default=0.0, show_default=True, help="Records per second; 0 = as fast as possible."),
+)
+async def replay(self: AppCommand, file: Path, rate: float) -> None:
+    """Stream a CSV or JSONL file of transactions into the raw topic."""
+    sent = await replay_file(file, broker_url(settings), settings.topic_raw_transactions, rate)
+    self.say(f"sent {sent} records from {file} to {settings.topic_raw_transactions}")
+
+
+@app.command()
+async def broker(self: AppCommand) -> None:
+    """Run the embedded broker in the foreground (with the topics created) until interrupted."""
+    self.say(f"broker at {broker_url(settings)}; Ctrl-C stops it")
+    await asyncio.Event().wait()
+
+
+@app.command(
+    option(
+        "--output-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("docs/schemas"),
+        show_default=True,
+    )
+)
+async def schemas(self: AppCommand, output_dir: Path) -> None:
+    """Write the JSON Schema of every topic's value."""
+    for path in write_schemas(output_dir):
+        self.say(str(path))
+
+
+@app.command(option("--rate", type=float, default=20.0, show_default=True, help="Generator episodes per second."))
+async def demo(self: AppCommand, rate: float) -> None:
+    """Run a worker and the generator beside the embedded broker, and print live counts."""
+    from runtime.demo import Demo
+
+    runner = Demo(settings, broker_url(settings), rate)
+    runner.start()
+    self.say(runner.banner())
+    # Faust's command runner only reports SIGINT; stop in order ourselves.
+    counting = asyncio.ensure_future(runner.print_counts())
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, counting.cancel)
+    try:
+        await counting
+    except asyncio.CancelledError:
+        self.say("stopping ...")
+    finally:
+        runner.stop()

@@ -1,0 +1,32 @@
+"""JSON Schema files generated from the pydantic contracts (docs/schemas/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from detection import models
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "transaction": models.Transaction,
+    "customer": models.Customer,
+    "blacklist-entry": models.BlacklistEntry,
+    "credit-score": models.CreditScore,
+    "fraud-report": models.FraudReport,
+    "feedback": models.Feedback,
+    "merchant-risk-update": models.MerchantRiskUpdate,
+    "dead-letter": models.DeadLetter,
+    "metrics-snapshot": models.MetricsSnapshot,
+}
+
+
+def write_schemas(output_dir: Path) -> list[Path]:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, model in SCHEMAS.items():
+        path = output_dir / f"{name}.schema.json"
+        path.write_text(json.dumps(model.model_json_schema(), indent=2) + "\n")
+        written.append(path)
+    return written
