@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         description="'embedded' starts (or reuses) the bundled Tansu broker; otherwise a Kafka URL "
         "such as kafka://redpanda:9092 (several separated by ';').",
     )
+    broker_profile: Literal["auto", "embedded", "kafka"] = Field(
+        "auto",
+        description="Which broker's quirks to set for: 'auto' = embedded when broker is 'embedded'; set "
+        "'embedded' for a Tansu broker given by URL (as the integration tests do).",
+    )
     store: str = Field(
         "rocksdb://", description="Faust table store: rocksdb:// in production, memory:// in unit tests."
     )
@@ -124,6 +129,10 @@ class Settings(BaseSettings):
         return self.broker.strip().lower() == EMBEDDED
 
     @property
+    def uses_embedded_profile(self) -> bool:
+        return self.broker_profile == "embedded" or (self.broker_profile == "auto" and self.is_embedded)
+
+    @property
     def embedded_state_file(self) -> Path:
         """Where a running embedded broker writes its URL and pid, so other processes find it."""
         return self.data_dir / "embedded-broker.json"
@@ -154,4 +163,4 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (read once from the environment)."""
     settings = Settings()
-    return settings.embedded_profile() if settings.is_embedded else settings
+    return settings.embedded_profile() if settings.uses_embedded_profile else settings

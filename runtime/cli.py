@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     settings = get_settings()
     started: EmbeddedBroker | None = None
+    (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)  # Faust does not create parents
     command = _command(argv)
     if settings.is_embedded and command not in OFFLINE_COMMANDS and command is not None:
         url = running_embedded_broker(settings.embedded_state_file)

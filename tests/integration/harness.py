@@ -1,0 +1,111 @@
+"""Integration-test helpers: isolated topic names, worker processes, reading topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from config.settings import Settings
+from runtime.broker import EmbeddedBroker, free_port
+from runtime.topics import bootstrap_servers
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def isolated_settings(broker: EmbeddedBroker, data_dir: Path, **overrides: object) -> tuple[Settings, dict[str, str]]:
+    """Settings (and the env that yields them in a child process) with topic names and app id of their own,
+    so tests sharing one broker never see each other's records."""
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    env = {
+        "FRAUDWATCH_BROKER": broker.url,
+        "FRAUDWATCH_BROKER_PROFILE": "embedded",
+        "FRAUDWATCH_STORE": "rocksdb://",
+        "FRAUDWATCH_DATA_DIR": str(data_dir),
+        "FRAUDWATCH_APP_ID": f"fraudwatch-{prefix}",
+        "FRAUDWATCH_WEB_PORT": str(free_port()),
+        "FRAUDWATCH_METRICS_INTERVAL_S": "0.5",
+    }
+    for name, field in Settings.model_fields.items():
+        if name.startswith("topic_") and field.annotation is str:
+            env[f"FRAUDWATCH_{name.upper()}"] = f"{prefix}.{field.default}"
+    env.update({f"FRAUDWATCH_{k.upper()}": str(v) for k, v in overrides.items()})
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        settings = Settings().embedded_profile()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return settings, env
+
+
+class WorkerProcess:
+    """`fraudwatch worker` in a child process, as an operator runs it."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "info"],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def stop(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+async def read_topic(broker_url: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[ConsumerRecord]:
+    """All records of ``topic`` from the beginning, until ``expected`` arrived or the time is up."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers(broker_url),
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    try:
+        while len(records) < expected and loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records

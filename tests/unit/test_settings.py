@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+
+from config.settings import Settings
+from config.topics import topic_specs
+
+
+def test_defaults_run_locally_on_the_embedded_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FRAUDWATCH_BROKER", raising=False)
+    settings = Settings()
+    assert settings.is_embedded
+    embedded = settings.embedded_profile()
+    assert embedded.processing_guarantee == "at_least_once"
+    assert embedded.consumer_fetch_max_wait_ms < 100
+    assert not embedded.recovery_consistency_check
+
+
+def test_environment_overrides_are_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUDWATCH_BROKER", "kafka://redpanda:9092")
+    monkeypatch.setenv("FRAUDWATCH_PARTITIONS", "12")
+    monkeypatch.setenv("FRAUDWATCH_CURRENCIES", "EUR, USD")
+    monkeypatch.setenv("FRAUDWATCH_MAIL_TO", "a@x.org,b@x.org")
+    settings = Settings()
+    assert not settings.is_embedded
+    assert settings.partitions == 12
+    assert settings.currencies == ("EUR", "USD")
+    assert settings.mail_to == ("a@x.org", "b@x.org")
+
+
+def test_bad_environment_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUDWATCH_PARTITIONS", "many")
+    with pytest.raises(ValueError, match="partitions"):
+        Settings()
+
+
+def test_customer_keyed_topics_share_the_partition_count_and_reference_topics_are_compacted() -> None:
+    settings = Settings(partitions=6)
+    specs = {s.name: s for s in topic_specs(settings)}
+    for name in (
+        settings.topic_raw_transactions,
+        settings.topic_validated_transactions,
+        settings.topic_blacklist,
+        settings.topic_credit_scores,
+        settings.topic_fraud_reports,
+        settings.topic_feedback,
+    ):
+        assert specs[name].partitions == 6
+    for name in (settings.topic_customers, settings.topic_blacklist, settings.topic_credit_scores):
+        assert specs[name].configs(1000) == {"cleanup.policy": "compact"}
+    assert specs[settings.topic_alerts].configs(1000) == {"cleanup.policy": "delete", "retention.ms": "1000"}
