@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import random
@@ -82,7 +83,8 @@ async def test_kcat_reads_validated_records_as_plain_json(
 
     # Tansu's ApiVersions v3 answer trips librdkafka 2.0 (Debian's kcat): skip that request and start at
     # offset 0 explicitly (no ListOffsets). Against Redpanda plain `kcat -C -t TOPIC` works.
-    output = subprocess.run(
+    output = await asyncio.to_thread(
+        subprocess.run,
         [
             "kcat",
             "-X",

@@ -54,7 +54,7 @@ async def test_an_unexpected_error_dead_letters_the_record_and_the_agent_goes_on
 ) -> None:
     import agents.validate as module
 
-    real = module.validate_transaction
+    real = module.validate_transaction  # type: ignore[attr-defined]
 
     def flaky(raw: bytes | None, *args: object) -> object:
         if raw == b"boom":
