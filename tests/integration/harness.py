@@ -109,3 +109,29 @@ async def read_topic(broker_url: str, topic: str, expected: int, timeout_s: floa
     finally:
         await consumer.stop()
     return records
+
+
+async def kcat_consume(bootstrap: str, topic: str, count: int) -> str:
+    """The first ``count`` values of ``topic`` as Debian's kcat prints them, one per line."""
+    # Tansu's ApiVersions v3 answer trips librdkafka 2.0 (Debian's kcat): skip that request and start at
+    # offset 0 explicitly (no ListOffsets). Against Redpanda plain `kcat -C -t TOPIC` works.
+    command = [
+        "kcat",
+        "-X",
+        "api.version.request=false",
+        "-X",
+        "broker.version.fallback=0.9.0",
+        "-b",
+        bootstrap,
+        "-t",
+        topic,
+        "-o",
+        "0",
+        "-C",
+        "-c",
+        str(count),
+        "-e",
+        "-q",
+    ]
+    completed = await asyncio.to_thread(subprocess.run, command, capture_output=True, timeout=60, check=True, text=True)
+    return completed.stdout

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import random
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -16,7 +14,7 @@ from producers.generator import CORRUPTIONS, TransactionGenerator, corrupt
 from producers.kafka import kafka_producer
 from producers.world import World
 from runtime.broker import EmbeddedBroker
-from tests.integration.harness import WorkerProcess, read_topic
+from tests.integration.harness import WorkerProcess, kcat_consume, read_topic
 
 
 async def test_worker_survives_10000_mixed_records_and_accounts_for_every_one(
@@ -81,33 +79,7 @@ async def test_kcat_reads_validated_records_as_plain_json(
             )
     assert len(await read_topic(broker.url, settings.topic_validated_transactions, 20)) == 20
 
-    # Tansu's ApiVersions v3 answer trips librdkafka 2.0 (Debian's kcat): skip that request and start at
-    # offset 0 explicitly (no ListOffsets). Against Redpanda plain `kcat -C -t TOPIC` works.
-    output = await asyncio.to_thread(
-        subprocess.run,
-        [
-            "kcat",
-            "-X",
-            "api.version.request=false",
-            "-X",
-            "broker.version.fallback=0.9.0",
-            "-b",
-            broker.bootstrap,
-            "-t",
-            settings.topic_validated_transactions,
-            "-o",
-            "0",
-            "-C",
-            "-c",
-            "5",
-            "-e",
-            "-q",
-        ],
-        capture_output=True,
-        timeout=60,
-        check=True,
-        text=True,
-    ).stdout
+    output = await kcat_consume(broker.bootstrap, settings.topic_validated_transactions, count=5)
     records = [json.loads(line) for line in output.splitlines() if line.strip()]
     assert len(records) == 5
     assert all(Transaction.model_validate(record).amount > 0 for record in records)
