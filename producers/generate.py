@@ -74,7 +74,7 @@ def write_files(
     """A labelled data set for `fraudwatch backtest`: transactions, reference data and feedback as JSONL."""
     output_dir.mkdir(parents=True, exist_ok=True)
     world = World(seed, customers, merchants, start)
-    generator = TransactionGenerator(world, seed, start, rate, fraud_rate)
+    generator = TransactionGenerator(world, seed, start, rate or world.daily_rate(), fraud_rate)
     rng = random.Random(seed + 3)
     written = {
         "customers.jsonl": _write_jsonl(output_dir / "customers.jsonl", world.reference.customers),

@@ -39,7 +39,12 @@ class TransactionGenerator:
         self._pending: list[tuple[datetime, int, Transaction]] = []
         self._sequence = itertools.count()
         self._tx_ids = itertools.count()
-        self._weights = list(itertools.accumulate(p.tx_per_day for p in world.profiles))
+        # Blacklisted customers' accounts are blocked for normal use: their transactions are the pattern.
+        self._weights = list(
+            itertools.accumulate(
+                0.0 if p.customer.customer_id in world.blacklisted_ids else p.tx_per_day for p in world.profiles
+            )
+        )
         self._blacklisted = [p for p in world.profiles if p.customer.customer_id in world.blacklisted_ids]
         self._patterns = list(FRAUD_PATTERNS)
         self._pattern_weights = list(FRAUD_PATTERNS.values())
@@ -86,7 +91,12 @@ class TransactionGenerator:
         place: tuple[str, str, float, float, str] | None = None,
         terminal_id: str | None = None,
     ) -> Transaction:
-        if place is None:
+        if place is None and merchant.online:
+            # Online: the location is the customer's device (IP geolocation), not the merchant's.
+            home = profile.customer
+            place = (home.home_country, home.home_city or "", home.home_latitude or 0.0, home.home_longitude or 0.0,
+                     profile.currency)
+        elif place is None:
             place = (merchant.country, merchant.city, merchant.latitude, merchant.longitude, profile.currency)
         country, city, lat, lon, currency = place
         return Transaction(
@@ -94,7 +104,7 @@ class TransactionGenerator:
             timestamp=at,
             customer_id=profile.customer.customer_id,
             amount=round(amount, 2),
-            currency=currency if merchant.online is False else profile.currency,
+            currency=currency,
             merchant_id=merchant.merchant_id,
             merchant_category=merchant.category,
             terminal_id=terminal_id or self.rng.choice(merchant.terminal_ids),
@@ -115,7 +125,7 @@ class TransactionGenerator:
 
     def _card_testing(self, at: datetime) -> None:
         profile = self._customer()
-        merchant = self.rng.choice(self.world.online_merchants)
+        merchant = self.rng.choice(self.world.fraud_online_merchants)
         device = f"D{self.rng.getrandbits(40):010x}"
         for _ in range(self.rng.randint(4, 8)):
             self._push(
@@ -141,7 +151,7 @@ class TransactionGenerator:
     def _account_takeover(self, at: datetime) -> None:
         profile = self._customer()
         place = self.rng.choice(FAR_CITIES)
-        merchant = self.rng.choice(self.world.merchants)
+        merchant = self.rng.choice(self.world.fraud_merchants)
         device = f"D{self.rng.getrandbits(40):010x}"
         for _ in range(self.rng.randint(1, 3)):
             amount = profile.customer.typical_spend * self.rng.uniform(4, 12)
@@ -183,7 +193,7 @@ class TransactionGenerator:
     def _velocity_burst(self, at: datetime) -> None:
         profile = self._customer()
         for _ in range(self.rng.randint(6, 12)):
-            merchant = self.rng.choice(self.world.merchants)
+            merchant = self.rng.choice(self.world.fraud_merchants)
             amount = self._habitual_amount(profile) * self.rng.uniform(1, 3)
             self._push(
                 at,

@@ -86,8 +86,15 @@ class World:
         self.online_merchants = [m for m in self.merchants if m.online]
         self.profiles = [self._profile(i) for i in range(customers)]
         self.compromised_terminals = self._pick_compromised_terminals()
+        # Fraudsters cash out at a few merchants (electronics, travel, gift cards): 5% of them.
+        self.fraud_merchants = self.rng.sample(self.merchants, max(2, len(self.merchants) // 20))
+        self.fraud_online_merchants = [m for m in self.fraud_merchants if m.online] or self.online_merchants[:2]
         self.reference = self._reference_data()
         self.blacklisted_ids = {entry.customer_id for entry in self.reference.blacklist}
+
+    def daily_rate(self) -> float:
+        """Episodes per second of event time when every customer keeps their own daily habit."""
+        return sum(p.tx_per_day for p in self.profiles) / 86_400
 
     def _merchant(self, index: int) -> Merchant:
         country, city, lat, lon, _ = self.rng.choice(CITIES)

@@ -18,19 +18,21 @@ from producers.replay import replay_file
 from runtime.schemas import write_schemas
 
 settings = get_settings()
+#: Live generator default: episodes per second, so the demo shows something every second.
+LIVE_RATE = 20.0
 
 
 @app.command(
     option(
         "--rate",
         type=float,
-        default=20.0,
-        show_default=True,
-        help="Episodes per second; a fraud episode may hold several transactions.",
+        default=None,
+        help="Episodes per second; a fraud episode may hold several transactions. Default: 20 live (time "
+        "compressed for the demo); with --output-dir, the customers' own daily habits (realistic time).",
     ),
     option("--count", type=int, default=0, show_default=True, help="Transactions to produce; 0 runs forever."),
     option("--seed", type=int, default=42, show_default=True, help="Same seed, same data."),
-    option("--customers", type=int, default=2000, show_default=True),
+    option("--customers", type=int, default=10_000, show_default=True),
     option("--merchants", type=int, default=300, show_default=True),
     option("--fraud-rate", type=float, default=0.01, show_default=True, help="Share of episodes that are fraud."),
     option(
@@ -49,7 +51,7 @@ settings = get_settings()
 )
 async def generate(
     self: AppCommand,
-    rate: float,
+    rate: float | None,
     count: int,
     seed: int,
     customers: int,
@@ -75,7 +77,7 @@ async def generate(
     sent = await produce_live(
         settings,
         broker_url(settings),
-        rate=rate,
+        rate=rate or LIVE_RATE,
         count=count,
         seed=seed,
         customers=customers,
@@ -136,3 +138,28 @@ async def demo(self: AppCommand, rate: float) -> None:
         self.say("stopping ...")
     finally:
         runner.stop()
+
+
+@app.command(
+    click.argument("transactions", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    option("--customers", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
+    option("--blacklist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
+    option("--credit-scores", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
+    option("--fraud-reports", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
+    option("--feedback", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
+    option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+           help="Rules file (default: the one in config/, with FRAUDWATCH_RULE_* overrides)."),
+    option("--report", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write JSON."),
+    option("--workers", type=int, default=None, help="Processes (default: one per core); customers are sharded."),
+)
+async def backtest(self: AppCommand, transactions: Path, customers: Path | None, blacklist: Path | None,
+                   credit_scores: Path | None, fraud_reports: Path | None, feedback: Path | None,
+                   rules: Path | None, report: Path, workers: int | None) -> None:
+    """Run the detection rules over a file of transactions and report their quality."""
+    from runtime.backtest import run_backtest, write_report
+
+    result = run_backtest(transactions, customers=customers, blacklist=blacklist, credit_scores=credit_scores,
+                          fraud_reports=fraud_reports, feedback=feedback, rules=rules, workers=workers)
+    write_report(result, report)
+    summary = {k: result[k] for k in ("transactions", "alerts", "precision", "recall", "f1", "throughput_tx_per_s")}
+    self.say(json.dumps(summary))

@@ -1,0 +1,80 @@
+"""Reference data joined to each transaction: the customer's profile, blacklist entry, credit
+score, fraud reports and confirmed frauds; and the confirmed frauds per merchant/terminal."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detection.models import BlacklistEntry, CreditScore, Customer, FraudReport
+
+DAY_S = 86_400.0
+#: Fraud reports and confirmed frauds kept per customer or merchant (most recent).
+MAX_EVENTS = 50
+
+
+class CustomerReference(BaseModel):
+    """Everything known about a customer from reference topics and feedback (one table value)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    profile: Customer | None = None
+    blacklist: BlacklistEntry | None = None
+    credit_score: CreditScore | None = None
+    fraud_reports: list[FraudReport] = Field(default_factory=list)
+    confirmed_frauds: list[float] = Field(default_factory=list, description="Event times (epoch s) of confirmed frauds.")
+
+    def add_fraud_report(self, report: FraudReport) -> None:
+        kept = [r for r in self.fraud_reports if r.report_id != report.report_id]
+        kept.append(report)
+        kept.sort(key=lambda r: r.reported_at)
+        self.fraud_reports = kept[-MAX_EVENTS:]
+
+    def add_confirmed_fraud(self, ts: float) -> None:
+        _add_time(self.confirmed_frauds, ts)
+
+    def is_blacklisted(self, now: float) -> bool:
+        entry = self.blacklist
+        return entry is not None and (entry.expires_at is None or entry.expires_at.timestamp() > now)
+
+    def reports_within(self, now: float, days: int) -> int:
+        if not self.fraud_reports and not self.confirmed_frauds:
+            return 0
+        since = now - days * DAY_S
+        reports = sum(1 for r in self.fraud_reports if since <= r.reported_at.timestamp() <= now)
+        return reports + _count_between(self.confirmed_frauds, since, now)
+
+
+class MerchantRisk(BaseModel):
+    """Confirmed frauds at one merchant or terminal (key 'merchant:<id>' / 'terminal:<id>')."""
+
+    confirmed_frauds: list[float] = Field(default_factory=list, description="Event times (epoch s).")
+
+    def add_confirmed_fraud(self, ts: float) -> None:
+        _add_time(self.confirmed_frauds, ts)
+
+    def frauds_within(self, now: float, days: int) -> int:
+        return _count_between(self.confirmed_frauds, now - days * DAY_S, now)
+
+
+def _add_time(times: list[float], ts: float) -> None:
+    """Keep ``times`` sorted, without duplicates (a replayed feedback record), and bounded."""
+    index = bisect_left(times, ts)
+    if index < len(times) and times[index] == ts:
+        return
+    insort(times, ts)
+    if len(times) > MAX_EVENTS:
+        del times[: len(times) - MAX_EVENTS]
+
+
+def _count_between(times: list[float], since: float, until: float) -> int:
+    return bisect_right(times, until) - bisect_left(times, since)
+
+
+def merchant_key(merchant_id: str) -> str:
+    return f"merchant:{merchant_id}"
+
+
+def terminal_key(terminal_id: str) -> str:
+    return f"terminal:{terminal_id}"

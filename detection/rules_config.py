@@ -1,0 +1,117 @@
+"""The typed shape of the rules file (config/rules.toml): thresholds, weights, on/off switches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RuleParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    weight: float = Field(ge=0, le=1, description="Contribution to the risk score when the rule fires (noisy-OR).")
+
+
+class HighAmount(RuleParams):
+    threshold_eur: float = Field(gt=0)
+
+
+class Velocity(RuleParams):
+    max_per_minute: int = Field(ge=1)
+    max_per_hour: int = Field(ge=1)
+
+
+class Blacklisted(RuleParams):
+    pass
+
+
+class HighRiskCustomer(RuleParams):
+    min_credit_score: int = Field(ge=300, le=850, description="Scores below this are high risk.")
+    report_lookback_days: int = Field(ge=1)
+    min_reports: int = Field(ge=1)
+
+
+class AmountDeviation(RuleParams):
+    min_history: int = Field(ge=2, description="Transactions needed before the customer's own habit counts.")
+    z_threshold: float = Field(gt=0, description="Standard deviations of log-amount above the customer's mean.")
+    min_amount_eur: float = Field(ge=0, description="Small amounts never count as deviations.")
+    typical_spend_ratio: float = Field(gt=1, description="Without history: multiple of the profile's typical spend.")
+
+
+class UnusualLocation(RuleParams):
+    min_history: int = Field(ge=1, description="Seen transactions before a new country counts as unusual.")
+    far_from_home_km: float = Field(gt=0)
+
+
+class ImpossibleTravel(RuleParams):
+    max_speed_kmh: float = Field(gt=0)
+    min_distance_km: float = Field(ge=0, description="Ignore jumps shorter than this (GPS noise, border towns).")
+
+
+class RiskyMerchant(RuleParams):
+    lookback_days: int = Field(ge=1)
+    min_terminal_frauds: int = Field(ge=1, description="Confirmed frauds at this terminal in the lookback.")
+    min_merchant_frauds: int = Field(ge=1, description="... or at any terminal of this merchant.")
+
+
+class CardTesting(RuleParams):
+    small_amount_eur: float = Field(gt=0)
+    window_minutes: int = Field(ge=1)
+    min_small_transactions: int = Field(ge=2, description="Small transactions before this one in the window.")
+    large_amount_eur: float = Field(gt=0)
+
+
+class Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    high_amount: HighAmount
+    velocity: Velocity
+    blacklisted: Blacklisted
+    high_risk_customer: HighRiskCustomer
+    amount_deviation: AmountDeviation
+    unusual_location: UnusualLocation
+    impossible_travel: ImpossibleTravel
+    risky_merchant: RiskyMerchant
+    card_testing: CardTesting
+
+
+class Severity(BaseModel):
+    """Lowest score of each severity; below ``medium`` is low."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    medium: int = Field(ge=0, le=100)
+    high: int = Field(ge=0, le=100)
+    critical: int = Field(ge=0, le=100)
+
+
+class Anomaly(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight: float = Field(ge=0, le=1, description="Contribution of a maximal anomaly score to the risk score.")
+    scale: float = Field(gt=0, description="Combined z-score at which the anomaly score reaches 1 - 1/e.")
+    min_sigma: float = Field(gt=0, description="Floor of the log-amount deviation, so steady spenders are not hair-trigger.")
+
+
+class RulesConfig(BaseModel):
+    """Everything that decides a score. Its digest is part of ``rules_version`` and so of every alert id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str
+    alert_threshold: int = Field(ge=0, le=100, description="Scores at or above this publish an alert.")
+    state_max_transactions: int = Field(ge=10, description="Recent transactions kept per customer.")
+    state_window_hours: int = Field(ge=1, description="Recent transactions older than this are dropped.")
+    severity: Severity
+    anomaly: Anomaly
+    fx_to_eur: dict[str, float]
+    rules: Rules
+
+    @property
+    def rules_version(self) -> str:
+        """File version plus a digest of the effective values (so an environment override is a new version)."""
+        digest = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.version}+{digest}"
