@@ -12,7 +12,7 @@ from detection.engine import Decision
 from detection.models import Contract, Reason, Transaction
 from detection.reference import CustomerReference
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION: Literal["1.0"] = "1.0"
 #: Namespace of alert ids: uuid5(namespace, "<transaction_id>|<rules_version>").
 ALERT_ID_NAMESPACE = uuid.UUID("6f1c1f5e-5b1a-4f3e-9a53-0c2a4f7d9b10")
 

@@ -64,8 +64,16 @@ class Detector:
         if decision.duplicate:
             return False
         f = decision.features
-        seen = Seen(f.ts, transaction.transaction_id, round(f.amount_eur, 2), transaction.merchant_id,
-                    transaction.terminal_id, transaction.country, transaction.latitude, transaction.longitude,
-                    decision.score)
+        seen = Seen(
+            f.ts,
+            transaction.transaction_id,
+            round(f.amount_eur, 2),
+            transaction.merchant_id,
+            transaction.terminal_id,
+            transaction.country,
+            transaction.latitude,
+            transaction.longitude,
+            decision.score,
+        )
         state.record(seen, transaction.device_id, self.config.state_max_transactions, self._window_s)
         return True

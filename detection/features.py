@@ -54,9 +54,14 @@ class FeatureParams(NamedTuple):
     @classmethod
     def of(cls, config: RulesConfig) -> FeatureParams:
         rules = config.rules
-        return cls(config.fx_to_eur, rules.card_testing.small_amount_eur, rules.card_testing.window_minutes * MINUTE_S,
-                   config.anomaly.min_sigma, rules.high_risk_customer.report_lookback_days,
-                   rules.risky_merchant.lookback_days)
+        return cls(
+            config.fx_to_eur,
+            rules.card_testing.small_amount_eur,
+            rules.card_testing.window_minutes * MINUTE_S,
+            config.anomaly.min_sigma,
+            rules.high_risk_customer.report_lookback_days,
+            rules.risky_merchant.lookback_days,
+        )
 
 
 def amount_in_eur(transaction: Transaction, fx_to_eur: dict[str, float]) -> float:
@@ -107,19 +112,17 @@ def extract_features(
     amount_z = (math.log(max(amount, 0.01)) - state.log_amount_mean) / sigma if history > 0 else 0.0
 
     profile = reference.profile if reference else None
-    distance_from_home = None
-    has_location = transaction.latitude is not None and transaction.longitude is not None
-    if has_location and profile and profile.home_latitude is not None and profile.home_longitude is not None:
-        distance_from_home = haversine_km(
-            profile.home_latitude, profile.home_longitude, transaction.latitude, transaction.longitude  # type: ignore[arg-type]
-        )
-    travel_km = travel_kmh = None
-    if has_location and previous_located is not None:
-        travel_km = haversine_km(
-            previous_located.latitude, previous_located.longitude, transaction.latitude, transaction.longitude  # type: ignore[arg-type]
-        )
-        hours = max(ts - previous_located.ts, 1.0) / HOUR_S  # a second's floor: same-instant pairs stay finite
-        travel_kmh = travel_km / hours
+    distance_from_home = travel_km = travel_kmh = None
+    lat, lon = transaction.latitude, transaction.longitude
+    if lat is not None and lon is not None:
+        if profile and profile.home_latitude is not None and profile.home_longitude is not None:
+            distance_from_home = haversine_km(profile.home_latitude, profile.home_longitude, lat, lon)
+        if previous_located is not None:
+            previous_lat, previous_lon = previous_located.latitude, previous_located.longitude
+            assert previous_lat is not None and previous_lon is not None  # chosen for having both
+            travel_km = haversine_km(previous_lat, previous_lon, lat, lon)
+            hours = max(ts - previous_located.ts, 1.0) / HOUR_S  # a second's floor: same-instant pairs stay finite
+            travel_kmh = travel_km / hours
 
     country = transaction.country
     home_country = profile.home_country if profile else None
@@ -139,7 +142,8 @@ def extract_features(
         distance_from_home_km=distance_from_home,
         travel_km=travel_km,
         travel_kmh=travel_kmh,
-        new_device=transaction.device_id is not None and bool(state.devices)
+        new_device=transaction.device_id is not None
+        and bool(state.devices)
         and transaction.device_id not in state.devices,
         blacklisted=reference.is_blacklisted(ts) if reference else False,
         credit_score=reference.credit_score.score if reference and reference.credit_score else None,

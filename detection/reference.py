@@ -23,7 +23,9 @@ class CustomerReference(BaseModel):
     blacklist: BlacklistEntry | None = None
     credit_score: CreditScore | None = None
     fraud_reports: list[FraudReport] = Field(default_factory=list)
-    confirmed_frauds: list[float] = Field(default_factory=list, description="Event times (epoch s) of confirmed frauds.")
+    confirmed_frauds: list[float] = Field(
+        default_factory=list, description="Event times (epoch s) of confirmed frauds."
+    )
 
     def add_fraud_report(self, report: FraudReport) -> None:
         kept = [r for r in self.fraud_reports if r.report_id != report.report_id]

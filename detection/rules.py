@@ -41,8 +41,13 @@ def velocity(f: Features, p: Velocity) -> Reason | None:
         description=f"{f.count_1m} transactions in the last minute and {f.count_1h} in the last hour "
         f"(limits {p.max_per_minute}/min, {p.max_per_hour}/h).",
         weight=p.weight,
-        values={"count_1m": f.count_1m, "count_1h": f.count_1h, "count_24h": f.count_24h,
-                "max_per_minute": p.max_per_minute, "max_per_hour": p.max_per_hour},
+        values={
+            "count_1m": f.count_1m,
+            "count_1h": f.count_1h,
+            "count_24h": f.count_24h,
+            "max_per_minute": p.max_per_minute,
+            "max_per_hour": p.max_per_hour,
+        },
     )
 
 
@@ -66,8 +71,11 @@ def high_risk_customer(f: Features, p: HighRiskCustomer) -> Reason | None:
         code="HIGH_RISK_CUSTOMER",
         description="High-risk customer: " + " and ".join(parts) + ".",
         weight=p.weight,
-        values={"credit_score": f.credit_score if f.credit_score is not None else "unknown",
-                "recent_reports": f.recent_reports, "min_credit_score": p.min_credit_score},
+        values={
+            "credit_score": f.credit_score if f.credit_score is not None else "unknown",
+            "recent_reports": f.recent_reports,
+            "min_credit_score": p.min_credit_score,
+        },
     )
 
 
@@ -77,19 +85,27 @@ def amount_deviation(f: Features, p: AmountDeviation) -> Reason | None:
     if f.history >= p.min_history:
         if f.amount_z < p.z_threshold:
             return None
-        description = (f"Amount {f.amount_eur:,.2f} EUR is {f.amount_z:.1f} standard deviations above this "
-                       f"customer's usual spending (limit {p.z_threshold}).")
+        description = (
+            f"Amount {f.amount_eur:,.2f} EUR is {f.amount_z:.1f} standard deviations above this "
+            f"customer's usual spending (limit {p.z_threshold})."
+        )
     elif f.typical_spend_ratio is not None and f.typical_spend_ratio >= p.typical_spend_ratio:
-        description = (f"Amount {f.amount_eur:,.2f} EUR is {f.typical_spend_ratio:.1f}x the customer's typical "
-                       f"spend (limit {p.typical_spend_ratio}x).")
+        description = (
+            f"Amount {f.amount_eur:,.2f} EUR is {f.typical_spend_ratio:.1f}x the customer's typical "
+            f"spend (limit {p.typical_spend_ratio}x)."
+        )
     else:
         return None
     return Reason(
         code="AMOUNT_DEVIATION",
         description=description,
         weight=p.weight,
-        values={"amount_eur": round(f.amount_eur, 2), "z_score": round(f.amount_z, 2), "history": f.history,
-                "typical_spend_ratio": round(f.typical_spend_ratio, 2) if f.typical_spend_ratio else "unknown"},
+        values={
+            "amount_eur": round(f.amount_eur, 2),
+            "z_score": round(f.amount_z, 2),
+            "history": f.history,
+            "typical_spend_ratio": round(f.typical_spend_ratio, 2) if f.typical_spend_ratio else "unknown",
+        },
     )
 
 
@@ -107,8 +123,11 @@ def unusual_location(f: Features, p: UnusualLocation) -> Reason | None:
         code="UNUSUAL_LOCATION",
         description="Unusual location: " + " and ".join(parts) + ".",
         weight=p.weight,
-        values={"country": f.country or "unknown", "new_country": str(new_country),
-                "distance_from_home_km": round(f.distance_from_home_km, 1) if f.distance_from_home_km else "unknown"},
+        values={
+            "country": f.country or "unknown",
+            "new_country": str(new_country),
+            "distance_from_home_km": round(f.distance_from_home_km, 1) if f.distance_from_home_km else "unknown",
+        },
     )
 
 
@@ -122,8 +141,11 @@ def impossible_travel(f: Features, p: ImpossibleTravel) -> Reason | None:
         description=f"{f.travel_km:,.0f} km from the previous transaction at {f.travel_kmh:,.0f} km/h "
         f"(faster than {p.max_speed_kmh:,.0f} km/h).",
         weight=p.weight,
-        values={"distance_km": round(f.travel_km, 1), "speed_kmh": round(f.travel_kmh, 1),
-                "max_speed_kmh": p.max_speed_kmh},
+        values={
+            "distance_km": round(f.travel_km, 1),
+            "speed_kmh": round(f.travel_kmh, 1),
+            "max_speed_kmh": p.max_speed_kmh,
+        },
     )
 
 
@@ -135,8 +157,11 @@ def risky_merchant(f: Features, p: RiskyMerchant) -> Reason | None:
         description=f"{f.merchant_frauds} confirmed fraud(s) at this merchant and {f.terminal_frauds} at this "
         f"terminal in {p.lookback_days} days (limits {p.min_merchant_frauds} and {p.min_terminal_frauds}).",
         weight=p.weight,
-        values={"merchant_frauds": f.merchant_frauds, "terminal_frauds": f.terminal_frauds,
-                "lookback_days": p.lookback_days},
+        values={
+            "merchant_frauds": f.merchant_frauds,
+            "terminal_frauds": f.terminal_frauds,
+            "lookback_days": p.lookback_days,
+        },
     )
 
 
@@ -153,8 +178,11 @@ def card_testing(f: Features, p: CardTesting) -> Reason | None:
         code="CARD_TESTING",
         description=f"Card-testing pattern: {what} (under {p.small_amount_eur} EUR) within {p.window_minutes} min.",
         weight=p.weight,
-        values={"small_before": f.small_before, "amount_eur": round(f.amount_eur, 2),
-                "window_minutes": p.window_minutes},
+        values={
+            "small_before": f.small_before,
+            "amount_eur": round(f.amount_eur, 2),
+            "window_minutes": p.window_minutes,
+        },
     )
 
 

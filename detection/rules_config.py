@@ -93,7 +93,9 @@ class Anomaly(BaseModel):
 
     weight: float = Field(ge=0, le=1, description="Contribution of a maximal anomaly score to the risk score.")
     scale: float = Field(gt=0, description="Combined z-score at which the anomaly score reaches 1 - 1/e.")
-    min_sigma: float = Field(gt=0, description="Floor of the log-amount deviation, so steady spenders are not hair-trigger.")
+    min_sigma: float = Field(
+        gt=0, description="Floor of the log-amount deviation, so steady spenders are not hair-trigger."
+    )
 
 
 class RulesConfig(BaseModel):

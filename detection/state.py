@@ -45,8 +45,16 @@ class CustomerState:
 
     def to_json(self) -> bytes:
         return json.dumps(
-            [self.recent, self.transactions_seen, self.log_amount_mean, self.log_amount_var, self.countries,
-             self.devices, self.first_seen, self.last_seen],
+            [
+                self.recent,
+                self.transactions_seen,
+                self.log_amount_mean,
+                self.log_amount_var,
+                self.countries,
+                self.devices,
+                self.first_seen,
+                self.last_seen,
+            ],
             separators=(",", ":"),
         ).encode()
 

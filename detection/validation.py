@@ -71,11 +71,16 @@ def check_limits(transaction: Transaction, limits: ValidationLimits, now: dateti
     return None
 
 
-def _rejection_from_pydantic(raw: bytes, exc: pydantic.ValidationError) -> Rejection:
-    errors = [
+def field_errors(exc: pydantic.ValidationError) -> list[FieldError]:
+    """A pydantic error as the dead-letter envelope's error list."""
+    return [
         FieldError(loc=".".join(str(p) for p in err["loc"]), msg=err["msg"], type=err["type"])
         for err in exc.errors(include_url=False, include_input=False)
     ]
+
+
+def _rejection_from_pydantic(raw: bytes, exc: pydantic.ValidationError) -> Rejection:
+    errors = field_errors(exc)
     if any(e.type in {"json_invalid", "json_type"} for e in errors) or not _is_json_object(raw):
         return Rejection("not_json", errors)
     if any(e.type == "missing" for e in errors):

@@ -64,7 +64,7 @@ def write_files(
     output_dir: Path,
     *,
     count: int,
-    rate: float,
+    rate: float | None,
     seed: int,
     customers: int,
     merchants: int,

@@ -94,8 +94,13 @@ class TransactionGenerator:
         if place is None and merchant.online:
             # Online: the location is the customer's device (IP geolocation), not the merchant's.
             home = profile.customer
-            place = (home.home_country, home.home_city or "", home.home_latitude or 0.0, home.home_longitude or 0.0,
-                     profile.currency)
+            place = (
+                home.home_country,
+                home.home_city or "",
+                home.home_latitude or 0.0,
+                home.home_longitude or 0.0,
+                profile.currency,
+            )
         elif place is None:
             place = (merchant.country, merchant.city, merchant.latitude, merchant.longitude, profile.currency)
         country, city, lat, lon, currency = place

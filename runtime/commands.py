@@ -147,19 +147,40 @@ async def demo(self: AppCommand, rate: float) -> None:
     option("--credit-scores", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
     option("--fraud-reports", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
     option("--feedback", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
-    option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-           help="Rules file (default: the one in config/, with FRAUDWATCH_RULE_* overrides)."),
+    option(
+        "--rules",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Rules file (default: the one in config/, with FRAUDWATCH_RULE_* overrides).",
+    ),
     option("--report", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write JSON."),
     option("--workers", type=int, default=None, help="Processes (default: one per core); customers are sharded."),
 )
-async def backtest(self: AppCommand, transactions: Path, customers: Path | None, blacklist: Path | None,
-                   credit_scores: Path | None, fraud_reports: Path | None, feedback: Path | None,
-                   rules: Path | None, report: Path, workers: int | None) -> None:
+async def backtest(
+    self: AppCommand,
+    transactions: Path,
+    customers: Path | None,
+    blacklist: Path | None,
+    credit_scores: Path | None,
+    fraud_reports: Path | None,
+    feedback: Path | None,
+    rules: Path | None,
+    report: Path,
+    workers: int | None,
+) -> None:
     """Run the detection rules over a file of transactions and report their quality."""
     from runtime.backtest import run_backtest, write_report
 
-    result = run_backtest(transactions, customers=customers, blacklist=blacklist, credit_scores=credit_scores,
-                          fraud_reports=fraud_reports, feedback=feedback, rules=rules, workers=workers)
+    result = run_backtest(
+        transactions,
+        customers=customers,
+        blacklist=blacklist,
+        credit_scores=credit_scores,
+        fraud_reports=fraud_reports,
+        feedback=feedback,
+        rules=rules,
+        workers=workers,
+    )
     write_report(result, report)
     summary = {k: result[k] for k in ("transactions", "alerts", "precision", "recall", "f1", "throughput_tx_per_s")}
     self.say(json.dumps(summary))

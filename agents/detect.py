@@ -1,0 +1,104 @@
+"""validated transactions -> risk decision per transaction -> alerts topic.
+
+One pass per transaction: read the customer's state and reference data (local, co-partitioned),
+call the detection core, write the state once, publish an alert when the score is high enough.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from datetime import UTC, datetime
+
+import faust
+from pydantic import ValidationError
+
+from agents import topics
+from agents.app import app
+from agents.dead_letter import error_of, send_to_dead_letter
+from agents.metrics import worker_metrics
+from agents.state_access import load_reference, load_state, merchant_and_terminal_risk, save_state
+from agents.validate import INGESTED_AT_HEADER
+from config import get_settings
+from config.rules import load_rules
+from detection.alert import Alert, build_alert
+from detection.engine import Decision, Detector
+from detection.models import Transaction
+from detection.validation import field_errors
+from tables.customers import alerted_transactions
+
+logger = logging.getLogger(__name__)
+settings = get_settings()
+STAGE = "detect"
+#: Alerts this worker published most recently, newest first, for the read API.
+RECENT_ALERTS_KEPT = 1000
+
+detector = Detector(load_rules(settings.rules_file))
+recent_alerts: deque[Alert] = deque(maxlen=RECENT_ALERTS_KEPT)
+
+
+@app.agent(topics.validated_transactions)
+async def detect(stream: faust.StreamT[bytes]) -> None:
+    async for event in stream.events():
+        try:
+            await detect_one(event)
+        except Exception as exc:  # one bad record must not stop the agent (Faust #175)
+            logger.exception("detection failed unexpectedly at %s", event.message.tp)
+            await send_to_dead_letter(event, "internal_error", error_of(exc), STAGE)
+
+
+async def detect_one(event: faust.EventT[bytes]) -> None:
+    try:
+        transaction = Transaction.model_validate_json(event.value)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        await send_to_dead_letter(event, "schema", errors, STAGE)
+        return
+    customer_key = transaction.customer_id.encode()
+    state = load_state(customer_key, transaction.timestamp.timestamp(), settings.state_ttl_s)
+    reference = load_reference(customer_key)
+    merchant, terminal = merchant_and_terminal_risk(transaction.merchant_id, transaction.terminal_id)
+
+    decision = detector.evaluate(transaction, state, reference, merchant, terminal)
+    if detector.learn(state, transaction, decision):
+        save_state(customer_key, state)
+    _count(transaction, decision)
+    if not decision.alert:
+        return
+    detected_at = datetime.now(UTC)
+    alert = build_alert(transaction, decision, reference, detector.rules_version, detected_at, _ingested_at(event))
+    await topics.alerts.send(key=customer_key, value=alert.model_dump_json().encode())
+    alerted_transactions[transaction.transaction_id.encode()] = alert.alert_id.encode()
+    recent_alerts.appendleft(alert)
+    if alert.detection_latency_ms is not None:
+        worker_metrics.observe_latency(alert.detection_latency_ms)
+
+
+def _ingested_at(event: faust.EventT[bytes]) -> datetime | None:
+    headers = event.headers or {}
+    raw = dict(headers).get(INGESTED_AT_HEADER) if not isinstance(headers, dict) else headers.get(INGESTED_AT_HEADER)
+    return datetime.fromtimestamp(int(raw) / 1000, UTC) if raw else None
+
+
+def _count(transaction: Transaction, decision: Decision) -> None:
+    metrics = worker_metrics
+    metrics.incr("transactions.scored")
+    metrics.incr("amount.total_eur", decision.features.amount_eur)
+    if transaction.country:
+        metrics.incr(f"transactions.country.{transaction.country}")
+    if transaction.channel:
+        metrics.incr(f"transactions.channel.{transaction.channel}")
+    if decision.duplicate:
+        metrics.incr("transactions.replayed")
+    if not decision.alert:
+        return
+    metrics.incr(f"alerts.severity.{decision.severity}")
+    metrics.incr("amount.at_risk_eur", decision.features.amount_eur)
+    for reason in decision.reasons:
+        metrics.incr(f"alerts.rule.{reason.code}")
+    if transaction.country:
+        metrics.incr(f"alerts.country.{transaction.country}")
+    if transaction.channel:
+        metrics.incr(f"alerts.channel.{transaction.channel}")
+    if transaction.merchant_id:
+        metrics.incr(f"alerts.merchant.{transaction.merchant_id}")

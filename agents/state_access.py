@@ -1,0 +1,45 @@
+"""Typed reads and writes of the tables' JSON values (the agents' one way into state)."""
+
+from __future__ import annotations
+
+from detection.reference import CustomerReference, MerchantRisk, merchant_key, terminal_key
+from detection.state import CustomerState
+from tables.customers import customer_behaviour, customer_reference
+from tables.merchants import merchant_risk
+
+
+def load_state(customer_key: bytes, now: float, ttl_s: float) -> CustomerState:
+    """The customer's state, or a fresh one when none is kept or it has been idle past its TTL."""
+    raw = customer_behaviour.get(customer_key)
+    if raw is None:
+        return CustomerState()
+    state = CustomerState.from_json(raw)
+    if state.last_seen is not None and now - state.last_seen > ttl_s:
+        return CustomerState()
+    return state
+
+
+def save_state(customer_key: bytes, state: CustomerState) -> None:
+    customer_behaviour[customer_key] = state.to_json()
+
+
+def load_reference(customer_key: bytes) -> CustomerReference | None:
+    raw = customer_reference.get(customer_key)
+    return CustomerReference.model_validate_json(raw) if raw is not None else None
+
+
+def save_reference(customer_key: bytes, reference: CustomerReference) -> None:
+    customer_reference[customer_key] = reference.model_dump_json(exclude_defaults=True).encode()
+
+
+def load_merchant_risk(entity: str) -> MerchantRisk | None:
+    raw = merchant_risk.get(entity.encode())
+    return MerchantRisk.model_validate_json(raw) if raw is not None else None
+
+
+def merchant_and_terminal_risk(
+    merchant_id: str | None, terminal_id: str | None
+) -> tuple[MerchantRisk | None, MerchantRisk | None]:
+    merchant = load_merchant_risk(merchant_key(merchant_id)) if merchant_id else None
+    terminal = load_merchant_risk(terminal_key(terminal_id)) if terminal_id else None
+    return merchant, terminal

@@ -1,0 +1,39 @@
+"""Per-customer tables, keyed by customer_id (UTF-8 bytes); values are JSON bytes.
+
+- customer_behaviour: detection.state.CustomerState; one write per transaction.
+- customer_reference: detection.reference.CustomerReference (profile, blacklist, credit score,
+  fraud reports, confirmed frauds); written by the reference and feedback agents.
+- alerted_transactions: transaction_id -> alert_id of alerts published, so feedback can tell a
+  caught fraud from a missed one. Written only for alerts (a few percent of transactions).
+
+Expiry: RocksDB's TTL drops values not written for ``state_ttl_s`` (Faust's own window expiry
+stops after a rebalance with RocksDB, faust-streaming #385); the detect agent also treats a
+state idle for longer as new, so a restored old value never counts.
+"""
+
+from __future__ import annotations
+
+from faust.types import TableT
+
+from agents.app import app
+from config import get_settings
+
+settings = get_settings()
+
+_options = {"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes}
+
+
+def _customer_table(name: str, help_text: str) -> TableT[bytes, bytes]:
+    return app.Table(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        options=_options,
+        help=help_text,
+    )
+
+
+customer_behaviour = _customer_table("customer-behaviour", "Recent behaviour per customer (CustomerState JSON).")
+customer_reference = _customer_table("customer-reference", "Reference data per customer (CustomerReference JSON).")
+alerted_transactions = _customer_table("alerted-transactions", "transaction_id -> alert_id of published alerts.")

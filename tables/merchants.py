@@ -1,0 +1,22 @@
+"""Merchant and terminal risk: every worker needs every merchant, so it is a global table.
+
+Keyed 'merchant:<id>' / 'terminal:<id>'; values are detection.reference.MerchantRisk JSON.
+Fed from the one-partition merchant-risk topic (faust-streaming #283: global tables misbehave
+with several partitions; the class docstring asks for partitions=1).
+"""
+
+from __future__ import annotations
+
+from agents.app import app
+from config import get_settings
+
+settings = get_settings()
+
+merchant_risk = app.GlobalTable(
+    "merchant-risk",
+    key_type=bytes,
+    value_type=bytes,
+    partitions=1,
+    options={"block_cache_size": settings.table_block_cache_bytes},
+    help="Confirmed frauds per merchant and terminal (MerchantRisk JSON).",
+)
