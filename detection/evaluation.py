@@ -80,9 +80,10 @@ class Evaluation:
         """Per day: of the k customers with the highest score, the share with a fraud that day; mean over days."""
         shares = []
         for customers in self.days.values():
-            top = sorted(customers.values(), key=lambda item: item[0], reverse=True)[: self.precision_at_k]
-            if top:
-                shares.append(sum(had_fraud for _, had_fraud in top) / len(top))
+            # Ties broken by customer id, so the figure does not depend on arrival or shard order.
+            ranked = sorted(customers.items(), key=lambda item: (-item[1][0], item[0]))[: self.precision_at_k]
+            if ranked:
+                shares.append(sum(had_fraud for _, (_, had_fraud) in ranked) / len(ranked))
         return round(sum(shares) / len(shares), 4) if shares else 0.0
 
     def report(self) -> dict[str, Any]:

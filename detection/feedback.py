@@ -11,7 +11,7 @@ def apply_customer_feedback(reference: CustomerReference, feedback: Feedback) ->
     if not feedback.is_fraud:
         return False
     before = len(reference.confirmed_frauds)
-    reference.add_confirmed_fraud(feedback.known_at.timestamp())
+    reference.add_confirmed_fraud(feedback.known_at.timestamp(), feedback.transaction_id)
     return len(reference.confirmed_frauds) != before
 
 
@@ -32,4 +32,4 @@ def merchant_risk_updates(feedback: Feedback) -> list[MerchantRiskUpdate]:
 
 def apply_merchant_update(risk: MerchantRisk, update: MerchantRiskUpdate) -> None:
     if update.is_fraud:
-        risk.add_confirmed_fraud(update.known_at.timestamp())
+        risk.add_confirmed_fraud(update.known_at.timestamp(), update.transaction_id)

@@ -23,8 +23,8 @@ class CustomerReference(BaseModel):
     blacklist: BlacklistEntry | None = None
     credit_score: CreditScore | None = None
     fraud_reports: list[FraudReport] = Field(default_factory=list)
-    confirmed_frauds: list[float] = Field(
-        default_factory=list, description="Event times (epoch s) of confirmed frauds."
+    confirmed_frauds: list[tuple[float, str]] = Field(
+        default_factory=list, description="(known_at epoch s, transaction_id) of confirmed frauds, oldest first."
     )
 
     def add_fraud_report(self, report: FraudReport) -> None:
@@ -33,8 +33,8 @@ class CustomerReference(BaseModel):
         kept.sort(key=lambda r: r.reported_at)
         self.fraud_reports = kept[-MAX_EVENTS:]
 
-    def add_confirmed_fraud(self, ts: float) -> None:
-        _add_time(self.confirmed_frauds, ts)
+    def add_confirmed_fraud(self, ts: float, transaction_id: str) -> None:
+        _add_event(self.confirmed_frauds, (ts, transaction_id))
 
     def is_blacklisted(self, now: float) -> bool:
         entry = self.blacklist
@@ -51,27 +51,33 @@ class CustomerReference(BaseModel):
 class MerchantRisk(BaseModel):
     """Confirmed frauds at one merchant or terminal (key 'merchant:<id>' / 'terminal:<id>')."""
 
-    confirmed_frauds: list[float] = Field(default_factory=list, description="Event times (epoch s).")
+    confirmed_frauds: list[tuple[float, str]] = Field(
+        default_factory=list, description="(known_at epoch s, transaction_id), oldest first."
+    )
 
-    def add_confirmed_fraud(self, ts: float) -> None:
-        _add_time(self.confirmed_frauds, ts)
+    def add_confirmed_fraud(self, ts: float, transaction_id: str) -> None:
+        _add_event(self.confirmed_frauds, (ts, transaction_id))
 
     def frauds_within(self, now: float, days: int) -> int:
         return _count_between(self.confirmed_frauds, now - days * DAY_S, now)
 
 
-def _add_time(times: list[float], ts: float) -> None:
-    """Keep ``times`` sorted, without duplicates (a replayed feedback record), and bounded."""
-    index = bisect_left(times, ts)
-    if index < len(times) and times[index] == ts:
+def _add_event(events: list[tuple[float, str]], event: tuple[float, str]) -> None:
+    """Keep ``events`` sorted, without duplicates (a replayed feedback record), and bounded."""
+    index = bisect_left(events, event)
+    if index < len(events) and events[index] == event:
         return
-    insort(times, ts)
-    if len(times) > MAX_EVENTS:
-        del times[: len(times) - MAX_EVENTS]
+    insort(events, event)
+    if len(events) > MAX_EVENTS:
+        del events[: len(events) - MAX_EVENTS]
 
 
-def _count_between(times: list[float], since: float, until: float) -> int:
-    return bisect_right(times, until) - bisect_left(times, since)
+def _count_between(events: list[tuple[float, str]], since: float, until: float) -> int:
+    # Tuples compare by time first; (t,) sorts before every (t, id) and (t, LAST) after.
+    return bisect_right(events, (until, _LAST)) - bisect_left(events, (since,))
+
+
+_LAST = "\U0010ffff"
 
 
 def merchant_key(merchant_id: str) -> str:
