@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
@@ -135,3 +137,25 @@ async def kcat_consume(bootstrap: str, topic: str, count: int) -> str:
     ]
     completed = await asyncio.to_thread(subprocess.run, command, capture_output=True, timeout=60, check=True, text=True)
     return completed.stdout
+
+
+async def get_json(port: int, path: str) -> tuple[int, Any]:
+    """GET a worker's read API."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}{path}") as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout_s: float, interval_s: float = 0.05) -> float:
+    """Seconds until ``predicate`` held; raises TimeoutError when it never did."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while loop.time() - started < timeout_s:
+        try:
+            if await predicate():
+                return loop.time() - started
+        except OSError:  # a worker's web server not (yet) listening
+            pass
+        await asyncio.sleep(interval_s)
+    raise TimeoutError(f"condition not met in {timeout_s}s")

@@ -35,7 +35,15 @@ class TopicCapture:
             for name in self.topics:
                 capture.sent[name].append(SentRecord(key, value, dict(headers or {})))
 
+        original_send_soon = Topic.send_soon
+
+        def send_soon(self: Topic, *, key: Any = None, value: Any = None, headers: Any = None, **kw: Any) -> Any:
+            for name in self.topics:  # tables' changelog writes; Faust needs the future it returns
+                capture.sent[name].append(SentRecord(key, value, dict(headers or {})))
+            return original_send_soon(self, key=key, value=value, headers=headers, **kw)
+
         monkeypatch.setattr(Topic, "send", send)
+        monkeypatch.setattr(Topic, "send_soon", send_soon)
 
 
 @contextmanager

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+
+from agents.detect import detect, detector
+from config import get_settings
+from detection.alert import Alert, alert_id_for
+from tests.unit.detection_fixtures import tx
+from tests.unit.faust_harness import capturing
+
+settings = get_settings()
+
+
+async def test_alerts_carry_reasons_and_a_replay_yields_the_same_alert_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    burst = [tx(i, i * 5.0, amount=25.0, customer="C-agent") for i in range(6)]
+    with capturing(monkeypatch) as capture:
+        async with detect.test_context() as agent:
+            for transaction in burst:
+                await agent.put(transaction.model_dump_json().encode(), key=b"C-agent")
+            await agent.put(burst[-1].model_dump_json().encode(), key=b"C-agent")  # at-least-once replay
+
+    alerts = [Alert.model_validate_json(r.value) for r in capture.sent[settings.topic_alerts]]
+    assert [a.transaction.transaction_id for a in alerts] == ["T4", "T5", "T5"]
+    assert alerts[-1].alert_id == alerts[-2].alert_id == alert_id_for("T5", detector.rules_version)
+    assert all("VELOCITY" in {r.code for r in a.reasons} for a in alerts)
+    assert all(r.key == b"C-agent" for r in capture.sent[settings.topic_alerts])
+    state_writes = [name for name in capture.sent if name.endswith("customer-behaviour-changelog")]
+    assert state_writes and len(capture.sent[state_writes[0]]) == len(burst)  # one write each, none for the replay
