@@ -28,9 +28,10 @@ def broker_url(settings: Settings) -> str:
 
 
 class FraudwatchApp(faust.App):
-    """faust.App whose worker consumer uses the configured fetch wait (see agents.transport)."""
+    """faust.App whose worker consumer uses the configured fetch wait and prefetch backoff (agents.transport)."""
 
     consumer_fetch_max_wait_ms: int
+    consumer_prefetch_backoff_ms: int
 
     def _new_transport(self) -> TransportT:
         return FetchWaitTransport(self.conf.broker_consumer, self)
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> FraudwatchApp:
         table_standby_replicas=0,
     )
     app.consumer_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
+    app.consumer_prefetch_backoff_ms = settings.consumer_prefetch_backoff_ms
     return app
 
 

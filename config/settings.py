@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         500, ge=0, description="Longest a fetch waits for data; Faust hard-codes 1500 ms, which is our latency floor."
     )
+    consumer_prefetch_backoff_ms: int = Field(
+        5, ge=0, description="aiokafka holds fetches to a broker while fetched records wait; its 100 ms is our p99."
+    )
     recovery_consistency_check: bool = Field(True, description="Faust's table recovery offset check.")
     table_block_cache_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="RocksDB block cache per table partition (Faust's default is 2 GiB)."

@@ -1,0 +1,117 @@
+"""Alert latency: time from a transaction being produced to its alert arriving on the alerts topic.
+
+Runs the embedded broker and one worker (RocksDB state), sends transactions at a steady rate,
+a share of them from blacklisted customers (so they alert), and prints p50/p99/max.
+
+    .venv/bin/python -m bench.alert_latency [--rate 200] [--seconds 30] [--alert-share 0.05]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer
+
+from bench.common import broker_and_worker, percentile
+from config.settings import Settings
+from detection.alert import Alert
+from detection.models import BlacklistEntry, Transaction
+from producers.kafka import kafka_producer
+from runtime.broker import EmbeddedBroker
+from runtime.topics import bootstrap_servers
+
+BLACKLISTED = [f"B{i:04d}" for i in range(50)]
+
+
+async def measure(broker: EmbeddedBroker, settings: Settings, rate: float, seconds: float, share: float) -> None:
+    sent_at: dict[str, float] = {}
+    latencies_ms: list[float] = []
+    reported_ms: list[float] = []
+    consumer = AIOKafkaConsumer(
+        settings.topic_alerts,
+        bootstrap_servers=bootstrap_servers(broker.url),
+        group_id=None,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=5,
+    )
+    await consumer.start()
+
+    first_alert = asyncio.Event()
+
+    async def collect() -> None:
+        async for message in consumer:
+            arrived = time.perf_counter()
+            first_alert.set()
+            alert = Alert.model_validate_json(message.value)
+            started = sent_at.get(alert.transaction.transaction_id)
+            if started is not None:
+                latencies_ms.append((arrived - started) * 1000)
+                if alert.detection_latency_ms is not None:
+                    reported_ms.append(alert.detection_latency_ms)
+
+    collector = asyncio.create_task(collect())
+    rng = random.Random(1)
+    async with kafka_producer(broker.url) as producer:
+        for customer in BLACKLISTED:
+            entry = BlacklistEntry(customer_id=customer, reason="bench", listed_at=datetime.now(UTC))
+            await producer.send(settings.topic_blacklist, entry.model_dump_json().encode(), key=customer.encode())
+        await producer.flush()
+        await asyncio.sleep(1.0)  # let the blacklist reach the worker's table
+        warm = Transaction(
+            transaction_id="warm", timestamp=datetime.now(UTC), customer_id=BLACKLISTED[0], amount=10, currency="EUR"
+        )
+        await producer.send_and_wait(settings.topic_raw_transactions, warm.model_dump_json().encode(), key=b"B0000")
+        sent_at["warm"] = time.perf_counter()
+        await asyncio.wait_for(first_alert.wait(), timeout=120)  # the worker is ready: the warm-up alert is back
+        latencies_ms.clear()
+        reported_ms.clear()
+        total = int(rate * seconds)
+        begin = time.perf_counter()
+        for n in range(total):
+            due = begin + n / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            customer = rng.choice(BLACKLISTED) if rng.random() < share else f"C{rng.randrange(20_000):05d}"
+            transaction = Transaction(
+                transaction_id=f"L{n}",
+                timestamp=datetime.now(UTC),
+                customer_id=customer,
+                amount=round(rng.uniform(5, 200), 2),
+                currency="EUR",
+                country="DE",
+            )
+            sent_at[transaction.transaction_id] = time.perf_counter()
+            await producer.send(
+                settings.topic_raw_transactions, transaction.model_dump_json().encode(), key=customer.encode()
+            )
+        await producer.flush()
+    await asyncio.sleep(3)
+    collector.cancel()
+    await consumer.stop()
+    print(f"transactions sent        {total} at {rate:.0f}/s for {seconds:.0f} s")
+    print(f"alerts received          {len(latencies_ms)}")
+    if latencies_ms:
+        print(f"produce -> alert p50     {percentile(latencies_ms, 0.50):.1f} ms")
+        print(f"produce -> alert p99     {percentile(latencies_ms, 0.99):.1f} ms")
+        print(f"produce -> alert max     {max(latencies_ms):.1f} ms")
+    if reported_ms:
+        print(f"detection_latency_ms p99 {percentile(reported_ms, 0.99):.1f} ms (broker timestamp -> decision)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--alert-share", type=float, default=0.05)
+    args = parser.parse_args()
+    with broker_and_worker() as (broker, settings):
+        asyncio.run(measure(broker, settings, args.rate, args.seconds, args.alert_share))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Shared bench helpers: an embedded broker with a worker, and percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from config.settings import Settings
+from config.topics import topic_specs
+from runtime.broker import EmbeddedBroker, free_port
+from runtime.topics import ensure_topics
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@contextmanager
+def broker_and_worker(extra_env: dict[str, str] | None = None) -> Iterator[tuple[EmbeddedBroker, Settings]]:
+    """An embedded broker, its topics, and one `fraudwatch worker` process on a scratch data dir."""
+    with tempfile.TemporaryDirectory(prefix="fraudwatch-bench-") as data_dir, EmbeddedBroker() as broker:
+        env = {
+            **os.environ,
+            "FRAUDWATCH_BROKER": broker.url,
+            "FRAUDWATCH_BROKER_PROFILE": "embedded",
+            "FRAUDWATCH_DATA_DIR": data_dir,
+            "FRAUDWATCH_WEB_PORT": str(free_port()),
+            **(extra_env or {}),
+        }
+        os.environ.update({k: v for k, v in env.items() if k.startswith("FRAUDWATCH_")})
+        settings = Settings().embedded_profile()
+        asyncio.run(ensure_topics(broker.url, topic_specs(settings), settings.topic_retention_ms))
+        log = (Path(data_dir) / "worker.log").open("ab")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "warn"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield broker, settings
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
