@@ -26,7 +26,8 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy .
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.backtest_throughput
+	$(BIN)/python -m bench.alert_latency
 
 clean:
 	rm -rf $(VENV) .fraudwatch .pytest_cache .mypy_cache .ruff_cache

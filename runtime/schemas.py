@@ -8,8 +8,10 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from detection import models
+from detection.alert import Alert
 
 SCHEMAS: dict[str, type[BaseModel]] = {
+    "alert": Alert,
     "transaction": models.Transaction,
     "customer": models.Customer,
     "blacklist-entry": models.BlacklistEntry,
