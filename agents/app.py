@@ -58,6 +58,8 @@ def create_app(settings: Settings) -> FraudwatchApp:
         broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
         recovery_consistency_check=settings.recovery_consistency_check,
         consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval_s,
+        producer_max_batch_size=settings.producer_max_batch_bytes,
         table_cleanup_interval=timedelta(minutes=5).total_seconds(),
         # Tables must survive a restart only through compacted changelogs (no time retention).
         table_standby_replicas=0,

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     consumer_prefetch_backoff_ms: int = Field(
         5, ge=0, description="aiokafka holds fetches to a broker while fetched records wait; its 100 ms is our p99."
     )
+    producer_max_batch_bytes: int = Field(
+        16_384, ge=1, description="Faust producer batch size; 1 = one record per batch (embedded profile)."
+    )
     recovery_consistency_check: bool = Field(True, description="Faust's table recovery offset check.")
     table_block_cache_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="RocksDB block cache per table partition (Faust's default is 2 GiB)."
@@ -82,6 +85,7 @@ class Settings(BaseSettings):
     topic_feedback: str = "fraud.feedback"
     topic_alerts: str = "fraud.alerts"
     topic_metrics: str = "fraudwatch.metrics"
+    topic_notify_dead_letter: str = "fraud.alerts.undeliverable"
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention.ms of non-compacted topics.")
 
     # --- validation -------------------------------------------------------------------------
@@ -114,13 +118,26 @@ class Settings(BaseSettings):
     mail_from: str = "fraudwatch@localhost"
     mail_to: CsvList = ("fraud-analysts@localhost",)
     mail_min_severity: Literal["low", "medium", "high", "critical"] = "medium"
+    mail_oncall: CsvList = Field((), description="Also receive critical alerts (comma separated).")
+    mail_rate_per_minute: int = Field(20, ge=1, description="Individual alert emails per recipient per minute.")
+    mail_digest_interval_s: float = Field(
+        60.0, gt=0, description="Alerts over the rate limit go out in a digest this often."
+    )
+    mail_group_window_s: float = Field(
+        600.0, ge=0, description="Alerts for the same customer with the same reasons within this go to the digest."
+    )
+    smtp_timeout_s: float = Field(10.0, gt=0, description="Per SMTP operation.")
+    smtp_retry_initial_s: float = Field(0.5, gt=0, description="First retry delay after a temporary SMTP failure.")
+    smtp_retry_max_s: float = Field(60.0, gt=0, description="Longest retry delay (exponential backoff, full jitter).")
+    sent_alerts_ttl_s: int = Field(14 * 24 * 3600, gt=0, description="How long sent alert ids are remembered.")
+    commit_interval_s: float = Field(2.8, gt=0, description="Faust broker_commit_interval.")
 
     # --- dashboard --------------------------------------------------------------------------
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 5006
     dashboard_url: str = Field("http://127.0.0.1:5006/dashboard", description="Linked from alert emails.")
 
-    @field_validator("currencies", "mail_to", mode="before")
+    @field_validator("currencies", "mail_to", "mail_oncall", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
@@ -146,8 +163,9 @@ class Settings(BaseSettings):
         - no transactions, so at-least-once;
         - a group join waits for the rebalance timeout, or about half the session timeout
           when that is shorter (measured: 60 s session -> 30 s join), so keep both short;
-        - it reports the log end as the last batch's base offset + 1, which fails Faust's
-          recovery consistency check on restart;
+        - it reports the log end as the last batch's base offset + 1, so a changelog restore
+          stops early (state lost after a wiped restart) and the consistency check fails:
+          one record per produce batch;
         - it holds every fetch open for the whole max wait, so lower it.
         """
         return self.model_copy(
@@ -157,6 +175,7 @@ class Settings(BaseSettings):
                 "broker_session_timeout_s": 4.0,
                 "broker_heartbeat_interval_s": 1.0,
                 "recovery_consistency_check": False,
+                "producer_max_batch_bytes": 1,
                 "consumer_fetch_max_wait_ms": 5,
             }
         )
