@@ -40,3 +40,4 @@ reference_data = app.topic(
     key_type=bytes,
     value_type=bytes,
 )
+notify_dead_letter = _topic(settings.topic_notify_dead_letter)

@@ -26,13 +26,31 @@ class Demo:
         self.children: list[subprocess.Popen[bytes]] = []
         self.log_dir = settings.data_dir / "logs"
 
+    @property
+    def mailbox(self) -> Path:
+        return self.settings.data_dir / "mailbox"
+
     def _spawn(self, name: str, *args: str) -> None:
+        self._spawn_module(name, "runtime.cli", *args)
+
+    def _spawn_module(self, name: str, module: str, *args: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
-        command = [sys.executable, "-m", "runtime.cli", *args]
+        command = [sys.executable, "-m", module, *args]
         self.children.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()))
 
     def start(self) -> None:
+        s = self.settings
+        self._spawn_module(
+            "smtp-sink",
+            "runtime.smtp_sink",
+            "--host",
+            s.smtp_host,
+            "--port",
+            str(s.smtp_port),
+            "--mailbox",
+            str(self.mailbox),
+        )
         self._spawn("worker", "worker", "--loglevel", "warn")
         self._spawn("generator", "generate", "--rate", str(self.rate))
 
@@ -56,7 +74,9 @@ class Demo:
                 f"  broker       {self.broker_url}",
                 f"  topics       {s.topic_raw_transactions} -> {s.topic_validated_transactions} | {s.topic_dead_letter}"
                 f" -> {s.topic_alerts}",
-                f"  read API     http://{s.web_host}:{s.web_port}/",
+                f"  read API     http://{s.web_host}:{s.web_port}/api/alerts",
+                f"  alert emails {self.mailbox.resolve()}/ (one .eml per message, from the SMTP sink on"
+                f" {s.smtp_host}:{s.smtp_port})",
                 f"  logs         {logs}/",
                 "  counts below come from the metrics topic, summed over workers:",
             ]
@@ -79,7 +99,9 @@ def format_counts(totals: MetricsTotals) -> str:
     alerts = totals.family("alerts.severity")
     reasons = ", ".join(f"{k}={int(v)}" for k, v in sorted(dead.items())) or "-"
     severities = ", ".join(f"{k}={int(v)}" for k, v in sorted(alerts.items())) or "-"
+    notify = totals.family("notify")
     return (
         f"validated={int(tx.get('valid', 0))} dead-lettered={int(tx.get('invalid', 0))} ({reasons}) "
-        f"alerts={int(sum(alerts.values()))} ({severities})"
+        f"alerts={int(sum(alerts.values()))} ({severities}) "
+        f"emails={int(notify.get('sent', 0))} digests={int(notify.get('digests_sent', 0))}"
     )

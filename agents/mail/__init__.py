@@ -1,0 +1,1 @@
+"""Email delivery of alerts: rendering and policy (pure), the SMTP client, the notifier agent."""
