@@ -10,7 +10,11 @@ from tests.alerts_fixture import make_alert
 
 def parts(message: EmailMessage) -> dict[str, str]:
     parsed = message_from_bytes(message.as_bytes())
-    return {p.get_content_type(): p.get_payload(decode=True).decode() for p in parsed.walk() if not p.is_multipart()}
+    return {
+        p.get_content_type(): bytes(p.get_payload(decode=True)).decode()  # type: ignore[arg-type]
+        for p in parsed.walk()
+        if not p.is_multipart()
+    }
 
 
 def test_alert_email_has_text_and_html_with_reasons_masking_and_a_link() -> None:
