@@ -28,6 +28,7 @@ typecheck: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.backtest_throughput
 	$(BIN)/python -m bench.alert_latency
+	$(BIN)/python -m bench.notify_latency
 
 clean:
 	rm -rf $(VENV) .fraudwatch .pytest_cache .mypy_cache .ruff_cache
