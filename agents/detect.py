@@ -88,6 +88,8 @@ def _count(transaction: Transaction, decision: Decision) -> None:
         metrics.incr(f"transactions.country.{transaction.country}")
     if transaction.channel:
         metrics.incr(f"transactions.channel.{transaction.channel}")
+    device = "new" if decision.features.new_device else "known"
+    metrics.incr(f"transactions.device.{device}")
     if decision.duplicate:
         metrics.incr("transactions.replayed")
     if not decision.alert:
@@ -100,5 +102,6 @@ def _count(transaction: Transaction, decision: Decision) -> None:
         metrics.incr(f"alerts.country.{transaction.country}")
     if transaction.channel:
         metrics.incr(f"alerts.channel.{transaction.channel}")
+    metrics.incr(f"alerts.device.{device}")
     if transaction.merchant_id:
         metrics.incr(f"alerts.merchant.{transaction.merchant_id}")

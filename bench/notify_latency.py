@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Callable
 from email import message_from_bytes
 from typing import Any
 
@@ -33,13 +34,20 @@ class TimingInbox:
         return "250 OK"
 
 
+async def wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the worker never delivered the warm-up email")
+        await asyncio.sleep(0.1)
+
+
 async def measure(broker: EmbeddedBroker, settings: Settings, inbox: TimingInbox, rate: float, seconds: float) -> None:
     sent: dict[str, float] = {}
     async with kafka_producer(broker.url) as producer:
         warm = make_alert(0)
         await producer.send_and_wait(settings.topic_alerts, warm.model_dump_json().encode(), key=b"C0")
-        while warm.alert_id not in inbox.accepted:  # the worker is ready once the warm-up email arrived
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: warm.alert_id in inbox.accepted, timeout_s=120)  # worker ready: warm-up email arrived
         total = int(rate * seconds)
         begin = time.perf_counter()
         for n in range(1, total + 1):

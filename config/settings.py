@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 5006
     dashboard_url: str = Field("http://127.0.0.1:5006/dashboard", description="Linked from alert emails.")
+    dashboard_password: str | None = Field(None, description="Set to require a login (Panel basic auth).")
+    dashboard_cookie_secret: str | None = Field(None, description="Signs login cookies; required with a password.")
+    dashboard_alerts_kept: int = Field(5000, ge=100, description="Alerts the dashboard server keeps in memory.")
+    dashboard_history_s: int = Field(900, ge=60, description="Seconds of per-second history in the charts.")
+    worker_api_url: str = Field("http://127.0.0.1:6066", description="Worker read API, for customer history.")
 
     @field_validator("currencies", "mail_to", "mail_oncall", mode="before")
     @classmethod

@@ -184,3 +184,18 @@ async def backtest(
     write_report(result, report)
     summary = {k: result[k] for k in ("transactions", "alerts", "precision", "recall", "f1", "throughput_tx_per_s")}
     self.say(json.dumps(summary))
+
+
+@app.command()
+async def dashboard(self: AppCommand) -> None:
+    """Serve the live dashboard (Panel/Bokeh, pushed over its websocket) until interrupted."""
+    from ui.serve import serve_dashboard
+
+    server = serve_dashboard(settings)
+    self.say(f"dashboard on http://{settings.dashboard_host}:{settings.dashboard_port}/dashboard")
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    await stopped.wait()
+    server.stop()

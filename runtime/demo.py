@@ -52,6 +52,7 @@ class Demo:
             str(self.mailbox),
         )
         self._spawn("worker", "worker", "--loglevel", "warn")
+        self._spawn("dashboard", "dashboard")
         self._spawn("generator", "generate", "--rate", str(self.rate))
 
     def stop(self) -> None:
@@ -74,6 +75,7 @@ class Demo:
                 f"  broker       {self.broker_url}",
                 f"  topics       {s.topic_raw_transactions} -> {s.topic_validated_transactions} | {s.topic_dead_letter}"
                 f" -> {s.topic_alerts}",
+                f"  dashboard    http://{s.dashboard_host}:{s.dashboard_port}/dashboard",
                 f"  read API     http://{s.web_host}:{s.web_port}/api/alerts",
                 f"  alert emails {self.mailbox.resolve()}/ (one .eml per message, from the SMTP sink on"
                 f" {s.smtp_host}:{s.smtp_port})",

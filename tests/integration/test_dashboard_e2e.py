@@ -1,0 +1,114 @@
+"""End to end in a real browser: broker, worker, generator, dashboard server, headless Chromium.
+
+Needs Debian's chromium (.ci/run installs it); Playwright drives it through executable_path.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from config.settings import Settings
+from detection.models import Feedback
+from runtime.broker import EmbeddedBroker, free_port
+from tests.integration.harness import REPO, WorkerProcess, read_topic
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (.ci/run installs it)")
+
+
+@pytest.fixture
+def dashboard_env(system: tuple[Settings, dict[str, str]]) -> tuple[Settings, dict[str, str]]:
+    settings, env = system
+    port = free_port()
+    env = {
+        **env,
+        "FRAUDWATCH_DASHBOARD_PORT": str(port),
+        "FRAUDWATCH_WORKER_API_URL": f"http://127.0.0.1:{settings.web_port}",
+    }
+    return settings.model_copy(update={"dashboard_port": port}), env
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(env: dict[str, str], name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", *args],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def test_the_dashboard_shows_live_data_and_records_an_analysts_verdict(
+    broker: EmbeddedBroker,
+    dashboard_env: tuple[Settings, dict[str, str]],
+    start_worker: Callable[..., WorkerProcess],
+    processes: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright
+
+    settings, env = dashboard_env
+    start_worker(env)
+    processes(env, "generator", "generate", "--rate", "30", "--fraud-rate", "0.15", "--customers", "1000")
+    processes(env, "dashboard", "dashboard")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1500, "height": 1400})
+        for _ in range(60):  # the server needs a moment to listen
+            try:
+                await page.goto(f"http://127.0.0.1:{settings.dashboard_port}/dashboard")
+                break
+            except Exception:
+                await page.wait_for_timeout(500)
+        await page.wait_for_selector(".tabulator-row", timeout=90_000)
+        transactions = page.locator("#kpi-transactions .kpi-value")
+        first = await transactions.inner_text()
+        await page.wait_for_function(
+            "([el, before]) => el.innerText !== before",
+            arg=[await transactions.element_handle(), first],
+            timeout=30_000,
+        )  # numbers change without a reload
+        assert int((await transactions.inner_text()).replace(",", "")) > int(first.replace(",", ""))
+
+        row = page.locator(".tabulator-row").first
+        customer = await row.locator("[tabulator-field='customer']").inner_text()
+        await row.click()
+        await page.get_by_text("Recent transactions").wait_for(timeout=15_000)
+        await page.get_by_role("button", name="Confirm fraud").click()
+        await page.get_by_text("confirmed fraud").wait_for(timeout=15_000)
+
+        assert await page.locator(".bk-Canvas, canvas").count() >= 4
+        assert await page.locator(".tabulator-row").count() >= 1
+        screenshot = tmp_path / "dashboard.png"
+        await page.screenshot(path=str(screenshot), full_page=True)
+        await browser.close()
+
+    feedback = [Feedback.model_validate_json(r.value) for r in await read_topic(broker.url, settings.topic_feedback, 1)]
+    assert len(feedback) == 1 and feedback[0].is_fraud and feedback[0].source == "analyst"
+    assert feedback[0].customer_id == customer and feedback[0].alert_id
+
+    image = Image.open(screenshot).convert("RGB")
+    assert image.width >= 1400 and image.height >= 1000
+    colours = image.resize((300, 300)).getcolors(maxcolors=300 * 300) or []
+    assert len(colours) > 100, "the screenshot looks blank: plots and table should give many colours"
