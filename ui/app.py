@@ -22,7 +22,7 @@ from ui.charts import bar_chart, bar_source, line_chart, set_bars, timeline_sour
 from ui.feed import DashboardFeed, shared_feed
 
 logger = logging.getLogger(__name__)
-REFRESH_MS = 500
+REFRESH_MS = 250
 TABLE_ROWS = 500
 ALERT_COLUMNS = [
     "detected_at",
@@ -55,9 +55,10 @@ KPI_STYLE = (
 )
 
 
-def alert_row(alert: Alert) -> dict[str, Any]:
+def alert_row(seq: int, alert: Alert) -> dict[str, Any]:
     t = alert.transaction
     return {
+        "seq": seq,
         "detected_at": alert.detected_at.astimezone(UTC).strftime("%H:%M:%S"),
         "severity": alert.severity,
         "score": alert.score,
@@ -184,16 +185,20 @@ class DashboardSession:
 
     # --- periodic refresh (runs with the document lock held) ---------------------------------------
     def refresh(self) -> None:
+        first = self.sequence + 1
         self.sequence, fresh = self.feed.alerts_after(self.sequence)
         if fresh:
+            first = self.sequence - len(fresh) + 1
             for alert in fresh:
                 self.alerts_by_id[alert.alert_id] = alert
             if len(self.alerts_by_id) > 2 * TABLE_ROWS:  # bounded: keep what the table can still show
                 for stale in list(self.alerts_by_id)[: len(self.alerts_by_id) - TABLE_ROWS]:
                     del self.alerts_by_id[stale]
-            rows = pd.DataFrame([alert_row(a) for a in reversed(fresh[-TABLE_ROWS:])], columns=ALERT_COLUMNS)
-            current = self.table.value
-            self.table.value = pd.concat([rows, current], ignore_index=True).head(TABLE_ROWS)
+            recent = fresh[-TABLE_ROWS:]
+            start = first + len(fresh) - len(recent)
+            rows = [alert_row(start + i, a) for i, a in enumerate(recent)]
+            newest_first = pd.DataFrame(rows[::-1], columns=ALERT_COLUMNS)
+            self.table.value = pd.concat([newest_first, self.table.value], ignore_index=True).head(TABLE_ROWS)
         seconds = self.feed.settled_seconds(self.last_second)
         if seconds:
             self.last_second = seconds[-1].t
