@@ -96,6 +96,8 @@ class DashboardSession:
         self.last_second = 0
         self.alerts_by_id: dict[str, Alert] = {}
         self.selected: Alert | None = None
+        #: New rows (newest first) held back while an alert is selected, so the selection stays put.
+        self.held: list[dict[str, Any]] = []
 
         self.kpis = pn.pane.HTML(kpi_html({}), sizing_mode="stretch_width")
         self.health = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -197,8 +199,11 @@ class DashboardSession:
             recent = fresh[-TABLE_ROWS:]
             start = first + len(fresh) - len(recent)
             rows = [alert_row(start + i, a) for i, a in enumerate(recent)]
-            newest_first = pd.DataFrame(rows[::-1], columns=ALERT_COLUMNS)
+            self.held = (rows[::-1] + self.held)[:TABLE_ROWS]
+        if self.held and not self.table.selection:
+            newest_first = pd.DataFrame(self.held, columns=ALERT_COLUMNS)
             self.table.value = pd.concat([newest_first, self.table.value], ignore_index=True).head(TABLE_ROWS)
+            self.held = []
         seconds = self.feed.settled_seconds(self.last_second)
         if seconds:
             self.last_second = seconds[-1].t
@@ -271,11 +276,10 @@ class DashboardSession:
 
     # --- selection and analyst actions -------------------------------------------------------------
     async def _on_select(self, event: Any) -> None:
-        if not event.new:
+        selected = self.table.selected_dataframe
+        if not event.new or selected is None or selected.empty:
             return
-        view = self.table.current_view
-        alert_id = view.iloc[event.new[0]]["alert_id"] if len(view) > event.new[0] else None
-        self.selected = self.alerts_by_id.get(str(alert_id))
+        self.selected = self.alerts_by_id.get(str(selected.iloc[0]["alert_id"]))
         if self.selected is None:
             return
         self.confirm.disabled = self.dismiss.disabled = False
@@ -322,7 +326,10 @@ class DashboardSession:
             self.action_status.object = f"**Could not record the verdict:** {exc}"
             return
         verdict = "confirmed fraud" if is_fraud else "false positive"
-        self.action_status.object = f"Recorded: {alert.transaction.transaction_id} is **{verdict}**."
+        self.action_status.object = (
+            f"Recorded: transaction {alert.transaction.transaction_id} of customer "
+            f"{alert.customer.customer_id} is **{verdict}**."
+        )
 
 
 def create_dashboard() -> pn.viewable.Viewable:
