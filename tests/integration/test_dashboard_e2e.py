@@ -5,6 +5,7 @@ Needs Debian's chromium (.ci/run installs it); Playwright drives it through exec
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -114,3 +115,37 @@ async def test_the_dashboard_shows_live_data_and_records_an_analysts_verdict(
     assert image.width >= 1400 and image.height >= 1000
     colours = image.resize((300, 300)).getcolors(maxcolors=300 * 300) or []
     assert len(colours) > 100, "the screenshot looks blank: plots and table should give many colours"
+
+
+async def test_with_a_password_the_dashboard_requires_a_login(
+    dashboard_env: tuple[Settings, dict[str, str]], processes: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    import aiohttp
+
+    settings, env = dashboard_env
+    processes(
+        {**env, "FRAUDWATCH_DASHBOARD_PASSWORD": "s3cret", "FRAUDWATCH_DASHBOARD_COOKIE_SECRET": "x" * 32},
+        "dashboard-auth",
+        "dashboard",
+    )
+    url = f"http://127.0.0.1:{settings.dashboard_port}"
+    # unsafe=True: keep cookies for an IP address host (the login cookie).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        for _ in range(60):
+            try:
+                async with session.get(f"{url}/dashboard", allow_redirects=False) as response:
+                    status, location = response.status, response.headers.get("Location", "")
+                break
+            except aiohttp.ClientConnectorError:
+                await asyncio.sleep(0.5)
+        assert status == 302 and "login" in location
+        async with session.post(
+            f"{url}/login", data={"username": "analyst", "password": "wrong"}, allow_redirects=False
+        ) as response:
+            assert "error" in response.headers.get("Location", "") or response.status in (401, 403)
+        async with session.post(
+            f"{url}/login", data={"username": "analyst", "password": "s3cret"}, allow_redirects=False
+        ) as response:
+            assert response.status == 302 and "error" not in response.headers.get("Location", "")
+        async with session.get(f"{url}/dashboard", allow_redirects=False) as response:
+            assert response.status == 200
