@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import faust
+import pydantic
 
 from agents import topics
 from agents.metrics import worker_metrics
 from detection.models import DeadLetter, FieldError
+from detection.validation import field_errors
 
 logger = logging.getLogger(__name__)
 
@@ -41,3 +44,23 @@ async def send_to_dead_letter(event: faust.EventT[bytes], reason: str, errors: l
 def error_of(exc: BaseException) -> list[FieldError]:
     """An unexpected exception as a dead-letter error list (the record goes aside, the worker goes on)."""
     return [FieldError(loc="", msg=f"{type(exc).__name__}: {exc}", type="internal_error")]
+
+
+EventHandler = Callable[[faust.EventT[bytes]], Awaitable[None]]
+
+
+async def process_guarded(stream: faust.StreamT[bytes], handle: EventHandler, stage: str) -> None:
+    """Run ``handle`` on every event; a record it cannot take goes to dead-letter and the agent goes on.
+
+    A pydantic error is the record's fault ("schema"); anything else is ours ("internal_error",
+    logged with its traceback). An agent that raises is restarted by Faust's supervisor every few
+    seconds and its consumers slowly die (faust-streaming #175): never let one escape.
+    """
+    async for event in stream.events():
+        try:
+            await handle(event)
+        except pydantic.ValidationError as exc:
+            await send_to_dead_letter(event, "schema", field_errors(exc), stage)
+        except Exception as exc:
+            logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
+            await send_to_dead_letter(event, "internal_error", error_of(exc), stage)

@@ -6,16 +6,14 @@ call the detection core, write the state once, publish an alert when the score i
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from datetime import UTC, datetime
 
 import faust
-from pydantic import ValidationError
 
 from agents import topics
 from agents.app import app
-from agents.dead_letter import error_of, send_to_dead_letter
+from agents.dead_letter import process_guarded
 from agents.metrics import worker_metrics
 from agents.state_access import load_reference, load_state, merchant_and_terminal_risk, save_state
 from agents.validate import INGESTED_AT_HEADER
@@ -24,10 +22,8 @@ from config.rules import load_rules
 from detection.alert import Alert, build_alert
 from detection.engine import Decision, Detector
 from detection.models import Transaction
-from detection.validation import field_errors
 from tables.customers import alerted_transactions
 
-logger = logging.getLogger(__name__)
 settings = get_settings()
 STAGE = "detect"
 #: Alerts this worker published most recently, newest first, for the read API.
@@ -39,21 +35,11 @@ recent_alerts: deque[Alert] = deque(maxlen=RECENT_ALERTS_KEPT)
 
 @app.agent(topics.validated_transactions)
 async def detect(stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        try:
-            await detect_one(event)
-        except Exception as exc:  # one bad record must not stop the agent (Faust #175)
-            logger.exception("detection failed unexpectedly at %s", event.message.tp)
-            await send_to_dead_letter(event, "internal_error", error_of(exc), STAGE)
+    await process_guarded(stream, detect_one, STAGE)
 
 
 async def detect_one(event: faust.EventT[bytes]) -> None:
-    try:
-        transaction = Transaction.model_validate_json(event.value)
-    except ValidationError as exc:
-        errors = field_errors(exc)
-        await send_to_dead_letter(event, "schema", errors, STAGE)
-        return
+    transaction = Transaction.model_validate_json(event.value)
     customer_key = transaction.customer_id.encode()
     state = load_state(customer_key, transaction.timestamp.timestamp(), settings.state_ttl_s)
     reference = load_reference(customer_key)

@@ -2,43 +2,29 @@
 
 from __future__ import annotations
 
-import logging
-
 import faust
-from pydantic import ValidationError
 
 from agents import topics
 from agents.app import app
-from agents.dead_letter import error_of, send_to_dead_letter
+from agents.dead_letter import process_guarded
 from agents.metrics import worker_metrics
 from agents.state_access import load_merchant_risk, load_reference, save_reference
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
 from detection.models import Feedback, MerchantRiskUpdate
 from detection.reference import CustomerReference, MerchantRisk
-from detection.validation import field_errors
 from tables.customers import alerted_transactions
 from tables.merchants import merchant_risk
 
-logger = logging.getLogger(__name__)
 STAGE = "feedback"
 
 
 @app.agent(topics.feedback)
 async def apply_feedback(stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        try:
-            feedback = Feedback.model_validate_json(event.value)
-        except ValidationError as exc:
-            await send_to_dead_letter(event, "schema", field_errors(exc), STAGE)
-            continue
-        try:
-            await apply_one(feedback)
-        except Exception as exc:
-            logger.exception("feedback failed at %s", event.message.tp)
-            await send_to_dead_letter(event, "internal_error", error_of(exc), STAGE)
+    await process_guarded(stream, apply_one, STAGE)
 
 
-async def apply_one(feedback: Feedback) -> None:
+async def apply_one(event: faust.EventT[bytes]) -> None:
+    feedback = Feedback.model_validate_json(event.value)
     customer_key = feedback.customer_id.encode()
     reference = load_reference(customer_key) or CustomerReference()
     if apply_customer_feedback(reference, feedback):
@@ -58,12 +44,11 @@ async def apply_one(feedback: Feedback) -> None:
 
 @app.agent(topics.merchant_risk)
 async def update_merchant_risk(stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        try:
-            update = MerchantRiskUpdate.model_validate_json(event.value)
-        except ValidationError as exc:
-            await send_to_dead_letter(event, "schema", field_errors(exc), STAGE)
-            continue
-        risk = load_merchant_risk(update.entity) or MerchantRisk()
-        apply_merchant_update(risk, update)
-        merchant_risk[update.entity.encode()] = risk.model_dump_json().encode()
+    await process_guarded(stream, apply_merchant_risk_update, STAGE)
+
+
+async def apply_merchant_risk_update(event: faust.EventT[bytes]) -> None:
+    update = MerchantRiskUpdate.model_validate_json(event.value)
+    risk = load_merchant_risk(update.entity) or MerchantRisk()
+    apply_merchant_update(risk, update)
+    merchant_risk[update.entity.encode()] = risk.model_dump_json().encode()

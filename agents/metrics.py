@@ -6,7 +6,6 @@ Counts are at-least-once like everything else: a replay after a crash may count 
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from collections import defaultdict
@@ -17,7 +16,6 @@ from agents.app import app
 from config import get_settings
 from detection.models import MetricsSnapshot
 
-logger = logging.getLogger(__name__)
 settings = get_settings()
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"

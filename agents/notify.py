@@ -3,7 +3,8 @@
 - An alert's offset is acknowledged only once every recipient's email was accepted by the SMTP
   server (or refused for good and dead-lettered): the stream runs without automatic acks.
 - Temporary failures are retried with exponential backoff and full jitter for as long as it
-  takes; only this agent waits, the rest of the worker goes on.
+  takes; only this agent waits, the rest of the worker goes on. If the worker stops or
+  rebalances meanwhile, the alert is put back on a retry topic this agent also reads.
 - A sent-alerts table remembers '<alert_id>|<recipient>' and is flushed to its changelog before
   the ack, so a restart or replay does not send twice; the Message-ID derives from the alert id.
 - Per recipient, at most N individual emails a minute; the rest, and repeats (same customer,
@@ -75,8 +76,19 @@ def sent_key(alert_id: str, recipient: str) -> bytes:
     return f"{alert_id}|{recipient}".encode()
 
 
+class DeliveryAbandonedError(Exception):
+    """The worker is stopping or rebalancing while the SMTP server is unreachable."""
+
+
+def _must_let_go() -> bool:
+    # Faust waits for every started event to be acknowledged before it stops or hands partitions
+    # over (stream_wait_empty): an alert held through an SMTP outage would stall the whole worker.
+    return bool(app.should_stop or app.rebalancing)
+
+
 async def deliver(message: EmailMessage) -> str | None:
-    """Send until accepted (None) or refused for good (the reason). Retries forever on temporary failures."""
+    """Send until accepted (None) or refused for good (the reason). Retries temporary failures for as
+    long as it takes, unless the worker stops or rebalances meanwhile (DeliveryAbandonedError)."""
     delay = settings.smtp_retry_initial_s
     while True:
         try:
@@ -87,7 +99,13 @@ async def deliver(message: EmailMessage) -> str | None:
         except TemporaryDeliveryError as exc:
             worker_metrics.incr("notify.retries")
             logger.warning("SMTP temporarily failed (%s); retrying in up to %.1fs", exc, delay)
-            await asyncio.sleep(random.uniform(0, delay))
+            wake_at = asyncio.get_running_loop().time() + random.uniform(0, delay)
+            while (remaining := wake_at - asyncio.get_running_loop().time()) > 0:
+                if _must_let_go():
+                    raise DeliveryAbandonedError from exc
+                await asyncio.sleep(min(remaining, 0.25))
+            if _must_let_go():
+                raise DeliveryAbandonedError from exc
             delay = min(delay * 2, settings.smtp_retry_max_s)
 
 
@@ -97,13 +115,26 @@ async def undeliverable(event: faust.EventT[bytes], reason: str, errors: list[Fi
     await topics.notify_dead_letter.send(key=event.message.key, value=letter.model_dump_json().encode())
 
 
-@app.agent(topics.alerts)
+async def put_back(event: faust.EventT[bytes]) -> None:
+    """Requeue an alert on the retry topic (same key, so same partition) and acknowledge it: nothing is
+    lost, and Faust, which waits for every started event before it stops or rebalances, can go on."""
+    await topics.notify_retry.send(key=event.message.key, value=event.value)
+    await app.producer.flush()
+    await acknowledge(event)
+    worker_metrics.incr("notify.requeued")
+
+
+@app.agent(topics.notify_input)
 async def notify(stream: faust.StreamT[bytes]) -> None:
     global manual_acks
     manual_acks = stream.noack()  # type: ignore[attr-defined]  # StreamT lacks it; Stream has it
     async for event in manual_acks.events():
         try:
             done = await notify_one(event)
+        except DeliveryAbandonedError:
+            logger.info("SMTP unreachable while stopping or rebalancing: alert at %s put back", event.message.tp)
+            await put_back(event)
+            continue
         except Exception as exc:  # never stop the agent; the alert goes aside with the reason
             logger.exception("notification failed unexpectedly at %s", event.message.tp)
             await undeliverable(event, "internal_error", error_of(exc))
@@ -160,7 +191,17 @@ async def flush_digests(force: bool) -> None:
         due = [r for r, d in digests.items() if force or now - d.started >= settings.mail_digest_interval_s]
         for recipient in due:
             digest = digests.pop(recipient)
-            refused = await deliver(digest_email(digest.alerts, settings.mail_from, recipient, settings.dashboard_url))
+            try:
+                refused = await deliver(
+                    digest_email(digest.alerts, settings.mail_from, recipient, settings.dashboard_url)
+                )
+            except DeliveryAbandonedError:
+                held = {id(e): e for d in [digest, *digests.values()] for e in d.events}
+                digests.clear()
+                waiting_digests.clear()
+                for event in held.values():
+                    await put_back(event)
+                return
             for alert, event in zip(digest.alerts, digest.events, strict=True):
                 if refused is not None:
                     await undeliverable(event, "smtp_refused", [FieldError(loc="smtp", msg=refused, type="permanent")])

@@ -7,37 +7,24 @@ see new entries (robinhood/faust #541).
 
 from __future__ import annotations
 
-import logging
-
 import faust
-from pydantic import ValidationError
 
 from agents import topics
 from agents.app import app
-from agents.dead_letter import error_of, send_to_dead_letter
+from agents.dead_letter import process_guarded, send_to_dead_letter
 from agents.metrics import worker_metrics
 from agents.state_access import load_reference, save_reference
 from config import get_settings
 from detection.models import BlacklistEntry, CreditScore, Customer, FieldError, FraudReport
 from detection.reference import CustomerReference
-from detection.validation import field_errors
 
-logger = logging.getLogger(__name__)
 settings = get_settings()
 STAGE = "reference"
 
 
 @app.agent(topics.reference_data)
 async def load_reference_data(stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        try:
-            await apply_reference_record(event)
-        except ValidationError as exc:
-            errors = field_errors(exc)
-            await send_to_dead_letter(event, "schema", errors, STAGE)
-        except Exception as exc:
-            logger.exception("reference record failed at %s", event.message.tp)
-            await send_to_dead_letter(event, "internal_error", error_of(exc), STAGE)
+    await process_guarded(stream, apply_reference_record, STAGE)
 
 
 async def apply_reference_record(event: faust.EventT[bytes]) -> None:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 import faust
 
 from agents import topics
 from agents.app import app
-from agents.dead_letter import error_of, send_to_dead_letter
+from agents.dead_letter import process_guarded, send_to_dead_letter
 from agents.metrics import worker_metrics
 from config import get_settings
 from detection.validation import Rejection, ValidationLimits, validate_transaction
 
-logger = logging.getLogger(__name__)
 settings = get_settings()
 STAGE = "validate"
 #: Header carrying the raw message's broker timestamp (ms), from which detection latency is measured.
@@ -30,12 +28,7 @@ limits = ValidationLimits(
 
 @app.agent(topics.raw_transactions)
 async def validate(stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        try:
-            await validate_one(event)
-        except Exception as exc:  # a bad record must never stop the agent (Faust #175)
-            logger.exception("validation failed unexpectedly at %s", event.message.tp)
-            await send_to_dead_letter(event, "internal_error", error_of(exc), STAGE)
+    await process_guarded(stream, validate_one, STAGE)
 
 
 async def validate_one(event: faust.EventT[bytes]) -> None:

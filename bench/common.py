@@ -25,8 +25,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def broker_and_worker(extra_env: dict[str, str] | None = None) -> Iterator[tuple[EmbeddedBroker, Settings]]:
-    """An embedded broker, its topics, and one `fraudwatch worker` process on a scratch data dir."""
+def embedded_system(
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[EmbeddedBroker, Settings, dict[str, str]]]:
+    """An embedded broker with its topics created, and the settings and env of a scratch data dir."""
     with tempfile.TemporaryDirectory(prefix="fraudwatch-bench-") as data_dir, EmbeddedBroker() as broker:
         env = {
             **os.environ,
@@ -34,12 +36,20 @@ def broker_and_worker(extra_env: dict[str, str] | None = None) -> Iterator[tuple
             "FRAUDWATCH_BROKER_PROFILE": "embedded",
             "FRAUDWATCH_DATA_DIR": data_dir,
             "FRAUDWATCH_WEB_PORT": str(free_port()),
+            "FRAUDWATCH_DASHBOARD_PORT": str(free_port()),
             **(extra_env or {}),
         }
         os.environ.update({k: v for k, v in env.items() if k.startswith("FRAUDWATCH_")})
         settings = Settings().embedded_profile()
         asyncio.run(ensure_topics(broker.url, topic_specs(settings), settings.topic_retention_ms))
-        log = (Path(data_dir) / "worker.log").open("ab")
+        yield broker, settings, env
+
+
+@contextmanager
+def broker_and_worker(extra_env: dict[str, str] | None = None) -> Iterator[tuple[EmbeddedBroker, Settings]]:
+    """An embedded broker, its topics, and one `fraudwatch worker` process on a scratch data dir."""
+    with embedded_system(extra_env) as (broker, settings, env):
+        log = (settings.data_dir / "worker.log").open("ab")
         worker = subprocess.Popen(
             [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "warn"],
             cwd=REPO,

@@ -13,20 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench.common import REPO, percentile
+from bench.common import REPO, embedded_system, percentile
 from config.settings import Settings
-from config.topics import topic_specs
 from detection.models import MetricsSnapshot
 from producers.kafka import kafka_producer
-from runtime.broker import EmbeddedBroker, free_port
-from runtime.topics import ensure_topics
+from runtime.broker import EmbeddedBroker
 from tests.alerts_fixture import make_alert
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -101,17 +97,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--load", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir, EmbeddedBroker() as broker:
-        env = {
-            **os.environ,
-            "FRAUDWATCH_BROKER": broker.url,
-            "FRAUDWATCH_BROKER_PROFILE": "embedded",
-            "FRAUDWATCH_DATA_DIR": data_dir,
-            "FRAUDWATCH_DASHBOARD_PORT": str(free_port()),
-        }
-        os.environ.update({k: v for k, v in env.items() if k.startswith("FRAUDWATCH_")})
-        settings = Settings().embedded_profile()
-        asyncio.run(ensure_topics(broker.url, topic_specs(settings), settings.topic_retention_ms))
+    with embedded_system() as (broker, settings, env):
         server = subprocess.Popen(
             [sys.executable, "-m", "runtime.cli", "dashboard"],
             cwd=REPO,

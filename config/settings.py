@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     topic_alerts: str = "fraud.alerts"
     topic_metrics: str = "fraudwatch.metrics"
     topic_notify_dead_letter: str = "fraud.alerts.undeliverable"
+    topic_notify_retry: str = "fraud.alerts.notify-retry"
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention.ms of non-compacted topics.")
 
     # --- validation -------------------------------------------------------------------------

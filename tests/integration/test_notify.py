@@ -190,3 +190,24 @@ async def test_the_rate_limit_turns_a_burst_into_a_digest(
     digests = [s for s in subjects if s.startswith("[fraudwatch digest]")]
     assert len(handler.messages) == 4 and len(digests) == 1
     assert digests[0].startswith("[fraudwatch digest] 7 alerts")
+
+
+async def test_stopping_during_an_smtp_outage_loses_nothing_and_does_not_hang(
+    broker: EmbeddedBroker, tmp_path: Path, smtp_port: int, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    settings, env = await notifier_system(broker, tmp_path, smtp_port)
+    first = start_worker(env, "first")
+    await publish_alerts(broker, settings, range(3))
+    await asyncio.sleep(5.0)  # the notifier is retrying against a closed port
+    assert first.stop(timeout=30) == 0  # it lets go (alerts put back on the retry topic) instead of hanging
+
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        start_worker(env, "second")
+        await received(handler, 3)
+        await asyncio.sleep(2.0)
+        assert len(handler.messages) == 3 and len(set(handler.message_ids())) == 3
+    finally:
+        controller.stop()
