@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import socket
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from agents import topics
 from agents.app import app
@@ -35,7 +37,7 @@ class WorkerMetrics:
     def observe_latency(self, milliseconds: float) -> None:
         self.latencies_ms.append(milliseconds)
 
-    def drain(self, now: datetime) -> MetricsSnapshot:
+    def drain(self, now: datetime, consumer_lag: int | None = None) -> MetricsSnapshot:
         """The snapshot since the last drain; counting starts again from zero."""
         latencies = sorted(self.latencies_ms)
         snapshot = MetricsSnapshot(
@@ -46,6 +48,7 @@ class WorkerMetrics:
             latency_ms_p50=_percentile(latencies, 0.50),
             latency_ms_p99=_percentile(latencies, 0.99),
             latency_ms_max=latencies[-1] if latencies else None,
+            consumer_lag=consumer_lag,
         )
         self.counters = defaultdict(float)
         self.latencies_ms = []
@@ -62,8 +65,22 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 worker_metrics = WorkerMetrics()
 
 
+def consumer_lag(read_offsets: Mapping[Any, int], end_offsets: Mapping[Any, int]) -> int | None:
+    """Records on this worker's partitions not read yet: end offset minus the next offset to read.
+
+    Clamped at zero per partition: the embedded broker reports a partition's end as its last
+    batch's base offset + 1, which can be below what was already read.
+    """
+    partitions = [tp for tp in read_offsets if tp in end_offsets]
+    if not partitions:
+        return None
+    return sum(max(0, end_offsets[tp] - (read_offsets[tp] + 1)) for tp in partitions)
+
+
 @app.timer(interval=settings.metrics_interval_s)
 async def publish_metrics() -> None:
-    snapshot = worker_metrics.drain(datetime.now(UTC))
-    if snapshot.counters:
+    monitor = app.monitor
+    lag = consumer_lag(monitor.tp_read_offsets or {}, monitor.tp_end_offsets or {})
+    snapshot = worker_metrics.drain(datetime.now(UTC), lag)
+    if snapshot.counters or lag:
         await topics.metrics.send(key=WORKER_ID.encode(), value=snapshot.model_dump_json().encode())

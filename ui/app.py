@@ -236,6 +236,8 @@ class DashboardSession:
         recent = self.feed.settled_seconds(self.last_second - 10)
         throughput = sum(s.transactions for s in recent) / max(1, len(recent))
         latency = max((s.latency_p99_ms for s in recent), default=0.0)
+        now = datetime.now(UTC).timestamp()
+        live = {worker for worker, seen in workers.items() if now - seen < 5}
         self.kpis.object = kpi_html(
             {
                 "transactions": ("Transactions", f"{scored:,.0f}"),
@@ -244,14 +246,14 @@ class DashboardSession:
                 "at-risk": ("Amount at risk", f"{totals.get('amount.at_risk_eur', 0.0):,.0f} EUR"),
                 "throughput": ("Throughput", f"{throughput:,.1f} tx/s"),
                 "latency": ("Latency p99", f"{latency:,.1f} ms"),
+                "lag": ("Consumer lag", f"{self.feed.consumer_lag(live):,} records"),
                 "dead-letters": ("Dead-lettered", f"{totals.get('transactions.invalid', 0.0):,.0f}"),
                 "precision": ("Precision", f"{precision:.2f}"),
                 "recall": ("Recall", f"{recall:.2f}"),
                 "f1": ("F1", f"{f1:.2f}"),
             }
         )
-        now = datetime.now(UTC).timestamp()
-        alive = sum(1 for seen in workers.values() if now - seen < 5)
+        alive = len(live)
         freshness = f"{now - last_message:.1f} s ago" if last_message else "never"
         self.health.object = (
             f"<div id='health' style='font-family:sans-serif;font-size:12px;color:#374151'>"

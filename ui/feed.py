@@ -47,6 +47,7 @@ class FeedState:
     seconds: dict[int, Second] = field(default_factory=dict)
     totals: MetricsTotals = field(default_factory=MetricsTotals)
     workers: dict[str, float] = field(default_factory=dict)  # worker id -> last snapshot (wall time)
+    lag: dict[str, int] = field(default_factory=dict)  # worker id -> consumer lag it last reported
     sequence: int = 0
     last_message_at: float | None = None
 
@@ -121,6 +122,8 @@ class DashboardFeed:
             state = self.state
             state.totals.add(snapshot)
             state.workers[snapshot.worker] = time.time()
+            if snapshot.consumer_lag is not None:
+                state.lag[snapshot.worker] = snapshot.consumer_lag
             state.last_message_at = time.time()
             second = state.seconds.setdefault(t, Second(t))
             second.transactions += counters.get("transactions.scored", 0.0)
@@ -149,6 +152,11 @@ class DashboardFeed:
         """(counter totals, worker id -> last seen, last message time)."""
         with self.lock:
             return dict(self.state.totals.counters), dict(self.state.workers), self.state.last_message_at
+
+    def consumer_lag(self, live_workers: set[str]) -> int:
+        """Unread records summed over the workers still reporting."""
+        with self.lock:
+            return sum(lag for worker, lag in self.state.lag.items() if worker in live_workers)
 
     def publish_feedback(self, alert: Alert, is_fraud: bool) -> concurrent.futures.Future[None]:
         """Send an analyst's verdict to the feedback topic; the Future completes when the broker has it."""
