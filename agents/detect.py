@@ -61,8 +61,7 @@ async def detect_one(event: faust.EventT[bytes]) -> None:
 
 
 def _ingested_at(event: faust.EventT[bytes]) -> datetime | None:
-    headers = event.headers or {}
-    raw = dict(headers).get(INGESTED_AT_HEADER) if not isinstance(headers, dict) else headers.get(INGESTED_AT_HEADER)
+    raw = dict(event.headers or {}).get(INGESTED_AT_HEADER)  # a dict or a list of pairs, by Faust version
     return datetime.fromtimestamp(int(raw) / 1000, UTC) if raw else None
 
 

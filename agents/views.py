@@ -7,6 +7,7 @@ A worker answers for the customers whose partitions it holds; for others it answ
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from faust.web import Request, Response, View
@@ -66,7 +67,7 @@ class CustomerProfileView(JsonView):
                 "transactions_seen": state.transactions_seen,
                 "first_seen": state.first_seen,
                 "last_seen": state.last_seen,
-                "typical_amount_eur": round(2.718281828**state.log_amount_mean, 2) if state.transactions_seen else None,
+                "typical_amount_eur": round(math.exp(state.log_amount_mean), 2) if state.transactions_seen else None,
                 "countries": sorted(state.countries),
                 "devices": len(state.devices),
                 "recent_transactions": len(state.recent),

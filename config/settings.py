@@ -50,7 +50,6 @@ class Settings(BaseSettings):
         ge=1,
         description="Partition count of every customer-keyed topic and table (they must match to co-partition).",
     )
-    log_level: str = Field("info", description="Worker log level.")
     metrics_interval_s: float = Field(1.0, gt=0, description="How often each worker publishes its metrics snapshot.")
 
     # --- broker tuning; the embedded profile overrides these (see embedded_profile) ---------

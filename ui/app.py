@@ -55,10 +55,9 @@ KPI_STYLE = (
 )
 
 
-def alert_row(seq: int, alert: Alert) -> dict[str, Any]:
+def alert_row(alert: Alert) -> dict[str, Any]:
     t = alert.transaction
     return {
-        "seq": seq,
         "detected_at": alert.detected_at.astimezone(UTC).strftime("%H:%M:%S"),
         "severity": alert.severity,
         "score": alert.score,
@@ -187,19 +186,15 @@ class DashboardSession:
 
     # --- periodic refresh (runs with the document lock held) ---------------------------------------
     def refresh(self) -> None:
-        first = self.sequence + 1
         self.sequence, fresh = self.feed.alerts_after(self.sequence)
         if fresh:
-            first = self.sequence - len(fresh) + 1
             for alert in fresh:
                 self.alerts_by_id[alert.alert_id] = alert
             if len(self.alerts_by_id) > 2 * TABLE_ROWS:  # bounded: keep what the table can still show
                 for stale in list(self.alerts_by_id)[: len(self.alerts_by_id) - TABLE_ROWS]:
                     del self.alerts_by_id[stale]
-            recent = fresh[-TABLE_ROWS:]
-            start = first + len(fresh) - len(recent)
-            rows = [alert_row(start + i, a) for i, a in enumerate(recent)]
-            self.held = (rows[::-1] + self.held)[:TABLE_ROWS]
+            newest = [alert_row(a) for a in reversed(fresh[-TABLE_ROWS:])]
+            self.held = (newest + self.held)[:TABLE_ROWS]
         if self.held and not self.table.selection:
             newest_first = pd.DataFrame(self.held, columns=ALERT_COLUMNS)
             self.table.value = pd.concat([newest_first, self.table.value], ignore_index=True).head(TABLE_ROWS)
@@ -221,12 +216,8 @@ class DashboardSession:
         self._refresh_totals()
 
     def _refresh_totals(self) -> None:
-        totals, workers, last_message = self.feed.totals()
-
-        def family(prefix: str) -> dict[str, float]:
-            cut = len(prefix) + 1
-            return {k[cut:]: v for k, v in totals.items() if k.startswith(prefix + ".")}
-
+        metrics, workers, last_message = self.feed.totals()
+        family, totals = metrics.family, metrics.counters
         scored = totals.get("transactions.scored", 0.0)
         alerts = sum(family("alerts.severity").values())
         quality = family("quality")

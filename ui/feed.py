@@ -148,10 +148,12 @@ class DashboardFeed:
         with self.lock:
             return sorted((s for t, s in self.state.seconds.items() if after < t <= cutoff), key=lambda s: s.t)
 
-    def totals(self) -> tuple[dict[str, float], dict[str, float], float | None]:
-        """(counter totals, worker id -> last seen, last message time)."""
+    def totals(self) -> tuple[MetricsTotals, dict[str, float], float | None]:
+        """(a copy of the counter totals, worker id -> last seen, last message time)."""
         with self.lock:
-            return dict(self.state.totals.counters), dict(self.state.workers), self.state.last_message_at
+            copy = MetricsTotals()
+            copy.counters.update(self.state.totals.counters)
+            return copy, dict(self.state.workers), self.state.last_message_at
 
     def consumer_lag(self, live_workers: set[str]) -> int:
         """Unread records summed over the workers still reporting."""
