@@ -32,6 +32,8 @@ alerts = _topic(settings.topic_alerts)
 feedback = _topic(settings.topic_feedback)
 merchant_risk = _topic(settings.topic_merchant_risk)
 metrics = _topic(settings.topic_metrics)
+decisions = _topic(settings.topic_decisions)
+entity_activity = _topic(settings.topic_entity_activity)
 reference_data = app.topic(
     settings.topic_customers,
     settings.topic_blacklist,

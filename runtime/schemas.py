@@ -9,6 +9,9 @@ from pydantic import BaseModel
 
 from detection import models
 from detection.alert import Alert
+from detection.decisions import DecisionRecord, EntityActivityDelta
+from detection.model import ModelArtifact
+from detection.model_registry import ModelEvent
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "alert": Alert,
@@ -21,6 +24,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "merchant-risk-update": models.MerchantRiskUpdate,
     "dead-letter": models.DeadLetter,
     "metrics-snapshot": models.MetricsSnapshot,
+    "decision-record": DecisionRecord,
+    "entity-activity-delta": EntityActivityDelta,
+    "model-artifact": ModelArtifact,
+    "model-event": ModelEvent,
 }
 
 

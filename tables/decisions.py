@@ -1,0 +1,26 @@
+"""The decisions log's lookup side: transaction_id -> the decision (without its feature vector).
+
+Written by the decisions-log agent from the customer-keyed decisions topic, so a key's value sits
+in the partition of its customer: the feedback agent, reading the co-partitioned feedback topic,
+finds a transaction named by a chargeback months later with a local lookup. RocksDB's TTL drops
+entries after the chargeback horizon (FRAUDWATCH_CHARGEBACK_HORIZON_DAYS, default 120).
+"""
+
+from __future__ import annotations
+
+from agents.app import app
+from config import get_settings
+
+settings = get_settings()
+
+decisions = app.Table(
+    "decisions",
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.partitions,
+    options={
+        "ttl": settings.chargeback_horizon_days * 86_400,
+        "block_cache_size": settings.table_block_cache_bytes,
+    },
+    help="transaction_id -> DecisionRecord JSON without the vector, for the chargeback horizon.",
+)
