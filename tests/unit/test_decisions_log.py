@@ -25,8 +25,8 @@ CONFIG = load_rules(None, {})
 DAY = 86_400.0
 
 
-def logged(n: int, seconds: float = 0.0, **fields: object) -> DecisionRecord:
-    transaction = tx(n, seconds, **fields)
+def logged(n: int, seconds: float = 0.0, terminal_id: str = "M1-T0") -> DecisionRecord:
+    transaction = tx(n, seconds, terminal_id=terminal_id)
     decision = Detector(CONFIG).evaluate(transaction, CustomerState())
     return decision_record(transaction, decision, CONFIG.rules_version)
 
