@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from agents.app import app, broker_url
 from agents.metrics import worker_metrics
+from agents.model_store import TrainingRequest, default_version, publish_trained, train_from_topics
 from config import get_settings
 from detection.training import NotEnoughLabelsError, TrainingParams
-from runtime.model_store import TrainingRequest, default_version, publish_trained, train_from_topics
 
 logger = logging.getLogger(__name__)
 settings = get_settings()

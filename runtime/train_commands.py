@@ -11,12 +11,7 @@ import click
 from faust.cli import AppCommand, option
 
 from agents.app import app, broker_url
-from config import get_settings
-from detection.decisions import DecisionRecord
-from detection.model_registry import Registry, RegistryError
-from detection.models import Feedback
-from detection.training import NotEnoughLabelsError, TrainingParams
-from runtime.model_store import (
+from agents.model_store import (
     TrainingRequest,
     change_registry,
     default_version,
@@ -26,6 +21,11 @@ from runtime.model_store import (
     train_from_topics,
     who,
 )
+from config import get_settings
+from detection.decisions import DecisionRecord
+from detection.model_registry import Registry, RegistryError
+from detection.models import Feedback
+from detection.training import NotEnoughLabelsError, TrainingParams
 
 settings = get_settings()
 _file = click.Path(exists=True, dir_okay=False, path_type=Path)

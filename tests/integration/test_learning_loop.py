@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agents.model_store import read_to_end
 from config.settings import Settings
 from detection.decisions import DecisionRecord, EntityActivityDelta
 from detection.model_quality import model_qualities
@@ -18,10 +19,9 @@ from producers.generate import write_files
 from producers.kafka import kafka_producer
 from runtime.broker import EmbeddedBroker
 from runtime.metrics_feed import MetricsTotals
-from runtime.model_store import read_to_end
 from tests.integration.harness import REPO, WorkerProcess, wait_for
 
-TRAINING, LATER = 1500, 300
+TRAINING, LATER = 600, 200
 
 
 def labelled_stream(directory: Path) -> tuple[list[Transaction], dict[str, Feedback]]:

@@ -1,6 +1,6 @@
 """The models topic and the decisions log as a trainer sees them: read to the end, train, publish.
 
-Used by ``fraudwatch train`` / ``fraudwatch models`` and by the leader's scheduled retraining.
+Plain aiokafka clients, no Faust: used by `fraudwatch train`, `fraudwatch models` and scheduled retraining.
 """
 
 from __future__ import annotations
