@@ -20,6 +20,7 @@ from config import Settings, get_settings
 from detection.alert import Alert
 from ui.charts import bar_chart, bar_source, line_chart, set_bars, timeline_source
 from ui.feed import DashboardFeed, shared_feed
+from ui.model_panel import ModelsPanel
 
 logger = logging.getLogger(__name__)
 REFRESH_MS = 250
@@ -152,6 +153,7 @@ class DashboardSession:
             source = bar_source()
             self.bars[key] = (bar_chart(title, source, colour), source)
 
+        self.models = ModelsPanel()
         bokeh = pn.pane.Bokeh
         self.layout = pn.Column(
             pn.pane.HTML("<h2 style='font-family:sans-serif;margin:4px 0'>fraudwatch — live fraud monitoring</h2>"),
@@ -170,6 +172,7 @@ class DashboardSession:
                 ncols=3,
                 sizing_mode="stretch_width",
             ),
+            self.models.view(),
             sizing_mode="stretch_width",
         )
         self.refresh()
@@ -266,6 +269,7 @@ class DashboardSession:
         )
         set_bars(*self.bars["channels"], rates)
         set_bars(*self.bars["dead"], family("dead_letter"))
+        self.models.update(metrics, now)
 
     # --- selection and analyst actions -------------------------------------------------------------
     async def _on_select(self, event: Any) -> None:
