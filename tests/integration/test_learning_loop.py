@@ -10,11 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents.model_store import read_to_end
+from agents.model_store import TrainingRequest, publish_trained, read_to_end, train_from_topics
 from config.settings import Settings
 from detection.decisions import DecisionRecord, EntityActivityDelta
 from detection.model_quality import model_qualities
 from detection.models import Feedback, MetricsSnapshot, Transaction
+from detection.training import TrainingParams
 from producers.generate import write_files
 from producers.kafka import kafka_producer
 from runtime.broker import EmbeddedBroker
@@ -132,8 +133,10 @@ async def test_a_model_trained_from_the_decisions_log_is_hot_loaded_and_a_shadow
     assert {r.model_version for r in rescored.values()} == {"champion1"}
 
     # 3. A second model in shadow: scored on live traffic, judged by feedback, counted on the metrics topic.
-    shadowed = fraudwatch(command_env, "train", "--days", "400", "--version", "shadow1", "--kind", "linear")
-    assert shadowed["published"] == "shadow"
+    # (in-process this time: the same functions the command and the scheduled retraining call)
+    request = TrainingRequest(datetime.now(UTC), 400, "shadow1", TrainingParams(kind="linear"))
+    shadow = await train_from_topics(settings, broker.url, request)
+    assert (await publish_trained(settings, broker.url, shadow, "shadow", "test", "a challenger")).action == "shadow"
     await asyncio.sleep(1.0)
     rest = later[100:]
     await produce(broker, settings.topic_raw_transactions, rest)
