@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 import faust
 
 from agents import topics
+from agents.activity import activity_copy, load_activity
 from agents.app import app
 from agents.dead_letter import process_guarded
-from agents.decisions_log import load_activity
+from agents.follow import wait_until_ready
 from agents.metrics import worker_metrics
 from agents.models import live_models
 from agents.state_access import load_reference, load_state, merchant_and_terminal_risk, save_state
@@ -38,7 +39,9 @@ recent_alerts: deque[Alert] = deque(maxlen=RECENT_ALERTS_KEPT)
 
 @app.agent(topics.validated_transactions)
 async def detect(stream: faust.StreamT[bytes]) -> None:
-    await live_models.wait_ready(settings.models_wait_s)  # a restarted worker scores with the latest champion
+    # A (re)started worker scores with the latest champion and current terminal/merchant activity.
+    await wait_until_ready(live_models.ready, settings.models_wait_s, "models topic")
+    await wait_until_ready(activity_copy.ready, settings.models_wait_s, "terminal/merchant activity")
     await process_guarded(stream, detect_one, STAGE)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from faust.web import Request, Response, View
 
+from agents.activity import load_activity
 from agents.app import app
-from agents.decisions_log import load_activity
 from agents.models import live_models
 from detection.activity import DAY_S
 from detection.reference import merchant_key, terminal_key

@@ -2,7 +2,7 @@
 
 Not a Faust agent: an agent on the one-partition models topic would run on one worker only, and
 every worker needs every record. So each worker reads the whole (compacted, small) topic with its
-own group-less consumer, folds it (detection.model_registry) and, when the champion or the shadow
+own group-less consumer (agents.follow), folds it (detection.model_registry) and, when the champion or the shadow
 changes, builds the new detector and swaps it in with one assignment: the detect agent picks up
 the new model at its next transaction, with no restart and no half-updated state. At start,
 detection waits (``FRAUDWATCH_MODELS_WAIT_S`` at most) until the topic was read to its end, so a
@@ -14,16 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from agents.app import app, broker_url
+from agents.follow import follow_forever
 from agents.metrics import worker_metrics
 from config import get_settings
 from config.rules import load_rules
 from detection.engine import Detector
 from detection.model import FraudModel, ModelArtifact, ModelCompatibilityError, load_model
 from detection.model_registry import ModelEvent, Registry, RegistryError, parse_record
-from runtime.topics import bootstrap_servers
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -38,6 +36,10 @@ class LiveModels:
         self.shadow: FraudModel | None = None
         self.registry = Registry()
         self.ready = asyncio.Event()
+
+    def restart(self) -> None:
+        """Fold the topic again from its beginning (the models in use stay until it says otherwise)."""
+        self.registry = Registry()
 
     @property
     def champion_version(self) -> str | None:
@@ -88,46 +90,12 @@ class LiveModels:
             logger.error("model %s cannot be loaded here, keeping the current one: %s", version, exc)
             return None
 
-    async def wait_ready(self, timeout_s: float) -> None:
-        try:
-            await asyncio.wait_for(self.ready.wait(), timeout_s)
-        except TimeoutError:
-            logger.warning("models topic not read within %.0f s: scoring with the current models", timeout_s)
-
 
 live_models = LiveModels(Detector(load_rules(settings.rules_file)))
 
 
 @app.task
 async def follow_models() -> None:
-    """Read the models topic from the beginning, forever; reconnect when the broker goes away."""
-    while True:
-        try:
-            await _follow(broker_url(settings), settings.topic_models)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("models follower lost the broker; retrying")
-            await asyncio.sleep(1.0)
-
-
-async def _follow(url: str, topic: str) -> None:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers(url), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=200
+    await follow_forever(
+        broker_url(settings), settings.topic_models, live_models.apply, live_models.ready, live_models.restart
     )
-    await consumer.start()
-    try:
-        partition = TopicPartition(topic, 0)
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-        end = (await consumer.end_offsets([partition]))[partition]
-        if end == 0:
-            live_models.ready.set()
-        while True:
-            batch = await consumer.getmany(partition, timeout_ms=500)
-            for record in batch.get(partition, []):
-                live_models.apply(record.key, record.value)
-            if not live_models.ready.is_set() and await consumer.position(partition) >= end:
-                live_models.ready.set()
-    finally:
-        await consumer.stop()
