@@ -9,7 +9,10 @@ keeps a replayed batch from being counted twice.
 
 from __future__ import annotations
 
+import weakref
+
 import faust
+from faust.streams import _current_event
 
 from agents import topics
 from agents.activity import send_activity
@@ -37,11 +40,10 @@ async def log_decisions(stream: faust.StreamT[bytes]) -> None:
     async for batch in batches:
         fresh: list[DecisionRecord] = []
         for partition, events in _by_partition(batch).items():
-            # A table read or write goes to the partition of the stream's *current* event: make it this one's.
-            stream._set_current_event(events[0])  # type: ignore[attr-defined]
+            as_current(events[0])
             counted = int(decisions.get(counted_key(partition)) or -1)
             for event in events:
-                stream._set_current_event(event)  # type: ignore[attr-defined]
+                as_current(event)
                 record = await _log_guarded(event)
                 if record is not None and event.message.offset > counted:
                     fresh.append(record)
@@ -49,8 +51,18 @@ async def log_decisions(stream: faust.StreamT[bytes]) -> None:
         for delta in activity_deltas(fresh):
             await send_activity(delta)
         for partition, events in _by_partition(batch).items():
-            stream._set_current_event(events[-1])  # type: ignore[attr-defined]
+            as_current(events[-1])
             decisions[counted_key(partition)] = str(events[-1].message.offset).encode()
+
+
+def as_current(event: faust.EventT[bytes]) -> None:
+    """Make ``event`` the current event of this task: a table read or write goes to its partition.
+
+    take_events buffers in a background task, so this agent's task has no current event of its
+    own. Only the context variable is set: the stream's ``current_event`` attribute belongs to the
+    background reader, which reads it for the record it is about to buffer.
+    """
+    _current_event.set(weakref.ref(event))
 
 
 def _by_partition(batch: list[faust.EventT[bytes]]) -> dict[int, list[faust.EventT[bytes]]]:
