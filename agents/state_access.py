@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from agents.tables import customer_behaviour, customer_reference, merchant_risk
 from detection.reference import CustomerReference, MerchantRisk, merchant_key, terminal_key
 from detection.state import CustomerState
-from tables.customers import customer_behaviour, customer_reference
-from tables.merchants import merchant_risk
 
 
 def load_state(customer_key: bytes, now: float, ttl_s: float) -> CustomerState:

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaProducer
 
 from config import Settings
+from config.broker import bootstrap_servers
 from detection.models import Contract
 from producers.world import ReferenceData
-from runtime.topics import bootstrap_servers
 
 
 @asynccontextmanager

@@ -8,14 +8,10 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from config.broker import bootstrap_servers
 from config.topics import TopicSpec
 
 logger = logging.getLogger(__name__)
-
-
-def bootstrap_servers(broker_url: str) -> list[str]:
-    """'kafka://a:9092;kafka://b:9092' -> ['a:9092', 'b:9092'] (Faust's URL form to aiokafka's)."""
-    return [part.split("://", 1)[-1] for part in broker_url.split(";") if part.strip()]
 
 
 async def ensure_topics(
