@@ -16,7 +16,7 @@ import sys
 from config import Settings, get_settings
 from config.topics import topic_specs
 from runtime.broker import EmbeddedBroker, running_embedded_broker
-from runtime.topics import ensure_topics
+from runtime.topics import PartitionMismatchError, ensure_topics
 
 logger = logging.getLogger(__name__)
 
@@ -45,21 +45,25 @@ def main(argv: list[str] | None = None) -> None:
     started: EmbeddedBroker | None = None
     (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)  # Faust does not create parents
     command = _command(argv)
-    if command not in OFFLINE_COMMANDS and command is not None:
-        if settings.is_embedded:
-            url = running_embedded_broker(settings.embedded_state_file)
-            if url is None:
-                started = EmbeddedBroker(state_file=settings.embedded_state_file).start()
-                url = started.url
-                print(f"fraudwatch: embedded broker on {started.bootstrap}", file=sys.stderr)
-            settings = hand_down_broker(url, settings)
-        asyncio.run(ensure_topics(settings.broker, topic_specs(settings), settings.topic_retention_ms))
+    needs_broker = command not in OFFLINE_COMMANDS and command is not None
+    if needs_broker and settings.is_embedded:
+        url = running_embedded_broker(settings.embedded_state_file)
+        if url is None:
+            started = EmbeddedBroker(state_file=settings.embedded_state_file).start()
+            url = started.url
+            print(f"fraudwatch: embedded broker on {started.bootstrap}", file=sys.stderr)
+        settings = hand_down_broker(url, settings)
     try:
+        if needs_broker:
+            asyncio.run(ensure_topics(settings.broker, topic_specs(settings), settings.topic_retention_ms))
         import runtime.commands  # noqa: F401  (registers the project's commands on the app)
         from agents.app import app
 
         sys.argv = argv
         app.main()
+    except PartitionMismatchError as exc:
+        print(f"fraudwatch: refusing to start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
     finally:
         if started is not None:
             started.stop()
