@@ -56,6 +56,24 @@ class Outcome(StrEnum):
         return cls.FALSE_NEGATIVE if is_fraud else cls.TRUE_NEGATIVE
 
 
+class SinkEvent(StrEnum):
+    """What a sink (email, webhook, ...) counts, as ``notify.<sink>.<event>``."""
+
+    SENT = "sent"
+    RETRIES = "retries"
+    REQUEUED = "requeued"
+    DEFERRED = "deferred_to_digest"
+    DIGESTS_SENT = "digests_sent"
+    DIGESTS_REFUSED = "digests_refused"
+    UNDELIVERABLE = "undeliverable"
+
+
+def sink_counter(sink: str, event: SinkEvent, detail: str | None = None) -> str:
+    """e.g. sink_counter('email', SinkEvent.SENT) == 'notify.email.sent'; undeliverable ones add the reason."""
+    name = f"{Family.NOTIFY.value}.{sink}.{event.value}"
+    return f"{name}.{detail}" if detail else name
+
+
 def counter(family: Family, label: str) -> str:
     """The full counter name of ``label`` in ``family``."""
     return f"{family.value}.{label}"
