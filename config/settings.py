@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     topic_notify_dead_letter: str = "fraud.alerts.undeliverable"
     topic_notify_retry: str = "fraud.alerts.notify-retry"
     topic_webhook_retry: str = "fraud.alerts.webhook-retry"
+    topic_decisions: str = "fraud.decisions"
+    topic_models: str = "fraudwatch.models"
+    topic_entity_activity: str = "reference.entity-activity"
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention.ms of non-compacted topics.")
 
     # --- validation -------------------------------------------------------------------------
@@ -110,6 +113,26 @@ class Settings(BaseSettings):
     rules_file: Path | None = Field(None, description="TOML rules file; default is the one shipped in config/.")
     state_ttl_s: int = Field(
         30 * 24 * 3600, gt=0, description="A customer's behaviour state is forgotten after this idle time."
+    )
+
+    # --- learning loop (decisions log, models, retraining) -----------------------------------
+    chargeback_horizon_days: int = Field(
+        120, ge=1, description="Decisions are kept (topic retention, table TTL) this long, for late chargebacks."
+    )
+    retrain_interval_s: float = Field(
+        24 * 3600.0, ge=0, description="The leader retrains a shadow model this often; 0 turns scheduled training off."
+    )
+    retrain_window_days: int = Field(
+        30, ge=1, description="Scheduled training learns from this many days of decisions."
+    )
+    activity_batch_size: int = Field(
+        500, ge=1, description="Decisions folded into one terminal/merchant activity update per entity (at most)."
+    )
+    activity_batch_s: float = Field(
+        1.0, gt=0, description="Longest a decision waits before its terminal/merchant counts are published."
+    )
+    models_wait_s: float = Field(
+        15.0, ge=0, description="At start, detection waits this long for the champion model before scoring."
     )
 
     # --- email ------------------------------------------------------------------------------
@@ -163,6 +186,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @property
+    def decisions_retention_ms(self) -> int:
+        return self.chargeback_horizon_days * 24 * 3600 * 1000
 
     @property
     def is_embedded(self) -> bool:

@@ -39,6 +39,8 @@ class Family(StrEnum):
     REFERENCE = "reference"
     QUALITY = "quality"
     NOTIFY = "notify"
+    #: Per model version: outcomes from feedback and score bins (detection.model_quality).
+    MODEL = "model"
 
 
 class Outcome(StrEnum):

@@ -7,6 +7,7 @@ import json
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from faust.cli import AppCommand, option
@@ -16,6 +17,7 @@ from config import get_settings
 from detection.sources import REFERENCE_SOURCES
 from producers.generate import produce_live, write_files
 from producers.replay import replay_file
+from runtime.handbook_commands import DEFAULT_PROFILE, HANDBOOK_OPTIONS, generate_handbook_files
 from runtime.schemas import write_schemas
 
 settings = get_settings()
@@ -33,7 +35,7 @@ LIVE_RATE = 20.0
     ),
     option("--count", type=int, default=0, show_default=True, help="Transactions to produce; 0 runs forever."),
     option("--seed", type=int, default=42, show_default=True, help="Same seed, same data."),
-    option("--customers", type=int, default=10_000, show_default=True),
+    option("--customers", type=int, default=None, help="Default: 10 000; 5 000 with a Handbook profile."),
     option("--merchants", type=int, default=300, show_default=True),
     option("--fraud-rate", type=float, default=0.01, show_default=True, help="Share of episodes that are fraud."),
     option(
@@ -49,19 +51,37 @@ LIVE_RATE = 20.0
         default=None,
         help="Write labelled JSONL files (transactions, reference data, feedback) instead of producing.",
     ),
+    *HANDBOOK_OPTIONS,
 )
 async def generate(
     self: AppCommand,
     rate: float | None,
     count: int,
     seed: int,
-    customers: int,
+    customers: int | None,
     merchants: int,
     fraud_rate: float,
     invalid_rate: float,
     output_dir: Path | None,
+    profile: str,
+    feedback_with_terminal: bool,
+    **handbook_parameters: Any,
 ) -> None:
     """Produce synthetic customers, reference data and labelled transactions."""
+    if profile != DEFAULT_PROFILE:
+        if output_dir is None:
+            raise click.UsageError(f"--profile {profile} writes files: give --output-dir")
+        written = generate_handbook_files(
+            output_dir,
+            profile,
+            seed=seed,
+            customers=customers,
+            feedback_with_terminal=feedback_with_terminal,
+            **handbook_parameters,
+        )
+        self.say(json.dumps(written, indent=2))
+        return
+    customers = customers or 10_000
     if output_dir is not None:
         written = write_files(
             output_dir,
