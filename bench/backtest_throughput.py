@@ -14,6 +14,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from producers.generate import write_files
 from runtime.backtest import run_backtest, write_report
@@ -39,7 +40,7 @@ def main() -> None:
             fraud_rate=0.01,
             start=datetime(2026, 1, 1, tzinfo=UTC),
         )
-        inputs = {
+        inputs: dict[str, Any] = {
             name: data / f"{name}.jsonl"
             for name in ("customers", "blacklist", "credit_scores", "fraud_reports", "feedback")
         }
