@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection, wait
@@ -29,11 +30,12 @@ from typing import Any
 
 from config import get_settings
 from config.rules import load_rules
-from detection.backtest import Backtest, ReferenceInputs
+from detection.backtest import Backtest
 from detection.engine import Decision, Detector
 from detection.evaluation import Evaluation
-from detection.models import BlacklistEntry, CreditScore, Customer, Feedback, FraudReport, Transaction
+from detection.models import Contract, Feedback, Transaction
 from detection.rules_config import RulesConfig
+from detection.sources import SOURCES_BY_NAME, ReferenceRecords
 from detection.validation import Rejection, ValidationLimits
 from producers.progress import Progress
 from producers.replay import raw_records
@@ -45,6 +47,10 @@ CUSTOMER_ID = re.compile(rb'"customer_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
 PROGRESS_STEP = 2000
 
 
+class BacktestInputError(ValueError):
+    """The command was given inputs it cannot use (e.g. an unknown reference source)."""
+
+
 class ShardFailedError(RuntimeError):
     """A shard of the backtest failed; the message is one line that says which and why."""
 
@@ -54,7 +60,7 @@ class ShardJob:
     """What every shard needs; inherited by forked processes, never pickled."""
 
     config: RulesConfig
-    reference: ReferenceInputs
+    reference: ReferenceRecords
     feedback: list[Feedback]
     source: Path
     limits: ValidationLimits
@@ -195,13 +201,21 @@ def shard_by_customer(path: Path, shards: int) -> list[list[tuple[int, bytes]]]:
     return result
 
 
+def read_reference(files: Mapping[str, Path | None], rejections: Rejections) -> dict[str, list[Contract]]:
+    """Records of each reference source (detection.sources) from its file, by source name."""
+    unknown = set(files) - set(SOURCES_BY_NAME)
+    if unknown:
+        raise BacktestInputError(f"unknown reference sources {sorted(unknown)}; known: {sorted(SOURCES_BY_NAME)}")
+    return {
+        name: list(read_records(path, SOURCES_BY_NAME[name].model, name, rejections))
+        for name, path in files.items()
+        if path
+    }
+
+
 def run_backtest(
     transactions_path: Path,
     *,
-    customers: Path | None = None,
-    blacklist: Path | None = None,
-    credit_scores: Path | None = None,
-    fraud_reports: Path | None = None,
     feedback: Path | None = None,
     rules: Path | None = None,
     workers: int | None = None,
@@ -209,25 +223,19 @@ def run_backtest(
     test_start: datetime | None = None,
     test_end: datetime | None = None,
     decisions: Path | None = None,
+    reference: Mapping[str, Path | None] | None = None,
+    **reference_files: Path | None,
 ) -> dict[str, Any]:
     """Run the detector over the file; the report covers [test_start, test_end) (default: all).
 
-    Transactions before ``test_start`` still build state and feedback still takes effect; only
-    the figures (and the ``decisions`` file) are restricted to the test period.
+    A file per reference source, by the source's name: ``reference={"customers": ...}`` or
+    ``customers=...``. Transactions before ``test_start`` still build state and feedback still
+    takes effect; only the figures (and the ``decisions`` file) are restricted to the test period.
     """
     global _job, _progress_counter
     config = load_rules(rules)
     rejections = Rejections()
-    reference = ReferenceInputs(
-        customers=list(read_records(customers, Customer, "customers", rejections)) if customers else [],
-        blacklist=list(read_records(blacklist, BlacklistEntry, "blacklist", rejections)) if blacklist else [],
-        credit_scores=list(read_records(credit_scores, CreditScore, "credit_scores", rejections))
-        if credit_scores
-        else [],
-        fraud_reports=list(read_records(fraud_reports, FraudReport, "fraud_reports", rejections))
-        if fraud_reports
-        else [],
-    )
+    records = read_reference({**(reference or {}), **reference_files}, rejections)
     outcomes = list(read_records(feedback, Feedback, "feedback", rejections)) if feedback else []
     processes = max(1, workers or os.cpu_count() or 1)
     period = (test_start.timestamp() if test_start else None, test_end.timestamp() if test_end else None)
@@ -235,7 +243,7 @@ def run_backtest(
     started = time.perf_counter()
     _job = ShardJob(
         config,
-        reference,
+        records,
         outcomes,
         transactions_path,
         validation_limits(get_settings()),

@@ -14,6 +14,7 @@ from faust.cli import AppCommand, option
 
 from agents.app import app, broker_url
 from config import get_settings
+from detection.sources import REFERENCE_SOURCES
 from producers.generate import produce_live, write_files
 from producers.replay import replay_file
 from runtime.backtest_commands import BACKTEST_OPTIONS, SUMMARY_KEYS, one_line_failure
@@ -163,10 +164,16 @@ async def demo(self: AppCommand, rate: float) -> None:
 
 @app.command(
     click.argument("transactions", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
-    option("--customers", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
-    option("--blacklist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
-    option("--credit-scores", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
-    option("--fraud-reports", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
+    *(
+        option(
+            source.option,
+            source.name,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help=f"JSONL of {source.description} ({source.model.__name__}).",
+        )
+        for source in REFERENCE_SOURCES
+    ),
     option("--feedback", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
     option(
         "--rules",
@@ -181,10 +188,6 @@ async def demo(self: AppCommand, rate: float) -> None:
 async def backtest(
     self: AppCommand,
     transactions: Path,
-    customers: Path | None,
-    blacklist: Path | None,
-    credit_scores: Path | None,
-    fraud_reports: Path | None,
     feedback: Path | None,
     rules: Path | None,
     report: Path,
@@ -192,6 +195,7 @@ async def backtest(
     test_start: datetime | None,
     test_end: datetime | None,
     decisions: Path | None,
+    **reference_files: Path | None,
 ) -> None:
     """Run the detection rules over a file of transactions and report their quality."""
     from runtime.backtest import run_backtest, write_report
@@ -199,16 +203,13 @@ async def backtest(
     with one_line_failure(self):
         result = run_backtest(
             transactions,
-            customers=customers,
-            blacklist=blacklist,
-            credit_scores=credit_scores,
-            fraud_reports=fraud_reports,
             feedback=feedback,
             rules=rules,
             workers=workers,
             test_start=test_start,
             test_end=test_end,
             decisions=decisions,
+            reference=reference_files,
         )
     write_report(result, report)
     self.say(json.dumps({k: result[k] for k in SUMMARY_KEYS}))
