@@ -129,8 +129,9 @@ class Evaluation:
             pattern = self.per_pattern[transaction.fraud_pattern]
             pattern.fired += 1
             pattern.true_positive += decision.alert
+        # The unrounded risk ranks: the 0-100 score ties many transactions the risk tells apart.
         self.columns.append(
-            decision.features.ts, transaction.customer_id, decision.score, label, transaction.fraud_pattern
+            decision.features.ts, transaction.customer_id, decision.risk, label, transaction.fraud_pattern
         )
         customers = self.days[int(decision.features.ts // 86_400)]
         best, had_fraud = customers.get(transaction.customer_id, (0, False))
@@ -178,7 +179,7 @@ class Evaluation:
             frauds = int(((patterns == code) & labels).sum())
             per_pattern[pattern] = {
                 "frauds": frauds,
-                "recall": self.per_pattern[pattern].as_dict(frauds)["recall"] if pattern in self.per_pattern else 0.0,
+                "recall": _ratio(self.per_pattern[pattern].true_positive if pattern in self.per_pattern else 0, frauds),
                 "auc_roc": _rounded(auc_roc(labels[rows], scores[rows])),
                 "average_precision": _rounded(average_precision(labels[rows], scores[rows])),
             }

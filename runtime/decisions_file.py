@@ -2,8 +2,9 @@
 
 Each shard writes its own part in event-time order; the parts are merged by time into the file.
 Fields: transaction_id, customer_id, timestamp (UTC, one fixed format so text order is time
-order), score (0-100), alert, reasons (rule codes), model_version (the version of what scored
-it: the rules version while no model is loaded), is_fraud (the label, when the file has one).
+order), score (0-100), risk (the unrounded score, which ranks without ties), alert, reasons
+(rule codes), model_version (the model that scored it, or the rules version when none was
+loaded), is_fraud (the label, when the file has one).
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ from detection.engine import Decision
 from detection.models import Transaction
 
 
-def decision_line(transaction: Transaction, decision: Decision, model_version: str) -> str:
+def decision_line(transaction: Transaction, decision: Decision, rules_version: str) -> str:
     record = {
         "timestamp": datetime.fromtimestamp(decision.features.ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "transaction_id": transaction.transaction_id,
         "customer_id": transaction.customer_id,
         "score": decision.score,
+        "risk": round(decision.risk, 4),
         "alert": decision.alert,
         "reasons": [reason.code for reason in decision.reasons],
-        "model_version": model_version,
+        "model_version": decision.model_version or rules_version,
         "is_fraud": transaction.is_fraud,
     }
     return json.dumps(record, separators=(",", ":")) + "\n"

@@ -89,6 +89,7 @@ def test_the_report_and_decisions_cover_the_test_period_only(handbook_files: Pat
         "transaction_id",
         "customer_id",
         "score",
+        "risk",
         "alert",
         "reasons",
         "model_version",
