@@ -145,7 +145,7 @@ def test_the_model_decides_and_explains_an_alert() -> None:
     detector = detector_with_model()
     assert detector.model is not None
     decision = detector.evaluate(tx(1), CustomerState())
-    assert decision.model_version == "m1"
+    assert decision.model_version == "m1" and decision.model_probability is not None
     assert decision.model_probability == pytest.approx(detector.model.score(decision.feature_vector))
     assert len(decision.feature_vector) == len(FEATURE_NAMES)
     # The same transaction scored against a model that finds it risky: it alerts with a MODEL reason.
