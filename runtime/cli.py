@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         import runtime.commands  # noqa: F401  (registers the project's commands on the app)
         from agents.app import app
+        from runtime import topics_command  # noqa: F401  (registers `fraudwatch topics`)
 
         sys.argv = argv
         app.main()

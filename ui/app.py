@@ -290,11 +290,19 @@ class DashboardSession:
             f"{c.account_number_masked or '-'}\n\n{reasons}\n\n"
         )
 
+    @property
+    def _api_headers(self) -> dict[str, str]:
+        token = self.settings.api_token  # the worker's read API requires it when set
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     async def _history(self, customer_id: str) -> str:
         url = f"{self.settings.worker_api_url}/api/customers/{customer_id}/transactions?limit=8"
         try:
             timeout = aiohttp.ClientTimeout(total=2)
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url, headers=self._api_headers) as response,
+            ):
                 body = json.loads(await response.text()) if response.status == 200 else None
         except (aiohttp.ClientError, TimeoutError, ValueError):
             body = None
