@@ -16,6 +16,7 @@ from agents import topics
 from agents.metrics import worker_metrics
 from agents.prometheus import event_processing_seconds
 from config import get_settings
+from detection.metrics import Family, counter
 from detection.models import DeadLetter, FieldError
 from detection.validation import field_errors
 
@@ -49,7 +50,7 @@ def dead_letter_for(event: faust.EventT[bytes], reason: str, errors: list[FieldE
 
 async def send_to_dead_letter(event: faust.EventT[bytes], reason: str, errors: list[FieldError], stage: str) -> None:
     letter = dead_letter_for(event, reason, errors, stage)
-    worker_metrics.incr(f"dead_letter.{reason}")
+    worker_metrics.incr(counter(Family.DEAD_LETTER, reason))
     key = event.message.key[:ORIGINAL_BYTES_KEPT] if isinstance(event.message.key, bytes) else None
     await topics.dead_letter.send(key=key, value=letter.model_dump_json().encode())
 

@@ -16,13 +16,13 @@ from agents.app import app
 from agents.dead_letter import process_guarded
 from agents.metrics import worker_metrics
 from agents.state_access import load_reference, load_state, merchant_and_terminal_risk, save_state
+from agents.tables import alerted_transactions
 from agents.validate import INGESTED_AT_HEADER
 from config import get_settings
 from config.rules import load_rules
 from detection.alert import Alert, build_alert
 from detection.engine import Decision, Detector
 from detection.models import Transaction
-from tables.customers import alerted_transactions
 
 settings = get_settings()
 STAGE = "detect"

@@ -9,11 +9,10 @@ from agents.app import app
 from agents.dead_letter import process_guarded
 from agents.metrics import worker_metrics
 from agents.state_access import load_merchant_risk, load_reference, save_reference
+from agents.tables import alerted_transactions, merchant_risk
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
 from detection.models import Feedback, MerchantRiskUpdate
 from detection.reference import CustomerReference, MerchantRisk
-from tables.customers import alerted_transactions
-from tables.merchants import merchant_risk
 
 STAGE = "feedback"
 

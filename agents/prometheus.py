@@ -6,8 +6,8 @@ nothing of our counters (alerts by rule, dead letters by reason, SMTP outcomes).
 nothing between scrapes: it reads the totals the agents already keep and Faust's monitor when
 Prometheus asks. Only the two latency histograms are observed as events happen.
 
-Every Prometheus name is defined here, once, from the counter families the agents count under
-(``alerts.rule.VELOCITY`` -> ``fraudwatch_alerts_by_rule_total{rule="VELOCITY"}``).
+Every Prometheus name is defined here, once, from the counter families of detection.metrics that the
+agents count under (``alerts.rule.VELOCITY`` -> ``fraudwatch_alerts_by_rule_total{rule="VELOCITY"}``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from faust.exceptions import ConsumerNotStarted
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from detection.metrics import AMOUNT_TOTAL_EUR, Family
 
 PREFIX = "fraudwatch"
 
@@ -55,22 +57,22 @@ class CounterFamily:
 #: Longest prefix first: ``transactions.country.DE`` belongs to the country family, not ``transactions``.
 #: ``alerts.merchant.*`` is left to the dashboard: one series per merchant is too many for Prometheus.
 COUNTER_FAMILIES: tuple[CounterFamily, ...] = (
-    CounterFamily("transactions.country", "transactions_by_country", "country", "Transactions scored, by country."),
-    CounterFamily("transactions.channel", "transactions_by_channel", "channel", "Transactions scored, by channel."),
-    CounterFamily("transactions.device", "transactions_by_device", "device", "Transactions scored: new or known."),
-    CounterFamily("transactions", "transactions", "outcome", "Transactions: valid, invalid, scored, replayed."),
-    CounterFamily("alerts.rule", "alerts_by_rule", "rule", "Alerts a rule took part in."),
-    CounterFamily("alerts.severity", "alerts_by_severity", "severity", "Alerts by severity."),
-    CounterFamily("alerts.country", "alerts_by_country", "country", "Alerts by country."),
-    CounterFamily("alerts.channel", "alerts_by_channel", "channel", "Alerts by channel."),
-    CounterFamily("alerts.device", "alerts_by_device", "device", "Alerts on a new or known device."),
-    CounterFamily("dead_letter", "dead_letters", "reason", "Records sent to a dead-letter topic, by reason."),
-    CounterFamily("notify", "notify_outcomes", "outcome", "SMTP outcomes: sent, retries, digests, undeliverable."),
-    CounterFamily("reference", "reference_records", "topic", "Reference records applied to tables."),
-    CounterFamily("quality", "feedback_outcomes", "outcome", "Confirmed feedback: true/false positives, misses."),
-    CounterFamily("amount", "amount_eur", "kind", "Amounts in EUR: total scored and at risk."),
+    CounterFamily(Family.TRANSACTIONS_COUNTRY, "transactions_by_country", "country", "Transactions, by country."),
+    CounterFamily(Family.TRANSACTIONS_CHANNEL, "transactions_by_channel", "channel", "Transactions, by channel."),
+    CounterFamily(Family.TRANSACTIONS_DEVICE, "transactions_by_device", "device", "Transactions: new or known."),
+    CounterFamily(Family.TRANSACTIONS, "transactions", "outcome", "Transactions: valid, invalid, scored, replayed."),
+    CounterFamily(Family.ALERTS_RULE, "alerts_by_rule", "rule", "Alerts a rule took part in."),
+    CounterFamily(Family.ALERTS_SEVERITY, "alerts_by_severity", "severity", "Alerts by severity."),
+    CounterFamily(Family.ALERTS_COUNTRY, "alerts_by_country", "country", "Alerts by country."),
+    CounterFamily(Family.ALERTS_CHANNEL, "alerts_by_channel", "channel", "Alerts by channel."),
+    CounterFamily(Family.ALERTS_DEVICE, "alerts_by_device", "device", "Alerts on a new or known device."),
+    CounterFamily(Family.DEAD_LETTER, "dead_letters", "reason", "Records sent to a dead-letter topic, by reason."),
+    CounterFamily(Family.NOTIFY, "notify_outcomes", "outcome", "SMTP outcomes: sent, retries, digests, undeliverable."),
+    CounterFamily(Family.REFERENCE, "reference_records", "topic", "Reference records applied to tables."),
+    CounterFamily(Family.QUALITY, "feedback_outcomes", "outcome", "Confirmed feedback: true/false positives, misses."),
+    CounterFamily(AMOUNT_TOTAL_EUR.split(".")[0], "amount_eur", "kind", "Amounts in EUR: total scored and at risk."),
 )
-SKIPPED_PREFIXES = ("alerts.merchant.",)
+SKIPPED_PREFIXES = (f"{Family.ALERTS_MERCHANT}.",)
 
 
 def family_of(counter_name: str) -> tuple[CounterFamily, str] | None:

@@ -15,11 +15,11 @@ from faust.web import Request, Response, View
 from agents.app import app
 from agents.detect import detector, recent_alerts
 from agents.state_access import load_merchant_risk, load_reference
+from agents.tables import customer_behaviour
 from detection.alert import mask
 from detection.models import Customer
 from detection.reference import merchant_key, terminal_key
 from detection.state import CustomerState
-from tables.customers import customer_behaviour
 
 MAX_PAGE = 500
 

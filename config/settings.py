@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from detection.models import Severity
+
 EMBEDDED = "embedded"
 # A comma-separated list in the environment ("EUR,USD"), a tuple in code.
 CsvList = Annotated[tuple[str, ...], NoDecode]
@@ -132,7 +134,7 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     mail_from: str = "fraudwatch@localhost"
     mail_to: CsvList = ("fraud-analysts@localhost",)
-    mail_min_severity: Literal["low", "medium", "high", "critical"] = "medium"
+    mail_min_severity: Severity = Severity.MEDIUM
     mail_oncall: CsvList = Field((), description="Also receive critical alerts (comma separated).")
     mail_rate_per_minute: int = Field(20, ge=1, description="Individual alert emails per recipient per minute.")
     mail_digest_interval_s: float = Field(

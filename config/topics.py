@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config.settings import Settings
+from detection.sources import REFERENCE_SOURCES, ReferenceSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +14,9 @@ class TopicSpec:
     partitions: int
     compacted: bool
     description: str
+    #: Read beside customer-keyed tables, so its partition count must equal theirs (Faust co-partitions
+    #: by count: a customer's records and state must land on the same partition number).
+    copartitioned: bool = True
 
     def configs(self, retention_ms: int) -> dict[str, str]:
         """Explicit configs: Tansu applies none by default, and Redpanda's defaults may differ."""
@@ -27,16 +31,21 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(settings.topic_raw_transactions, n, False, "raw transactions as produced, keyed by customer_id"),
         TopicSpec(settings.topic_validated_transactions, n, False, "schema-valid transactions, keyed by customer_id"),
-        TopicSpec(settings.topic_dead_letter, n, False, "records that failed validation, with reasons"),
-        TopicSpec(settings.topic_customers, n, True, "customer profiles, keyed by customer_id"),
-        TopicSpec(settings.topic_blacklist, n, True, "blacklisted customers, keyed by customer_id"),
-        TopicSpec(settings.topic_credit_scores, n, True, "latest credit score, keyed by customer_id"),
-        TopicSpec(settings.topic_fraud_reports, n, True, "external fraud reports, keyed by report_id's customer_id"),
+        TopicSpec(settings.topic_dead_letter, n, False, "records that failed validation, with reasons", False),
+        *(
+            TopicSpec(topic, n, True, f"{source.description}, keyed by {source.key_field}")
+            for topic, source in reference_topics(settings).items()
+        ),
         TopicSpec(settings.topic_feedback, n, False, "confirmed outcomes, keyed by customer_id"),
         TopicSpec(settings.topic_alerts, n, False, "fraud alerts (versioned contract), keyed by customer_id"),
-        TopicSpec(settings.topic_notify_dead_letter, n, False, "alerts the SMTP server refused for good"),
+        TopicSpec(settings.topic_notify_dead_letter, n, False, "alerts a sink refused for good", False),
         TopicSpec(settings.topic_notify_retry, n, False, "alerts the notifier put back while it stopped or rebalanced"),
         # One partition: every worker needs every merchant, so it feeds a global table.
-        TopicSpec(settings.topic_merchant_risk, 1, False, "confirmed frauds per merchant/terminal"),
-        TopicSpec(settings.topic_metrics, 1, False, "per-second aggregate metrics from the workers"),
+        TopicSpec(settings.topic_merchant_risk, 1, False, "confirmed frauds per merchant/terminal", False),
+        TopicSpec(settings.topic_metrics, 1, False, "per-second aggregate metrics from the workers", False),
     ]
+
+
+def reference_topics(settings: Settings) -> dict[str, ReferenceSource]:
+    """Topic name -> the reference source (detection.sources) whose records it carries."""
+    return {str(getattr(settings, source.topic_setting)): source for source in REFERENCE_SOURCES}

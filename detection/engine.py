@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from detection.features import FeatureParams, Features, extract_features
-from detection.models import Reason, Transaction
+from detection.models import Reason, Severity, Transaction
 from detection.reference import CustomerReference, MerchantRisk
 from detection.rules import enabled_rules
 from detection.rules_config import RulesConfig
@@ -19,7 +19,7 @@ from detection.state import CustomerState, Seen
 @dataclass(slots=True)
 class Decision:
     score: int
-    severity: str
+    severity: Severity
     reasons: list[Reason]
     anomaly: float
     features: Features

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -134,6 +135,22 @@ class DeadLetter(Contract):
     source_offset: int
     stage: str = Field(description="Which agent rejected it.")
     failed_at: datetime
+
+
+class Severity(StrEnum):
+    """How urgent an alert is, from its score (bands in the rules file); declared from least to most."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
 
 class Reason(Contract):

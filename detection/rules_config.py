@@ -78,7 +78,7 @@ class Rules(BaseModel):
     card_testing: CardTesting
 
 
-class Severity(BaseModel):
+class SeverityBands(BaseModel):
     """Lowest score of each severity; below ``medium`` is low."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -107,7 +107,7 @@ class RulesConfig(BaseModel):
     alert_threshold: int = Field(ge=0, le=100, description="Scores at or above this publish an alert.")
     state_max_transactions: int = Field(ge=10, description="Recent transactions kept per customer.")
     state_window_hours: int = Field(ge=1, description="Recent transactions older than this are dropped.")
-    severity: Severity
+    severity: SeverityBands
     anomaly: Anomaly
     fx_to_eur: dict[str, float]
     rules: Rules

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 
 from detection.features import Features
-from detection.models import Reason
-from detection.rules_config import Anomaly, Severity
+from detection.models import Reason, Severity
+from detection.rules_config import Anomaly, SeverityBands
 
 #: Hourly transactions that count as normal before the velocity term grows.
 NORMAL_PER_HOUR = 3
@@ -37,11 +37,11 @@ def risk_score(reasons: list[Reason], anomaly: float, params: Anomaly) -> int:
     return round(100 * (1.0 - clean))
 
 
-def severity_of(score: int, bands: Severity) -> str:
+def severity_of(score: int, bands: SeverityBands) -> Severity:
     if score >= bands.critical:
-        return "critical"
+        return Severity.CRITICAL
     if score >= bands.high:
-        return "high"
+        return Severity.HIGH
     if score >= bands.medium:
-        return "medium"
-    return "low"
+        return Severity.MEDIUM
+    return Severity.LOW

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
+from config.broker import bootstrap_servers
 from config.settings import Settings
 from detection.models import DeadLetter, Transaction
 from runtime.broker import EmbeddedBroker
-from runtime.topics import bootstrap_servers
 from tests.faults.fuzz import ONE_MIB, draw_many, mixed_messages
 from tests.integration.harness import WorkerProcess, read_topic
 
