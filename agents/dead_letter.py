@@ -13,6 +13,8 @@ import faust
 import pydantic
 
 from agents import topics
+from agents.app import app
+from agents.fatal import storage_failure
 from agents.metrics import worker_metrics
 from agents.prometheus import event_processing_seconds
 from config import get_settings
@@ -67,7 +69,8 @@ async def process_guarded(stream: faust.StreamT[bytes], handle: EventHandler, st
     """Run ``handle`` on every event; a record it cannot take goes to dead-letter and the agent goes on.
 
     A pydantic error is the record's fault ("schema"); anything else is ours ("internal_error",
-    logged with its traceback). An agent that raises is restarted by Faust's supervisor every few
+    logged with its traceback), except a data dir that cannot take writes, which stops the worker
+    (agents.fatal). An agent that raises is restarted by Faust's supervisor every few
     seconds and its consumers slowly die (faust-streaming #175): never let one escape.
     """
     processing_seconds = event_processing_seconds.labels(stage)
@@ -78,6 +81,11 @@ async def process_guarded(stream: faust.StreamT[bytes], handle: EventHandler, st
         except pydantic.ValidationError as exc:
             await send_to_dead_letter(event, "schema", field_errors(exc), stage)
         except Exception as exc:
+            fatal = storage_failure(exc)
+            if fatal is not None:
+                logger.critical("%s stops the worker: %s", stage, fatal)
+                await app.crash(fatal)  # the worker exits non-zero; this record's offset is never committed
+                return
             logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
             await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
         processing_seconds.observe(time.perf_counter() - started)
