@@ -6,6 +6,7 @@ import base64
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
 import pydantic
@@ -19,7 +20,11 @@ logger = logging.getLogger(__name__)
 
 
 def dead_letter_for(event: faust.EventT[bytes], reason: str, errors: list[FieldError], stage: str) -> DeadLetter:
-    message = event.message
+    return dead_letter_of(event.message, reason, errors, stage)
+
+
+def dead_letter_of(message: Any, reason: str, errors: list[FieldError], stage: str) -> DeadLetter:
+    """From anything with a Kafka message's topic, partition, offset, key and value (Faust's or aiokafka's)."""
     value = message.value if isinstance(message.value, bytes) else b""
     key = message.key if isinstance(message.key, bytes) else None
     return DeadLetter(

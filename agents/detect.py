@@ -13,14 +13,16 @@ import faust
 
 from agents import topics
 from agents.app import app
+from agents.audit import audit_decision
+from agents.broadcast import followed
 from agents.dead_letter import process_guarded
+from agents.decide import decide
 from agents.metrics import worker_metrics
-from agents.state_access import load_reference, load_state, merchant_and_terminal_risk, save_state
+from agents.state_access import save_state
 from agents.validate import INGESTED_AT_HEADER
 from config import get_settings
-from config.rules import load_rules
 from detection.alert import Alert, build_alert
-from detection.engine import Decision, Detector
+from detection.engine import Decision
 from detection.models import Transaction
 from tables.customers import alerted_transactions
 
@@ -29,7 +31,6 @@ STAGE = "detect"
 #: Alerts this worker published most recently, newest first, for the read API.
 RECENT_ALERTS_KEPT = 1000
 
-detector = Detector(load_rules(settings.rules_file))
 recent_alerts: deque[Alert] = deque(maxlen=RECENT_ALERTS_KEPT)
 
 
@@ -41,18 +42,21 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
 async def detect_one(event: faust.EventT[bytes]) -> None:
     transaction = Transaction.model_validate_json(event.value)
     customer_key = transaction.customer_id.encode()
-    state = load_state(customer_key, transaction.timestamp.timestamp(), settings.state_ttl_s)
-    reference = load_reference(customer_key)
-    merchant, terminal = merchant_and_terminal_risk(transaction.merchant_id, transaction.terminal_id)
-
-    decision = detector.evaluate(transaction, state, reference, merchant, terminal)
-    if detector.learn(state, transaction, decision):
-        save_state(customer_key, state)
+    await followed.ready()  # a (re)started worker decides only once it has read the latest rules and lists
+    decided = decide(transaction, with_shadow=True)
+    learned = decided.detector.learn(decided.state, transaction, decided.verdict.decision)
+    if learned:
+        save_state(customer_key, decided.state)
+    verdict, reference, rules_version = decided.verdict, decided.reference, decided.detector.rules_version
+    decision = verdict.decision
     _count(transaction, decision)
-    if not decision.alert:
+    await audit_decision(transaction, decided, learned=learned)
+    if verdict.listed:
+        worker_metrics.incr(f"lists.{verdict.listed}")
+    if not verdict.publish:
         return
     detected_at = datetime.now(UTC)
-    alert = build_alert(transaction, decision, reference, detector.rules_version, detected_at, _ingested_at(event))
+    alert = build_alert(transaction, decision, reference, rules_version, detected_at, _ingested_at(event))
     await topics.alerts.send(key=customer_key, value=alert.model_dump_json().encode())
     alerted_transactions[transaction.transaction_id.encode()] = alert.alert_id.encode()
     recent_alerts.appendleft(alert)

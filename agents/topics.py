@@ -40,6 +40,9 @@ reference_data = app.topic(
     key_type=bytes,
     value_type=bytes,
 )
+audit = _topic(settings.topic_audit)
+cases = _topic(settings.topic_cases)
+case_commands = _topic(settings.topic_case_commands)
 notify_dead_letter = _topic(settings.topic_notify_dead_letter)
 notify_retry = _topic(settings.topic_notify_retry)
 #: What the notifier reads: new alerts, and alerts it put back while stopping or rebalancing.

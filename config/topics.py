@@ -13,12 +13,13 @@ class TopicSpec:
     partitions: int
     compacted: bool
     description: str
+    retention_ms: int | None = None  # this topic's own retention instead of the common one
 
     def configs(self, retention_ms: int) -> dict[str, str]:
         """Explicit configs: Tansu applies none by default, and Redpanda's defaults may differ."""
         if self.compacted:
             return {"cleanup.policy": "compact"}
-        return {"cleanup.policy": "delete", "retention.ms": str(retention_ms)}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms or retention_ms)}
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -39,4 +40,16 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # One partition: every worker needs every merchant, so it feeds a global table.
         TopicSpec(settings.topic_merchant_risk, 1, False, "confirmed frauds per merchant/terminal"),
         TopicSpec(settings.topic_metrics, 1, False, "per-second aggregate metrics from the workers"),
+        # One partition each: every worker reads them whole, in one order (agents/broadcast.py).
+        TopicSpec(settings.topic_rules, 1, True, "published rule sets and the active/shadow version"),
+        TopicSpec(settings.topic_lists, 1, True, "allow-list and suppression entries"),
+        TopicSpec(
+            settings.topic_audit,
+            n,
+            False,
+            "every decision and every change of rules, lists and cases, keyed by subject",
+            retention_ms=settings.audit_retention_days * 24 * 3600 * 1000,
+        ),
+        TopicSpec(settings.topic_cases, n, True, "analysts' cases (latest state), keyed by case_id"),
+        TopicSpec(settings.topic_case_commands, n, False, "case changes asked for, keyed by customer_id"),
     ]

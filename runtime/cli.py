@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     elif not settings.is_embedded and command not in OFFLINE_COMMANDS and command is not None:
         asyncio.run(ensure_topics(settings.broker, topic_specs(settings), settings.topic_retention_ms))
     try:
-        import runtime.commands  # noqa: F401  (registers the project's commands on the app)
+        import runtime.commands
+        import runtime.rules_commands  # noqa: F401
         from agents.app import app
 
         sys.argv = argv
