@@ -28,10 +28,14 @@ by_option = option("--by", default=None, help="Who makes the change (audit trail
 reason_option = option("--reason", default=None, help="Why (audit trail); required for every change.")
 
 
-def refuse(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
     """Print why to stderr and exit with status 2, without Faust's traceback for a crash."""
-    click.echo(f"fraudwatch: refused, nothing written: {message}", err=True)
+    click.echo(f"fraudwatch: {message}", err=True)
     raise SystemExit(2)
+
+
+def refuse(message: str) -> NoReturn:
+    fail(f"refused, nothing written: {message}")
 
 
 def require_reason(reason: str | None) -> str:

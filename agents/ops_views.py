@@ -1,0 +1,61 @@
+"""GET /api/rules and GET /api/lists: what this worker decides with right now (docs/api.md)."""
+
+from __future__ import annotations
+
+import json
+
+from faust.web import Request, Response
+
+from agents.app import app
+from agents.live_lists import list_book, lists_reader
+from agents.live_rules import live_rules, rules_reader
+from agents.views import JsonView, page_of
+
+
+@app.page("/api/rules")
+class RulesView(JsonView):
+    async def get(self, request: Request) -> Response:
+        shadow = live_rules.shadow
+        return self.json(
+            {
+                "active": {
+                    "rules_version": live_rules.active.rules_version,
+                    "switched_at_offset": live_rules.active_offset,
+                    "decision_bands": live_rules.active.config.decision.model_dump(),
+                    "alert_threshold": live_rules.active.config.alert_threshold,
+                },
+                "shadow": None
+                if shadow is None
+                else {"rules_version": shadow.rules_version, "switched_at_offset": live_rules.shadow_offset},
+                "published": sorted(live_rules.book.rule_sets),
+                "switches": [
+                    {
+                        "role": s.role,
+                        "rules_version": s.rules_version,
+                        "offset": s.offset,
+                        "by": s.changed_by,
+                        "reason": s.reason,
+                    }
+                    for s in live_rules.switches
+                ],
+                "caught_up": rules_reader.caught_up.is_set(),
+                "records_rejected": rules_reader.failed,
+            }
+        )
+
+
+@app.page("/api/lists")
+class ListsView(JsonView):
+    """Allow-list and suppression entries this worker applies; ?list=allow&scope=customer filter."""
+
+    async def get(self, request: Request) -> Response:
+        wanted_list, scope = request.query.get("list"), request.query.get("scope")
+        entries = [
+            json.loads(entry.model_dump_json())
+            for entry in list_book.entries()
+            if (wanted_list is None or entry.list == wanted_list) and (scope is None or entry.scope == scope)
+        ]
+        try:
+            return self.json({"caught_up": lists_reader.caught_up.is_set(), **page_of(entries, request)})
+        except ValueError as exc:
+            return self.bad_request(str(exc))
