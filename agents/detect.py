@@ -18,6 +18,7 @@ from agents.broadcast import followed
 from agents.dead_letter import process_guarded
 from agents.decide import decide
 from agents.metrics import worker_metrics
+from agents.shadow_quality import remember_shadow_alert
 from agents.state_access import save_state
 from agents.validate import INGESTED_AT_HEADER
 from config import get_settings
@@ -44,6 +45,7 @@ async def detect_one(event: faust.EventT[bytes]) -> None:
     customer_key = transaction.customer_id.encode()
     await followed.ready()  # a (re)started worker decides only once it has read the latest rules and lists
     decided = decide(transaction, with_shadow=True)
+    remember_shadow_alert(transaction, decided.shadow)
     learned = decided.detector.learn(decided.state, transaction, decided.verdict.decision)
     if learned:
         save_state(customer_key, decided.state)

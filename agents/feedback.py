@@ -8,9 +8,11 @@ from agents import topics
 from agents.app import app
 from agents.dead_letter import process_guarded
 from agents.metrics import worker_metrics
+from agents.shadow_quality import count_shadow_feedback
 from agents.state_access import load_merchant_risk, load_reference, save_reference
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
 from detection.models import Feedback, MerchantRiskUpdate
+from detection.quality import outcome_of
 from detection.reference import CustomerReference, MerchantRisk
 from tables.customers import alerted_transactions
 from tables.merchants import merchant_risk
@@ -33,13 +35,8 @@ async def apply_one(event: faust.EventT[bytes]) -> None:
         await topics.merchant_risk.send(key=update.entity.encode(), value=update.model_dump_json().encode())
     # Detection quality: was this transaction alerted? (Counts once per feedback record.)
     alerted = alerted_transactions.get(feedback.transaction_id.encode()) is not None
-    outcome = {
-        (True, True): "true_positive",
-        (True, False): "false_positive",
-        (False, True): "false_negative",
-        (False, False): "true_negative",
-    }[(alerted, feedback.is_fraud)]
-    worker_metrics.incr(f"quality.{outcome}")
+    worker_metrics.incr(f"quality.{outcome_of(alerted, feedback.is_fraud)}")
+    count_shadow_feedback(feedback)
 
 
 @app.agent(topics.merchant_risk)

@@ -1,0 +1,21 @@
+"""shadow_alerts: transaction_id -> rules version of a shadow rule set that would have alerted on it.
+
+Written only for would-be alerts (like alerted_transactions), so feedback can tell the shadow's
+true from its false positives. Keyed by transaction id on the customer's partition.
+"""
+
+from __future__ import annotations
+
+from agents.app import app
+from config import get_settings
+
+settings = get_settings()
+
+shadow_alerts = app.Table(
+    "shadow-alerts",
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.partitions,
+    options={"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
+    help="transaction_id -> shadow rules version that would have alerted.",
+)
