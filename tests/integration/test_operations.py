@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from config.settings import Settings
 from detection.alert import Alert
-from detection.models import MetricsSnapshot
+from detection.models import Feedback, MetricsSnapshot
 from runtime.broker import EmbeddedBroker
 from tests.integration.harness import WorkerProcess, get_json, read_topic, wait_for
 from tests.integration.ops_harness import fraudwatch, rules_file, score
@@ -78,19 +79,27 @@ async def test_a_shadow_rule_set_is_counted_and_alerts_nothing(
     big = [transaction(n, "C-shadow", seconds=n, amount=3500.0) for n in range(1, 4)]
     await produce(broker, settings.topic_raw_transactions, big, b"C-shadow")
 
-    counters: dict[str, float] = {}
+    async def counted(name: str, at_least: float) -> bool:
+        return (await metric_totals(broker, settings)).get(name, 0) >= at_least
 
-    async def counted() -> bool:
-        for record in await read_topic(broker.url, settings.topic_metrics, 10_000, timeout_s=1):
-            for name, value in MetricsSnapshot.model_validate_json(record.value).counters.items():
-                counters[name] = counters.get(name, 0) + value
-        done = counters.get("shadow.alerts", 0) >= 3
-        counters.clear() if not done else None
-        return done
-
-    await wait_for(counted, timeout_s=30, interval_s=0.5)
-    assert counters["shadow.transactions"] >= 3
+    await wait_for(lambda: counted("shadow.alerts", 3), timeout_s=30, interval_s=0.5)
+    assert (await metric_totals(broker, settings))["shadow.transactions"] >= 3
+    fraud = Feedback(
+        transaction_id=big[0].transaction_id, is_fraud=True, known_at=datetime.now(UTC), customer_id="C-shadow"
+    )
+    await produce(broker, settings.topic_feedback, [fraud.model_dump_json().encode()], b"C-shadow")
+    await wait_for(lambda: counted("shadow.quality.true_positive", 1), timeout_s=30, interval_s=0.5)
+    assert (await metric_totals(broker, settings))["quality.false_negative"] >= 1  # the active set missed it
     assert not await read_topic(broker.url, settings.topic_alerts, 1, timeout_s=2)  # 45 < the active threshold 50
+
+
+async def metric_totals(broker: EmbeddedBroker, settings: Settings) -> dict[str, float]:
+    """Every counter the workers published so far, summed."""
+    totals: dict[str, float] = {}
+    for record in await read_topic(broker.url, settings.topic_metrics, 1_000_000, timeout_s=1):
+        for name, value in MetricsSnapshot.model_validate_json(record.value).counters.items():
+            totals[name] = totals.get(name, 0) + value
+    return totals
 
 
 async def test_an_allow_listed_customer_gets_no_alert_until_the_entry_expires_and_audit_explains_after_restart(
