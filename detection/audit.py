@@ -127,7 +127,8 @@ def explain(record: AuditRecord) -> str:
     """A decision in words: what was decided, under which versions, and why."""
     d = record.decision
     if d is None:
-        return f"{record.at.isoformat()} {record.actor} {record.action} {record.kind} {record.subject}: {record.reason}"
+        why = f": {record.reason}" if record.reason else ""
+        return f"{record.at.isoformat()} {record.actor} {record.action} {record.kind} {record.subject}{why}"
     tx = d.transaction
     lines = [
         f"transaction {tx.transaction_id} of customer {tx.customer_id}: {tx.amount} {tx.currency} "

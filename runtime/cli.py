@@ -44,10 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     elif not settings.is_embedded and command not in OFFLINE_COMMANDS and command is not None:
         asyncio.run(ensure_topics(settings.broker, topic_specs(settings), settings.topic_retention_ms))
     try:
-        import runtime.audit_commands
         import runtime.commands
-        import runtime.lists_commands
-        import runtime.rules_commands  # noqa: F401
+        import runtime.ops_commands  # noqa: F401  (rules, lists, audit, cases)
         from agents.app import app
 
         sys.argv = argv
