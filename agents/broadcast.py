@@ -22,7 +22,7 @@ from agents.app import app, broker_url
 from agents.dead_letter import dead_letter_of, error_of
 from agents.metrics import worker_metrics
 from config import get_settings
-from runtime.topics import bootstrap_servers
+from config.broker import bootstrap_servers
 
 logger = logging.getLogger(__name__)
 settings = get_settings()

@@ -15,11 +15,11 @@ from agents.app import app
 from agents.audit import ACTOR, send_audit
 from agents.dead_letter import process_guarded, send_to_dead_letter
 from agents.metrics import worker_metrics
+from agents.tables import open_cases
 from detection.alert import Alert
 from detection.audit import change_record
 from detection.cases import Case, CaseCommand, CaseError, apply_command, feedback_of, open_or_join
 from detection.models import FieldError
-from tables.cases import open_cases
 
 STAGE = "cases"
 

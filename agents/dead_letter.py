@@ -62,10 +62,17 @@ async def process_guarded(stream: faust.StreamT[bytes], handle: EventHandler, st
     seconds and its consumers slowly die (faust-streaming #175): never let one escape.
     """
     async for event in stream.events():
-        try:
-            await handle(event)
-        except pydantic.ValidationError as exc:
-            await send_to_dead_letter(event, "schema", field_errors(exc), stage)
-        except Exception as exc:
-            logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
-            await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
+        await handle_guarded(event, handle, stage)
+
+
+async def handle_guarded(event: faust.EventT[bytes], handle: EventHandler, stage: str) -> bool:
+    """``handle`` one event (see process_guarded); False when it went to dead-letter instead."""
+    try:
+        await handle(event)
+        return True
+    except pydantic.ValidationError as exc:
+        await send_to_dead_letter(event, "schema", field_errors(exc), stage)
+    except Exception as exc:
+        logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
+        await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
+    return False

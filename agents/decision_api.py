@@ -22,10 +22,10 @@ from agents.broadcast import followed
 from agents.decide import decide
 from agents.metrics import worker_metrics
 from agents.routing import forward, owner_elsewhere, was_routed
+from agents.tables import customer_behaviour
 from agents.validate import limits
 from agents.views import JsonView
 from detection.validation import Rejection, validate_transaction
-from tables.customers import customer_behaviour
 
 
 @app.page("/api/score")

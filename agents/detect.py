@@ -18,14 +18,17 @@ from agents.broadcast import followed
 from agents.dead_letter import process_guarded
 from agents.decide import decide
 from agents.metrics import worker_metrics
+from agents.models import live_models
 from agents.shadow_quality import remember_shadow_alert
 from agents.state_access import save_state
+from agents.tables import alerted_transactions
 from agents.validate import INGESTED_AT_HEADER
 from config import get_settings
 from detection.alert import Alert, build_alert
+from detection.decisions import decision_record
 from detection.engine import Decision
 from detection.models import Transaction
-from tables.customers import alerted_transactions
+from detection.shadow import shadow_verdict
 
 settings = get_settings()
 STAGE = "detect"
@@ -37,6 +40,7 @@ recent_alerts: deque[Alert] = deque(maxlen=RECENT_ALERTS_KEPT)
 
 @app.agent(topics.validated_transactions)
 async def detect(stream: faust.StreamT[bytes]) -> None:
+    await live_models.wait_ready(settings.models_wait_s)  # a restarted worker scores with the latest champion
     await process_guarded(stream, detect_one, STAGE)
 
 
@@ -46,19 +50,24 @@ async def detect_one(event: faust.EventT[bytes]) -> None:
     await followed.ready()  # a (re)started worker decides only once it has read the latest rules and lists
     decided = decide(transaction, with_shadow=True)
     remember_shadow_alert(transaction, decided.shadow)
-    learned = decided.detector.learn(decided.state, transaction, decided.verdict.decision)
+    detector, decision, verdict = decided.detector, decided.decision, decided.verdict
+    learned = detector.learn(decided.state, transaction, decision)
     if learned:
         save_state(customer_key, decided.state)
-    verdict, reference, rules_version = decided.verdict, decided.reference, decided.detector.rules_version
-    decision = verdict.decision
-    _count(transaction, decision)
+    _count(transaction, verdict.decision)
+    shadow = shadow_verdict(decision, live_models.shadow, detector.config) if live_models.shadow else None
+    if shadow is not None and shadow.alert:
+        worker_metrics.incr(f"shadow_alerts.{shadow.version}")
+    record = decision_record(transaction, verdict.decision, detector.rules_version, shadow)
+    await topics.decisions.send(key=customer_key, value=record.model_dump_json().encode())
     await audit_decision(transaction, decided, learned=learned)
     if verdict.listed:
         worker_metrics.incr(f"lists.{verdict.listed}")
     if not verdict.publish:
         return
+    decision, reference = verdict.decision, decided.reference
     detected_at = datetime.now(UTC)
-    alert = build_alert(transaction, decision, reference, rules_version, detected_at, _ingested_at(event))
+    alert = build_alert(transaction, decision, reference, detector.rules_version, detected_at, _ingested_at(event))
     await topics.alerts.send(key=customer_key, value=alert.model_dump_json().encode())
     alerted_transactions[transaction.transaction_id.encode()] = alert.alert_id.encode()
     recent_alerts.appendleft(alert)

@@ -1,9 +1,10 @@
 """The rule sets this worker decides with, switched live from the rules topic.
 
-``live_rules.active`` is the Detector of the active version; a switch replaces it in one
-assignment between two transactions (one event loop), so a transaction is decided wholly under
-one version, and the rules-topic offset of the switch is kept beside it. A shadow version, when
-one runs, is evaluated on the same state and reference data and only counted, never alerted.
+A switch of the active version rebases the live detector (agents.models: rules + champion model)
+in one assignment between two transactions (one event loop), so a transaction is decided wholly
+under one version; the rules-topic offset of the switch is kept beside it. A shadow version, when
+one runs, is evaluated on the same state and reference data (with the same champion) and only
+counted, never alerted.
 """
 
 from __future__ import annotations
@@ -15,17 +16,16 @@ from aiokafka import ConsumerRecord
 
 from agents.broadcast import follow_in_worker
 from agents.metrics import worker_metrics
+from agents.models import live_models
 from config import get_settings
 from config.rules import load_rules
 from detection.audit import ShadowOutcome
 from detection.engine import Detector
 from detection.lists import ListBook
 from detection.models import Transaction
-from detection.reference import CustomerReference, MerchantRisk
 from detection.rule_sets import RULES_RECORD, RuleBook, Switch
 from detection.rules_config import RulesConfig
-from detection.state import CustomerState
-from detection.verdict import judge
+from detection.verdict import DecisionContext, judge
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -35,7 +35,6 @@ SWITCHES_KEPT = 50
 class LiveRules:
     def __init__(self, default: RulesConfig) -> None:
         self.book = RuleBook(default)
-        self.active = Detector(default)
         self.active_offset: int | None = None  # None: the rules file, no switch yet
         self.shadow: Detector | None = None
         self.shadow_offset: int | None = None
@@ -50,7 +49,8 @@ class LiveRules:
         detector = Detector(self.book.config_of(switch.rules_version)) if switch.rules_version else None
         if switch.role == "active":
             assert detector is not None  # a null version is only allowed for the shadow (RulesPointer)
-            self.active, self.active_offset = detector, switch.offset
+            live_models.rebase(detector)
+            self.active_offset = switch.offset
         else:
             self.shadow, self.shadow_offset = detector, switch.offset
         self.switches.appendleft(switch)
@@ -62,19 +62,14 @@ class LiveRules:
     def run_shadow(
         self,
         transaction: Transaction,
-        state: CustomerState,
-        reference: CustomerReference | None,
-        merchant: MerchantRisk | None,
-        terminal: MerchantRisk | None,
+        context: DecisionContext,
         lists: ListBook,
     ) -> ShadowOutcome | None:
         """The shadow version's would-be decision (call before the state learns the transaction); counted."""
-        shadow = self.shadow
-        if shadow is None:
+        if self.shadow is None:
             return None
-        verdict = judge(
-            transaction, shadow.evaluate(transaction, state, reference, merchant, terminal), lists, shadow.config
-        )
+        shadow = self.shadow.with_model(live_models.detector.model)
+        verdict = judge(transaction, context.evaluate(shadow, transaction), lists, shadow.config)
         worker_metrics.incr("shadow.transactions")
         if verdict.publish:
             worker_metrics.incr("shadow.alerts")

@@ -32,11 +32,11 @@ from agents.mail.policy import RateLimiter, RepeatGrouper, recipients_for
 from agents.mail.render import alert_email, digest_email
 from agents.mail.smtp import MailTransport, PermanentDeliveryError, TemporaryDeliveryError
 from agents.metrics import worker_metrics
+from agents.tables import sent_alerts
 from config import get_settings
 from detection.alert import Alert
 from detection.models import FieldError
 from detection.validation import field_errors
-from tables.notifications import sent_alerts
 
 logger = logging.getLogger(__name__)
 settings = get_settings()

@@ -9,6 +9,7 @@ from faust.web import Request, Response
 from agents.app import app
 from agents.live_lists import list_book, lists_reader
 from agents.live_rules import live_rules, rules_reader
+from agents.models import live_models
 from agents.views import JsonView, page_of
 
 
@@ -19,10 +20,10 @@ class RulesView(JsonView):
         return self.json(
             {
                 "active": {
-                    "rules_version": live_rules.active.rules_version,
+                    "rules_version": live_models.detector.rules_version,
                     "switched_at_offset": live_rules.active_offset,
-                    "decision_bands": live_rules.active.config.decision.model_dump(),
-                    "alert_threshold": live_rules.active.config.alert_threshold,
+                    "decision_bands": live_models.detector.config.decision.model_dump(),
+                    "alert_threshold": live_models.detector.config.alert_threshold,
                 },
                 "shadow": None
                 if shadow is None

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from agents.live_rules import live_rules
 from agents.metrics import worker_metrics
+from agents.tables import shadow_alerts
 from detection.audit import ShadowOutcome
+from detection.model_quality import outcome_of
 from detection.models import Feedback, Transaction
-from detection.quality import outcome_of
-from tables.shadow import shadow_alerts
 
 
 def remember_shadow_alert(transaction: Transaction, shadow: ShadowOutcome | None) -> None:

@@ -8,7 +8,7 @@ import faust
 
 from agents.app import app
 from config import get_settings
-from config.topics import TopicSpec, topic_specs
+from config.topics import TopicSpec, reference_topics, topic_specs
 
 settings = get_settings()
 _specs = {spec.name: spec for spec in topic_specs(settings)}
@@ -32,14 +32,9 @@ alerts = _topic(settings.topic_alerts)
 feedback = _topic(settings.topic_feedback)
 merchant_risk = _topic(settings.topic_merchant_risk)
 metrics = _topic(settings.topic_metrics)
-reference_data = app.topic(
-    settings.topic_customers,
-    settings.topic_blacklist,
-    settings.topic_credit_scores,
-    settings.topic_fraud_reports,
-    key_type=bytes,
-    value_type=bytes,
-)
+decisions = _topic(settings.topic_decisions)
+entity_activity = _topic(settings.topic_entity_activity)
+reference_data = app.topic(*reference_topics(settings), key_type=bytes, value_type=bytes)
 audit = _topic(settings.topic_audit)
 cases = _topic(settings.topic_cases)
 case_commands = _topic(settings.topic_case_commands)

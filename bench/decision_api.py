@@ -22,11 +22,11 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import broker_and_worker, percentile
+from config.broker import bootstrap_servers
 from config.settings import Settings
 from detection.models import Transaction
 from producers.kafka import kafka_producer
 from runtime.broker import EmbeddedBroker
-from runtime.topics import bootstrap_servers
 
 CUSTOMERS = [f"C{i:04d}" for i in range(500)]
 FEED = 2_000

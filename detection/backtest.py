@@ -11,17 +11,10 @@ from dataclasses import dataclass, field
 
 from detection.engine import Decision, Detector
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
-from detection.models import BlacklistEntry, CreditScore, Customer, Feedback, FraudReport, Transaction
-from detection.reference import CustomerReference, MerchantRisk, merchant_key, terminal_key
+from detection.models import Feedback, Transaction
+from detection.reference import CustomerReference, MerchantRisk, merchant_and_terminal_risk
+from detection.sources import ReferenceRecords, apply_reference
 from detection.state import CustomerState
-
-
-@dataclass
-class ReferenceInputs:
-    customers: Iterable[Customer] = ()
-    blacklist: Iterable[BlacklistEntry] = ()
-    credit_scores: Iterable[CreditScore] = ()
-    fraud_reports: Iterable[FraudReport] = ()
 
 
 @dataclass
@@ -31,15 +24,8 @@ class Backtest:
     references: dict[str, CustomerReference] = field(default_factory=dict)
     merchant_risk: dict[str, MerchantRisk] = field(default_factory=dict)
 
-    def load_reference(self, inputs: ReferenceInputs) -> None:
-        for customer in inputs.customers:
-            self._reference(customer.customer_id).profile = customer
-        for entry in inputs.blacklist:
-            self._reference(entry.customer_id).blacklist = entry
-        for score in inputs.credit_scores:
-            self._reference(score.customer_id).credit_score = score
-        for report in inputs.fraud_reports:
-            self._reference(report.customer_id).add_fraud_report(report)
+    def load_reference(self, records: ReferenceRecords) -> None:
+        apply_reference(self._reference, records)
 
     def run(
         self,
@@ -60,8 +46,9 @@ class Backtest:
         if state is None:
             state = self.states[transaction.customer_id] = CustomerState()
         reference = self.references.get(transaction.customer_id)
-        merchant = self.merchant_risk.get(merchant_key(transaction.merchant_id)) if transaction.merchant_id else None
-        terminal = self.merchant_risk.get(terminal_key(transaction.terminal_id)) if transaction.terminal_id else None
+        merchant, terminal = merchant_and_terminal_risk(
+            self.merchant_risk.get, transaction.merchant_id, transaction.terminal_id
+        )
         decision = self.detector.evaluate(transaction, state, reference, merchant, terminal)
         self.detector.learn(state, transaction, decision)
         return decision

@@ -30,8 +30,3 @@ class Quality:
     def f1(self) -> float:
         precision, recall = self.precision, self.recall
         return ratio(2 * precision * recall, precision + recall)
-
-
-def outcome_of(alerted: bool, is_fraud: bool) -> str:
-    """The confusion-matrix cell of one labelled transaction: true_positive, false_positive, ..."""
-    return f"{'true' if alerted == is_fraud else 'false'}_{'positive' if alerted else 'negative'}"

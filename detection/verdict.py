@@ -9,14 +9,40 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from detection.activity import EntityActivity
 from detection.decision_bands import Action, action_for
-from detection.engine import Decision
+from detection.engine import Decision, Detector
 from detection.lists import ListBook, ListEntry
 from detection.models import Transaction
+from detection.reference import CustomerReference, MerchantRisk
 from detection.rules_config import RulesConfig
 from detection.scoring import risk_score, severity_of
+from detection.state import CustomerState
 
 Listed = Literal["block_list", "allow_list", "suppressed"]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionContext:
+    """What a transaction is judged against, read once: the active and a shadow rule set see the same."""
+
+    state: CustomerState
+    reference: CustomerReference | None = None
+    merchant: MerchantRisk | None = None
+    terminal: MerchantRisk | None = None
+    terminal_activity: EntityActivity | None = None
+    merchant_activity: EntityActivity | None = None
+
+    def evaluate(self, detector: Detector, transaction: Transaction) -> Decision:
+        return detector.evaluate(
+            transaction,
+            self.state,
+            self.reference,
+            self.merchant,
+            self.terminal,
+            self.terminal_activity,
+            self.merchant_activity,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +82,11 @@ def judge(transaction: Transaction, decision: Decision, book: ListBook, config: 
 
 
 def _without(decision: Decision, rules: set[str | None], config: RulesConfig) -> Decision:
-    """The decision as if the allowed rules had not fired for this transaction."""
+    """The decision as if the allowed rules had not fired for this transaction. With a champion model
+    its probability stands (only the reason goes): allow the entity wholly to overrule a model."""
     reasons = [r for r in decision.reasons if r.code not in rules]
+    if decision.model_probability is not None:
+        return replace(decision, reasons=reasons)
     score = risk_score(reasons, decision.anomaly, config.anomaly)
     return replace(
         decision,

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,11 +23,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from config.rules import load_rules
-from detection.backtest import Backtest, ReferenceInputs
+from detection.backtest import Backtest
 from detection.engine import Detector
 from detection.evaluation import Evaluation
-from detection.models import BlacklistEntry, CreditScore, Customer, Feedback, FraudReport, Transaction
+from detection.models import Contract, Feedback, Transaction
 from detection.rules_config import RulesConfig
+from detection.sources import SOURCES_BY_NAME, ReferenceRecords
 from producers.progress import Progress
 from producers.replay import raw_records
 
@@ -54,7 +55,7 @@ class ShardJob:
     """What every shard needs; inherited by forked processes, never pickled."""
 
     config: RulesConfig
-    reference: ReferenceInputs
+    reference: ReferenceRecords
     feedback: list[Feedback]
     source: Path
     shards: list[list[tuple[int, bytes]]] = field(default_factory=list)  # (line number, raw record)
@@ -106,31 +107,34 @@ def shard_by_customer(path: Path, shards: int) -> list[list[tuple[int, bytes]]]:
     return result
 
 
+def read_reference(files: Mapping[str, Path | None]) -> dict[str, list[Contract]]:
+    """Records of each reference source (detection.sources) from its file, by source name."""
+    unknown = set(files) - set(SOURCES_BY_NAME)
+    if unknown:
+        raise BacktestInputError(f"unknown reference sources {sorted(unknown)}; known: {sorted(SOURCES_BY_NAME)}")
+    return {name: list(read_records(path, SOURCES_BY_NAME[name].model)) for name, path in files.items() if path}
+
+
 def run_backtest(
     transactions_path: Path,
     *,
-    customers: Path | None = None,
-    blacklist: Path | None = None,
-    credit_scores: Path | None = None,
-    fraud_reports: Path | None = None,
     feedback: Path | None = None,
     rules: Path | None = None,
     workers: int | None = None,
     show_progress: bool = True,
+    reference: Mapping[str, Path | None] | None = None,
+    **reference_files: Path | None,
 ) -> dict[str, Any]:
+    """A file per reference source, by the source's name: ``reference={"customers": ...}`` or
+    ``customers=...``."""
     global _job, _progress_counter
     config = load_rules(rules)
-    reference = ReferenceInputs(
-        customers=list(read_records(customers, Customer)) if customers else [],
-        blacklist=list(read_records(blacklist, BlacklistEntry)) if blacklist else [],
-        credit_scores=list(read_records(credit_scores, CreditScore)) if credit_scores else [],
-        fraud_reports=list(read_records(fraud_reports, FraudReport)) if fraud_reports else [],
-    )
+    records = read_reference({**(reference or {}), **reference_files})
     outcomes = list(read_records(feedback, Feedback)) if feedback else []
     processes = max(1, workers or os.cpu_count() or 1)
 
     started = time.perf_counter()
-    _job = ShardJob(config, reference, outcomes, transactions_path, shard_by_customer(transactions_path, processes))
+    _job = ShardJob(config, records, outcomes, transactions_path, shard_by_customer(transactions_path, processes))
     total = sum(len(shard) for shard in _job.shards)
     context = multiprocessing.get_context("fork")  # shards inherit the parsed inputs instead of pickling them
     _progress_counter = context.Value("q", 0)

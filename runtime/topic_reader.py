@@ -6,7 +6,7 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from runtime.topics import bootstrap_servers
+from config.broker import bootstrap_servers
 
 
 async def read_all(broker_url: str, topic: str, timeout_s: float = 60.0) -> list[ConsumerRecord]:

@@ -3,16 +3,17 @@ table (its last state stays on the compacted fraud.cases topic)."""
 
 from __future__ import annotations
 
-from agents.app import app
-from config import get_settings
+from faust.types import AppT, TableT
 
-settings = get_settings()
+from config import Settings
 
-open_cases = app.Table(
-    "open-cases",
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.partitions,
-    options={"block_cache_size": settings.table_block_cache_bytes},
-    help="The open case of each customer (Case JSON).",
-)
+
+def open_cases_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return app.Table(
+        "open-cases",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        options={"block_cache_size": settings.table_block_cache_bytes},
+        help="The open case of each customer (Case JSON).",
+    )

@@ -8,16 +8,17 @@ Keyed under the alerts topic's partitions (customer id), like every customer-key
 
 from __future__ import annotations
 
-from agents.app import app
-from config import get_settings
+from faust.types import AppT, TableT
 
-settings = get_settings()
+from config import Settings
 
-sent_alerts = app.Table(
-    "sent-alerts",
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.partitions,
-    options={"ttl": settings.sent_alerts_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
-    help="Alert emails accepted by the SMTP server, per recipient.",
-)
+
+def sent_alerts_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return app.Table(
+        "sent-alerts",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        options={"ttl": settings.sent_alerts_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
+        help="Alert emails accepted by the SMTP server, per recipient.",
+    )

@@ -6,16 +6,17 @@ true from its false positives. Keyed by transaction id on the customer's partiti
 
 from __future__ import annotations
 
-from agents.app import app
-from config import get_settings
+from faust.types import AppT, TableT
 
-settings = get_settings()
+from config import Settings
 
-shadow_alerts = app.Table(
-    "shadow-alerts",
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.partitions,
-    options={"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
-    help="transaction_id -> shadow rules version that would have alerted.",
-)
+
+def shadow_alerts_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return app.Table(
+        "shadow-alerts",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        options={"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
+        help="transaction_id -> shadow rules version that would have alerted.",
+    )

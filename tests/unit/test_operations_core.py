@@ -13,7 +13,6 @@ from detection.decision_bands import action_for
 from detection.engine import Decision, Detector
 from detection.lists import ListBook, ListEntry
 from detection.models import BlacklistEntry, Transaction
-from detection.quality import outcome_of
 from detection.reference import CustomerReference
 from detection.rule_sets import RuleBook, RuleSetPublished, RulesPointer, UnknownRuleSetError
 from detection.rules_config import DecisionBands
@@ -186,12 +185,3 @@ def test_explain_names_the_decision_versions_reasons_lists_and_features() -> Non
         "learned into the customer's state: yes",
     ):
         assert expected in text
-
-
-def test_outcome_of() -> None:
-    assert [outcome_of(a, f) for a, f in ((True, True), (True, False), (False, True), (False, False))] == [
-        "true_positive",
-        "false_positive",
-        "false_negative",
-        "true_negative",
-    ]
