@@ -10,7 +10,9 @@ from agents.app import app
 from agents.live_lists import list_book, lists_reader
 from agents.live_rules import live_rules, rules_reader
 from agents.models import live_models
+from agents.tables import open_cases
 from agents.views import JsonView, page_of
+from detection.cases import Case, select_cases
 
 
 @app.page("/api/rules")
@@ -58,5 +60,20 @@ class ListsView(JsonView):
         ]
         try:
             return self.json({"caught_up": lists_reader.caught_up.is_set(), **page_of(entries, request)})
+        except ValueError as exc:
+            return self.bad_request(str(exc))
+
+
+@app.page("/api/cases")
+class OpenCasesView(JsonView):
+    """Open cases of the customers on this worker, newest change first; ?status=&assignee=&customer= filter.
+    Closed cases leave the worker's table: `fraudwatch cases list` reads every case from the cases topic."""
+
+    async def get(self, request: Request) -> Response:
+        status, assignee, customer = (request.query.get(name) for name in ("status", "assignee", "customer"))
+        cases = [Case.model_validate_json(value) for value in open_cases.values()]
+        page, _ = select_cases(cases, status, assignee, customer)
+        try:
+            return self.json(page_of([json.loads(case.model_dump_json()) for case in page], request))
         except ValueError as exc:
             return self.bad_request(str(exc))

@@ -150,3 +150,18 @@ def feedback_of(case: Case, closed_at: datetime) -> list[Feedback]:
         )
         for a in case.alerts
     ]
+
+
+def select_cases(
+    cases: list[Case], status: str | None = None, assignee: str | None = None, customer: str | None = None
+) -> tuple[list[Case], int]:
+    """Filtered (status 'closed' means either closed status), newest change first; with how many matched."""
+    matched = [
+        c
+        for c in cases
+        if (status is None or c.status == status or (status == "closed" and not c.is_open))
+        and (assignee is None or c.assignee == assignee)
+        and (customer is None or c.customer_id == customer)
+    ]
+    matched.sort(key=lambda c: c.updated_at, reverse=True)
+    return matched, len(matched)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from agents.app import app, broker_url
 from config import get_settings
-from detection.cases import Case, CaseCommand, CaseError, apply_command
+from detection.cases import Case, CaseCommand, CaseError, apply_command, select_cases
 from producers.kafka import kafka_producer
 from runtime.ops_cli import as_json, by_option, current_user, fail, refuse
 from runtime.topic_reader import read_all
@@ -28,21 +28,6 @@ async def all_cases() -> dict[str, Case]:
             case = Case.model_validate_json(record.value)
             cases[case.case_id] = case
     return cases
-
-
-def select(
-    cases: list[Case], status: str | None, assignee: str | None, customer: str | None, limit: int, offset: int
-) -> tuple[list[Case], int]:
-    """Filtered, newest change first, one page; with the number that matched."""
-    matched = [
-        c
-        for c in cases
-        if (status is None or c.status == status or (status == "closed" and not c.is_open))
-        and (assignee is None or c.assignee == assignee)
-        and (customer is None or c.customer_id == customer)
-    ]
-    matched.sort(key=lambda c: c.updated_at, reverse=True)
-    return matched[offset : offset + limit], len(matched)
 
 
 @app.command(
@@ -72,7 +57,8 @@ async def cases(
     status ID investigating|closed_fraud|closed_not_fraud (closing sends the feedback)."""
     known = await all_cases()
     if action == "list":
-        page, total = select(list(known.values()), status_filter, assignee, customer, max(1, limit), max(0, offset))
+        matched, total = select_cases(list(known.values()), status_filter, assignee, customer)
+        page = matched[max(0, offset) : max(0, offset) + max(1, limit)]
         self.say(f"{total} cases match; showing {offset + 1 if page else 0}-{offset + len(page)}")
         for c in page:
             self.say(

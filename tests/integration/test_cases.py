@@ -21,16 +21,13 @@ async def test_alerts_open_one_case_and_closing_it_as_fraud_feeds_back_to_the_cu
     await warm_up(broker, settings)
     burst = [transaction(n, "C-case", seconds=n) for n in range(1, 7)]  # VELOCITY alerts on the 5th and 6th
     await produce(broker, settings.topic_raw_transactions, burst, b"C-case")
-    case_line = ""
 
     async def case_with_both_alerts() -> bool:
-        nonlocal case_line
-        listing = (await fraudwatch(env, "cases", "list", "--status", "open", "--customer", "C-case")).stdout
-        case_line = next((line for line in listing.splitlines() if "customer C-case" in line), "")
-        return "alerts 2" in case_line
+        status, cases = await get_json(settings.web_port, "/api/cases?customer=C-case&status=open")
+        return status == 200 and cases["total"] == 1 and len(cases["items"][0]["alerts"]) == 2
 
-    await wait_for(case_with_both_alerts, timeout_s=60, interval_s=0.5)
-    case_id = case_line.split()[0]
+    await wait_for(case_with_both_alerts, timeout_s=60, interval_s=0.2)
+    case_id = (await get_json(settings.web_port, "/api/cases?customer=C-case"))[1]["items"][0]["case_id"]
     await fraudwatch(env, "cases", "assign", case_id, "ann", "--by", "lead")
     await fraudwatch(env, "cases", "status", case_id, "investigating", "--by", "ann")
     await fraudwatch(env, "cases", "comment", case_id, "card used abroad while customer at home", "--by", "ann")
