@@ -13,7 +13,9 @@ the same version after the same offset, and the offset it switched at is recorde
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, TypeAdapter
@@ -101,3 +103,38 @@ class RuleBook:
         if before == record.rules_version:
             return None
         return Switch(record.role, record.rules_version, offset, record.changed_by, record.reason)
+
+
+Message = tuple[bytes, bytes | None]
+
+
+def _json(record: RuleSetPublished | RulesPointer) -> bytes:
+    return record.model_dump_json(exclude_none=True).encode()
+
+
+def pointer_message(role: Role, version: str | None, by: str, reason: str, at: datetime) -> Message:
+    pointer = RulesPointer(role=role, rules_version=version, changed_at=at, changed_by=by, reason=reason)
+    return role.encode(), _json(pointer)
+
+
+def publish_messages(
+    book: RuleBook, config: RulesConfig, role: Role, by: str, reason: str, at: datetime
+) -> list[Message]:
+    """The rules-topic records that make ``config`` the ``role`` set: the set itself unless already
+    published (the rules file's own version is published the first time it is activated), then the pointer."""
+    messages: list[Message] = []
+    if config.rules_version not in book.rule_sets:
+        published = RuleSetPublished(
+            rules_version=config.rules_version, config=config, published_at=at, published_by=by, reason=reason
+        )
+        messages.append((rule_set_key(config.rules_version).encode(), _json(published)))
+    messages.append(pointer_message(role, config.rules_version, by, reason, at))
+    return messages
+
+
+def rules_config_from_toml(text: str) -> RulesConfig:
+    """A rules file's text as a validated rule set (raises ValueError saying which value and why)."""
+    try:
+        return RulesConfig.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"not TOML: {exc}") from exc

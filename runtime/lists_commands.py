@@ -12,12 +12,12 @@ from faust.cli import AppCommand, option
 from agents.app import app, broker_url
 from config import get_settings
 from detection.lists import ListBook, ListEntry, describe, entry_key
-from detection.rules_config import Rules
+from detection.rules import RuleCode
 from runtime.ops_cli import Change, as_json, by_option, current_user, reason_option, refuse, require_reason
 from runtime.topic_reader import read_all
 
 settings = get_settings()
-RULE_CODES = frozenset(name.upper() for name in Rules.model_fields)
+RULE_CODES = frozenset(code.value for code in RuleCode)
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 

@@ -16,13 +16,11 @@ from detection.rule_sets import (
     RULES_RECORD,
     Role,
     RuleBook,
-    RuleSetPublished,
-    RulesPointer,
     UnknownRuleSetError,
-    rule_set_key,
+    pointer_message,
+    publish_messages,
 )
-from detection.rules_config import RulesConfig
-from runtime.ops_cli import Change, as_json, by_option, current_user, reason_option, refuse, require_reason
+from runtime.ops_cli import Change, by_option, current_user, reason_option, refuse, require_reason
 from runtime.topic_reader import read_all
 
 settings = get_settings()
@@ -38,23 +36,6 @@ async def current_book() -> tuple[RuleBook, list[int]]:
             book.apply(RULES_RECORD.validate_json(record.value), record.offset)
             offsets.append(record.offset)
     return book, offsets
-
-
-def _pointer(role: Role, version: str | None, by: str, reason: str) -> tuple[bytes, bytes]:
-    return role.encode(), as_json(
-        RulesPointer(role=role, rules_version=version, changed_at=datetime.now(UTC), changed_by=by, reason=reason)
-    )
-
-
-def _rule_set(config: RulesConfig, by: str, reason: str) -> tuple[bytes, bytes]:
-    published = RuleSetPublished(
-        rules_version=config.rules_version,
-        config=config,
-        published_at=datetime.now(UTC),
-        published_by=by,
-        reason=reason,
-    )
-    return rule_set_key(config.rules_version).encode(), as_json(published)
 
 
 @app.command(
@@ -84,8 +65,7 @@ async def rules(
         except RulesFileError as exc:
             refuse(str(exc))
         role: Role = "shadow" if shadow else "active"
-        records = [] if config.rules_version in book.rule_sets else [_rule_set(config, who, why)]
-        records.append(_pointer(role, config.rules_version, who, why))
+        records = publish_messages(book, config, role, who, why, datetime.now(UTC))
         offset = await change.send(
             settings.topic_rules,
             records,
@@ -103,8 +83,7 @@ async def rules(
             config = book.config_of(target)
         except UnknownRuleSetError as exc:
             refuse(str(exc))
-        records = [] if target in book.rule_sets else [_rule_set(config, who, why)]  # the rules file's own version
-        records.append(_pointer("active", target, who, why))
+        records = publish_messages(book, config, "active", who, why, datetime.now(UTC))
         offset = await change.send(
             settings.topic_rules,
             records,
@@ -121,7 +100,7 @@ async def rules(
             refuse("no shadow rule set runs")
         offset = await change.send(
             settings.topic_rules,
-            [_pointer("shadow", None, who, why)],
+            [pointer_message("shadow", None, who, why, datetime.now(UTC))],
             kind="rules",
             subject=stopped,
             action="shadow stopped",
