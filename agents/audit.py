@@ -18,17 +18,25 @@ async def send_audit(record: AuditRecord) -> None:
     await topics.audit.send(key=key, value=value)
 
 
-async def audit_decision(transaction: Transaction, decided: Decided, *, learned: bool, action: str = "decided") -> None:
+async def audit_decision(
+    transaction: Transaction, decided: Decided, *, learned: bool, action: str = "decided", wait: bool = True
+) -> None:
+    """``wait``: until the producer took the record (the stream: before its offset commits). Without, the
+    record is queued in the producer's buffer (the decision API answers before it is acknowledged)."""
     record = decision_record(
         transaction,
         decided.verdict,
         rules_version=decided.detector.rules_version,
         rules_offset=decided.rules_offset,
-        model_version=None,  # no model decides yet; the field is there for the learning loop's
+        model_version=decided.decision.model_version,
         learned=learned,
         shadow=decided.shadow,
         actor=ACTOR,
         at=datetime.now(UTC),
         action=action,
     )
-    await send_audit(record)
+    if wait:
+        await send_audit(record)
+    else:
+        key, value = audit_message(record)
+        topics.audit.send_soon(key=key, value=value)

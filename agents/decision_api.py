@@ -57,7 +57,7 @@ class ScoreView(JsonView):
         verdict = decided.verdict
         if learn:
             await topics.raw_transactions.send(key=customer_key, value=transaction_json)
-        await audit_decision(result, decided, learned=learn, action="scored")
+        await audit_decision(result, decided, learned=learn, action="scored", wait=False)
         worker_metrics.incr(f"api.score.{verdict.action}")
         decision = verdict.decision
         return self.json(
@@ -72,7 +72,7 @@ class ScoreView(JsonView):
                 "would_alert": verdict.publish,
                 "listed": verdict.listed,
                 "rules_version": decided.detector.rules_version,
-                "model_version": None,
+                "model_version": decision.model_version,
                 "learned": learn,
                 "worker": ACTOR,
                 "took_ms": round((time.perf_counter() - started) * 1000, 3),
