@@ -8,19 +8,19 @@ entity) keeps a restart's catch-up bounded by the number of terminals and mercha
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import faust
+from aiokafka import ConsumerRecord
 
 from agents import topics
-from agents.app import app, broker_url
+from agents.app import app
+from agents.broadcast import follow_in_worker
 from agents.dead_letter import process_guarded
-from agents.follow import follow_forever
+from agents.tables import entity_activity
 from config import get_settings
 from detection.activity import EntityActivity
 from detection.decisions import EntityActivityDelta, apply_activity_delta
-from tables.activity import entity_activity
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -49,23 +49,20 @@ async def apply_activity_event(event: faust.EventT[bytes]) -> None:
 
 
 class ActivityCopy:
-    """This worker's copy of the activity table, folded from its changelog."""
+    """This worker's copy of the activity table, folded from its changelog (a value replaces the last)."""
 
     def __init__(self) -> None:
         self.entities: dict[str, EntityActivity] = {}
-        self.ready = asyncio.Event()
 
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
+    def handle(self, record: ConsumerRecord) -> None:
+        key, value = record.key, record.value
         if key is None or key.startswith(b"\x00"):
             return
         entity = key.decode(errors="replace")
         if value is None:
             self.entities.pop(entity, None)
-            return
-        try:
+        else:
             self.entities[entity] = EntityActivity.from_json(value)
-        except (ValueError, KeyError) as exc:
-            logger.error("activity changelog: skipped %s: %s", entity, exc)
 
 
 activity_copy = ActivityCopy()
@@ -75,7 +72,5 @@ def load_activity(entity: str) -> EntityActivity | None:
     return activity_copy.entities.get(entity)
 
 
-@app.task
-async def follow_activity() -> None:
-    changelog = entity_activity.changelog_topic.get_topic_name()
-    await follow_forever(broker_url(settings), changelog, activity_copy.apply, activity_copy.ready)
+#: Every worker reads the table's changelog whole (agents.broadcast); detection waits until it caught up.
+activity_reader = follow_in_worker(entity_activity.changelog_topic.get_topic_name(), activity_copy.handle)

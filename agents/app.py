@@ -10,9 +10,10 @@ from datetime import timedelta
 import faust
 from faust.types import TransportT
 
+from agents.roles import select_agents
 from agents.transport import FetchWaitTransport
+from agents.web_security import web_application_options
 from config import Settings, get_settings
-from runtime.broker import running_embedded_broker
 
 #: Where the app points when FRAUDWATCH_BROKER=embedded and no embedded broker runs: offline
 #: commands never connect, and a worker started with plain `faust -A agents.app worker` fails
@@ -21,10 +22,9 @@ EMBEDDED_NOT_RUNNING = "kafka://embedded-broker-not-running--use-fraudwatch-work
 
 
 def broker_url(settings: Settings) -> str:
-    """The concrete broker URL; for 'embedded', the one a fraudwatch process already started."""
-    if not settings.is_embedded:
-        return settings.broker
-    return running_embedded_broker(settings.embedded_state_file) or EMBEDDED_NOT_RUNNING
+    """The concrete broker URL. The `fraudwatch` entry point resolves 'embedded' to the broker it started
+    or found and hands it down in the settings; only a process started some other way still sees 'embedded'."""
+    return EMBEDDED_NOT_RUNNING if settings.is_embedded else settings.broker
 
 
 class FraudwatchApp(faust.App):
@@ -32,6 +32,11 @@ class FraudwatchApp(faust.App):
 
     consumer_fetch_max_wait_ms: int
     consumer_prefetch_backoff_ms: int
+
+    def worker_init_post_autodiscover(self) -> None:
+        settings = get_settings()
+        select_agents(self.agents, settings.run_agents, settings.skip_agents)
+        super().worker_init_post_autodiscover()
 
     def _new_transport(self) -> TransportT:
         return FetchWaitTransport(self.conf.broker_consumer, self)
@@ -53,6 +58,9 @@ def create_app(settings: Settings) -> FraudwatchApp:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        web_application_options=web_application_options(settings.api_token, settings.web_host),
+        # Faust's /table/ pages dump raw table values (full account numbers, past the masking of the read API).
+        web_tables_enabled=False,
         broker_rebalance_timeout=settings.broker_rebalance_timeout_s,
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_s,

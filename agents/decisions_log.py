@@ -19,9 +19,9 @@ from agents.activity import send_activity
 from agents.app import app
 from agents.dead_letter import handle_guarded
 from agents.metrics import worker_metrics
+from agents.tables import decisions
 from config import get_settings
 from detection.decisions import DecisionRecord, activity_deltas
-from tables.decisions import decisions
 
 settings = get_settings()
 STAGE = "decisions"

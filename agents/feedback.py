@@ -19,14 +19,15 @@ from agents.app import app
 from agents.dead_letter import process_guarded, send_to_dead_letter
 from agents.decisions_log import load_decision
 from agents.metrics import worker_metrics
+from agents.shadow_quality import count_shadow_feedback
 from agents.state_access import load_merchant_risk, load_reference, save_reference
+from agents.tables import alerted_transactions, merchant_risk
 from detection.decisions import DecisionRecord, fraud_deltas
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
-from detection.model_quality import RULES_ONLY, judged_counters, outcome_of
+from detection.metrics import Family, Outcome, counter
+from detection.model_quality import RULES_ONLY, judged_counters
 from detection.models import Feedback, FieldError, MerchantRiskUpdate
 from detection.reference import CustomerReference, MerchantRisk
-from tables.customers import alerted_transactions
-from tables.merchants import merchant_risk
 
 logger = logging.getLogger(__name__)
 STAGE = "feedback"
@@ -60,7 +61,8 @@ async def apply_one(event: faust.EventT[bytes]) -> None:
         alerted = record.alert
     else:
         alerted = alerted_transactions.get(feedback.transaction_id.encode()) is not None
-    worker_metrics.incr(f"quality.{outcome_of(alerted, feedback.is_fraud)}")
+    worker_metrics.incr(counter(Family.QUALITY, Outcome.of(alerted, feedback.is_fraud)))
+    count_shadow_feedback(feedback)
     if record is None:
         worker_metrics.incr("feedback.unknown_transaction")
         logger.warning("feedback for %s: not in the decisions log", feedback.transaction_id)

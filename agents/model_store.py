@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from config import Settings
+from config.broker import bootstrap_servers
 from detection.decisions import DecisionRecord, training_set
 from detection.model import ModelArtifact
 from detection.model_registry import (
@@ -31,7 +32,6 @@ from detection.model_registry import (
 )
 from detection.models import Feedback
 from detection.training import TrainingParams, label_examples, train_model
-from runtime.topics import bootstrap_servers
 
 logger = logging.getLogger(__name__)
 #: After the reported end offsets, read on until the broker has had nothing more for this long:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from detection.activity import EntityActivity
 from detection.features import FeatureParams, Features, extract_features
 from detection.model import FraudModel
-from detection.models import Reason, Transaction
+from detection.models import Reason, Severity, Transaction
 from detection.reference import CustomerReference, MerchantRisk
 from detection.rules import enabled_rules
 from detection.rules_config import RulesConfig
@@ -24,7 +24,7 @@ from detection.state import CustomerState, Seen
 @dataclass(slots=True)
 class Decision:
     score: int
-    severity: str
+    severity: Severity
     reasons: list[Reason]
     anomaly: float
     features: Features

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from detection.features import Features
 from detection.model import FraudModel
-from detection.models import Reason
-from detection.rules_config import Anomaly, RulesConfig, Severity
+from detection.models import Reason, Severity
+from detection.rules_config import Anomaly, RulesConfig, SeverityBands
 
 #: Hourly transactions that count as normal before the velocity term grows.
 NORMAL_PER_HOUR = 3
@@ -43,14 +43,14 @@ def risk_score(reasons: list[Reason], anomaly: float, params: Anomaly) -> int:
     return round(100 * (1.0 - clean))
 
 
-def severity_of(score: int, bands: Severity) -> str:
+def severity_of(score: int, bands: SeverityBands) -> Severity:
     if score >= bands.critical:
-        return "critical"
+        return Severity.CRITICAL
     if score >= bands.high:
-        return "high"
+        return Severity.HIGH
     if score >= bands.medium:
-        return "medium"
-    return "low"
+        return Severity.MEDIUM
+    return Severity.LOW
 
 
 def model_risk(probability: float, threshold: float, alert_threshold: int) -> float:

@@ -13,16 +13,17 @@ after a rebalance is not added twice.
 
 from __future__ import annotations
 
-from agents.app import app
-from config import get_settings
+from faust.types import AppT, TableT
 
-settings = get_settings()
+from config import Settings
 
-entity_activity = app.Table(
-    "entity-activity",
-    key_type=bytes,
-    value_type=bytes,
-    partitions=1,
-    options={"block_cache_size": settings.table_block_cache_bytes},
-    help="Transactions and confirmed frauds per day, per terminal and merchant (EntityActivity JSON).",
-)
+
+def entity_activity_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return app.Table(
+        "entity-activity",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=1,
+        options={"block_cache_size": settings.table_block_cache_bytes},
+        help="Transactions and confirmed frauds per day, per terminal and merchant (EntityActivity JSON).",
+    )

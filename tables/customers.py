@@ -13,27 +13,29 @@ state idle for longer as new, so a restored old value never counts.
 
 from __future__ import annotations
 
-from faust.types import TableT
+from faust.types import AppT, TableT
 
-from agents.app import app
-from config import get_settings
-
-settings = get_settings()
-
-_options = {"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes}
+from config import Settings
 
 
-def _customer_table(name: str, help_text: str) -> TableT[bytes, bytes]:
+def _customer_table(app: AppT, settings: Settings, name: str, help_text: str) -> TableT[bytes, bytes]:
     return app.Table(
         name,
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
-        options=_options,
+        options={"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
         help=help_text,
     )
 
 
-customer_behaviour = _customer_table("customer-behaviour", "Recent behaviour per customer (CustomerState JSON).")
-customer_reference = _customer_table("customer-reference", "Reference data per customer (CustomerReference JSON).")
-alerted_transactions = _customer_table("alerted-transactions", "transaction_id -> alert_id of published alerts.")
+def customer_behaviour_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return _customer_table(app, settings, "customer-behaviour", "Recent behaviour per customer (CustomerState JSON).")
+
+
+def customer_reference_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return _customer_table(app, settings, "customer-reference", "Reference data per customer (CustomerReference JSON).")
+
+
+def alerted_transactions_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return _customer_table(app, settings, "alerted-transactions", "transaction_id -> alert_id of published alerts.")

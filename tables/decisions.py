@@ -8,19 +8,20 @@ entries after the chargeback horizon (FRAUDWATCH_CHARGEBACK_HORIZON_DAYS, defaul
 
 from __future__ import annotations
 
-from agents.app import app
-from config import get_settings
+from faust.types import AppT, TableT
 
-settings = get_settings()
+from config import Settings
 
-decisions = app.Table(
-    "decisions",
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.partitions,
-    options={
-        "ttl": settings.chargeback_horizon_days * 86_400,
-        "block_cache_size": settings.table_block_cache_bytes,
-    },
-    help="transaction_id -> DecisionRecord JSON without the vector, for the chargeback horizon.",
-)
+
+def decisions_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return app.Table(
+        "decisions",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        options={
+            "ttl": settings.chargeback_horizon_days * 86_400,
+            "block_cache_size": settings.table_block_cache_bytes,
+        },
+        help="transaction_id -> DecisionRecord JSON without the vector, for the chargeback horizon.",
+    )

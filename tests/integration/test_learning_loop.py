@@ -14,12 +14,12 @@ from agents.model_store import load_registry, read_to_end
 from agents.retrain import SCHEDULER
 from config.settings import Settings
 from detection.decisions import DecisionRecord, EntityActivityDelta
+from detection.metrics import Family, MetricsTotals
 from detection.model_quality import model_qualities
 from detection.models import Feedback, MetricsSnapshot, Transaction
 from producers.generate import write_files
 from producers.kafka import kafka_producer
 from runtime.broker import EmbeddedBroker, free_port
-from runtime.metrics_feed import MetricsTotals
 from tests.integration.harness import REPO, WorkerProcess, get_json, wait_for
 
 TRAINING, LATER = 600, 200
@@ -157,13 +157,13 @@ async def test_a_model_trained_from_the_decisions_log_is_hot_loaded_and_a_shadow
 
     async def shadow_judged() -> bool:
         totals, snapshots = await metric_totals(broker, settings)
-        quality = model_qualities(totals.family("model"))
+        quality = model_qualities(totals.family(Family.MODEL))
         judged = sum(quality[v].judged for v in shadows if v in quality)
         return judged == len(rest_feedback) and any(s.models.get("shadow") in shadows for s in snapshots)
 
     await wait_for(shadow_judged, timeout_s=60, interval_s=1.0)
     totals, _ = await metric_totals(broker, settings)
-    quality = model_qualities(totals.family("model"))
+    quality = model_qualities(totals.family(Family.MODEL))
     assert quality["champion1"].judged == len(rest_feedback)
     assert all(0.0 <= quality[v].average_precision <= 1.0 for v in shadows if v in quality)
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from detection.metrics import MetricsTotals
 from detection.model_quality import judged_counters
 from detection.models import MetricsSnapshot
-from runtime.metrics_feed import MetricsTotals
-from ui.model_panel import ModelsPanel
+from ui.panels.models import ModelsPanel
 
 
 def snapshot(counters: dict[str, float], models: dict[str, str]) -> MetricsSnapshot:
@@ -25,7 +25,7 @@ def test_the_panel_shows_champion_and_shadow_quality_and_charts_it_over_time() -
             counters[name] = counters.get(name, 0) + 1
     totals = MetricsTotals()
     totals.add(snapshot(counters, {"champion": "c1", "shadow": "s1"}))
-    panel = ModelsPanel()
+    panel = ModelsPanel(None, None)  # type: ignore[arg-type]
     panel.update(totals, now=1000.0)
     html = panel.table.object
     assert "<b>c1</b>" in html and "<b>s1</b> · 7 would-be alerts" in html
@@ -39,6 +39,6 @@ def test_the_panel_shows_champion_and_shadow_quality_and_charts_it_over_time() -
 def test_without_a_model_the_rules_are_the_champion_and_no_shadow_is_shown() -> None:
     totals = MetricsTotals()
     totals.add(snapshot({name: 1 for name in judged_counters("rules", 0.6, True, True)}, {}))
-    panel = ModelsPanel()
+    panel = ModelsPanel(None, None)  # type: ignore[arg-type]
     panel.update(totals, now=10.0)
     assert "<b>rules</b>" in panel.table.object and "<td>shadow</td><td colspan='5'>none</td>" in panel.table.object

@@ -14,9 +14,12 @@ from typing import Any
 import panel as pn
 from bokeh.models import ColumnDataSource
 
+from config import Settings
+from detection.metrics import Family, MetricsTotals
 from detection.model_quality import FAMILY, RULES_ONLY, ModelQuality, model_qualities
-from runtime.metrics_feed import MetricsTotals
 from ui.charts import line_chart
+from ui.feed import DashboardFeed
+from ui.panels import Tick
 
 #: Seconds between two points of the quality-over-time chart.
 POINT_EVERY_S = 5.0
@@ -55,7 +58,7 @@ def models_table(roles: dict[str, str], qualities: dict[str, ModelQuality], shad
 class ModelsPanel:
     """Champion and shadow: versions, quality from feedback now, and over time."""
 
-    def __init__(self) -> None:
+    def __init__(self, feed: DashboardFeed, settings: Settings) -> None:
         self.table = pn.pane.HTML(models_table({}, {}, {}), sizing_mode="stretch_width")
         columns = ["time"] + [f"{role}_{name}" for role in ROLES for name in SERIES]
         self.source = ColumnDataSource({name: [] for name in columns})
@@ -79,10 +82,13 @@ class ModelsPanel:
             sizing_mode="stretch_width",
         )
 
+    def refresh(self, tick: Tick) -> None:
+        self.update(tick.totals, tick.now)
+
     def update(self, totals: MetricsTotals, now: float) -> None:
         roles = totals.last.models if totals.last is not None else {}
         qualities = model_qualities(totals.family(FAMILY))
-        self.table.object = models_table(roles, qualities, totals.family("shadow_alerts"))
+        self.table.object = models_table(roles, qualities, totals.family(Family.SHADOW_ALERTS))
         if now - self.last_point < POINT_EVERY_S or not qualities:
             return
         self.last_point = now
