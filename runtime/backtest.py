@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,13 +24,15 @@ from pydantic import BaseModel, ValidationError
 
 from config.rules import load_rules
 from detection.backtest import Backtest
-from detection.engine import Detector
+from detection.engine import Decision, Detector
 from detection.evaluation import Evaluation
+from detection.learning import LearningLog
 from detection.models import Contract, Feedback, Transaction
 from detection.rules_config import RulesConfig
 from detection.sources import SOURCES_BY_NAME, ReferenceRecords
 from producers.progress import Progress
 from producers.replay import raw_records
+from runtime.backtest_learning import run_learning_shards
 
 Model = TypeVar("Model", bound=BaseModel)
 CUSTOMER_ID = re.compile(rb'"customer_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
@@ -67,6 +69,26 @@ _progress_counter: Any = None
 
 def _run_shard(index: int) -> Evaluation:
     assert _job is not None
+    backtest, transactions, on_decision, evaluation = _prepare_shard(index)
+    try:
+        backtest.run(transactions, _job.feedback, on_decision)
+    finally:
+        gc.enable()
+    return evaluation
+
+
+def _learning_shard(index: int) -> tuple[Backtest, Callable[[], Evaluation]]:
+    """A shard ready to ``advance`` under the learner (runtime.backtest_learning)."""
+    assert _job is not None
+    backtest, transactions, on_decision, evaluation = _prepare_shard(index)
+    backtest.begin(transactions, _job.feedback, on_decision)
+    return backtest, lambda: evaluation
+
+
+def _prepare_shard(
+    index: int,
+) -> tuple[Backtest, list[Transaction], Callable[[Transaction, Decision], None], Evaluation]:
+    assert _job is not None
     # The run allocates millions of small objects and frees none of them in cycles: the cyclic
     # collector only costs time here (measured: about a quarter of the run).
     gc.freeze()
@@ -83,7 +105,7 @@ def _run_shard(index: int) -> Evaluation:
     evaluation = Evaluation()
     done = 0
 
-    def on_decision(transaction: Transaction, decision: Any) -> None:
+    def on_decision(transaction: Transaction, decision: Decision) -> None:
         nonlocal done
         evaluation.add(transaction, decision)
         done += 1
@@ -91,11 +113,7 @@ def _run_shard(index: int) -> Evaluation:
             with _progress_counter.get_lock():
                 _progress_counter.value += PROGRESS_STEP
 
-    try:
-        backtest.run(transactions, _job.feedback, on_decision)
-    finally:
-        gc.enable()
-    return evaluation
+    return backtest, transactions, on_decision, evaluation
 
 
 def shard_by_customer(path: Path, shards: int) -> list[list[tuple[int, bytes]]]:
@@ -122,11 +140,12 @@ def run_backtest(
     rules: Path | None = None,
     workers: int | None = None,
     show_progress: bool = True,
+    learn: bool = True,
     reference: Mapping[str, Path | None] | None = None,
     **reference_files: Path | None,
 ) -> dict[str, Any]:
     """A file per reference source, by the source's name: ``reference={"customers": ...}`` or
-    ``customers=...``."""
+    ``customers=...``. ``learn``: retrain from the feedback as the live loop does (False: rules only)."""
     global _job, _progress_counter
     config = load_rules(rules)
     records = read_reference({**(reference or {}), **reference_files})
@@ -142,8 +161,12 @@ def run_backtest(
     finished = threading.Event()
     if progress is not None:
         threading.Thread(target=_draw_progress, args=(progress, finished), daemon=True).start()
+    learner = LearningLog.of(config.learning) if learn else None
+    evaluations: list[Evaluation]
     try:
-        if processes == 1:
+        if learner is not None:
+            evaluations = run_learning_shards(_learning_shard, processes, learner, outcomes, context)
+        elif processes == 1:
             evaluations = [_run_shard(0)]
         else:
             with context.Pool(processes) as pool:
@@ -161,6 +184,11 @@ def run_backtest(
 
     report = evaluation.report()
     report["rules_version"] = config.rules_version
+    if learner is not None:
+        report["models_trained"] = len(learner.models)
+        report["last_model"] = (
+            learner.models[-1].model_dump(exclude={"payload"}, mode="json") if learner.models else None
+        )
     report["feedback_records"] = len(outcomes)
     report["workers"] = processes
     report["seconds"] = round(elapsed, 3)

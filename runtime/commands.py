@@ -182,6 +182,12 @@ async def demo(self: AppCommand, rate: float) -> None:
     ),
     option("--report", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write JSON."),
     option("--workers", type=int, default=None, help="Processes (default: one per core); customers are sharded."),
+    option(
+        "--rules-only",
+        is_flag=True,
+        default=False,
+        help="Do not learn: no model is trained from the feedback (default: retrain daily, as live).",
+    ),
 )
 async def backtest(
     self: AppCommand,
@@ -190,9 +196,10 @@ async def backtest(
     rules: Path | None,
     report: Path,
     workers: int | None,
+    rules_only: bool,
     **reference_files: Path | None,
 ) -> None:
-    """Run the detection rules over a file of transactions and report their quality."""
+    """Run the detector over a file of transactions, learning from its feedback as live, and report quality."""
     from runtime.backtest import run_backtest, write_report
 
     result = run_backtest(
@@ -200,6 +207,7 @@ async def backtest(
         feedback=feedback,
         rules=rules,
         workers=workers,
+        learn=not rules_only,
         reference=reference_files,
     )
     write_report(result, report)
