@@ -12,6 +12,7 @@ import pydantic
 
 from agents import topics
 from agents.metrics import worker_metrics
+from detection.metrics import Family, counter
 from detection.models import DeadLetter, FieldError
 from detection.validation import field_errors
 
@@ -37,7 +38,7 @@ def dead_letter_for(event: faust.EventT[bytes], reason: str, errors: list[FieldE
 
 async def send_to_dead_letter(event: faust.EventT[bytes], reason: str, errors: list[FieldError], stage: str) -> None:
     letter = dead_letter_for(event, reason, errors, stage)
-    worker_metrics.incr(f"dead_letter.{reason}")
+    worker_metrics.incr(counter(Family.DEAD_LETTER, reason))
     await topics.dead_letter.send(key=event.message.key, value=letter.model_dump_json().encode())
 
 

@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     topic_metrics: str = "fraudwatch.metrics"
     topic_notify_dead_letter: str = "fraud.alerts.undeliverable"
     topic_notify_retry: str = "fraud.alerts.notify-retry"
+    topic_webhook_retry: str = "fraud.alerts.webhook-retry"
     topic_decisions: str = "fraud.decisions"
     topic_models: str = "fraudwatch.models"
     topic_entity_activity: str = "reference.entity-activity"
@@ -155,6 +156,18 @@ class Settings(BaseSettings):
     smtp_retry_initial_s: float = Field(0.5, gt=0, description="First retry delay after a temporary SMTP failure.")
     smtp_retry_max_s: float = Field(60.0, gt=0, description="Longest retry delay (exponential backoff, full jitter).")
     sent_alerts_ttl_s: int = Field(14 * 24 * 3600, gt=0, description="How long sent alert ids are remembered.")
+
+    # --- webhook ----------------------------------------------------------------------------
+    webhook_url: str | None = Field(None, description="POST every alert as JSON here (unset: no webhook sink).")
+    webhook_secret: str | None = Field(
+        None, description="Signs each body: X-Fraudwatch-Signature: sha256=<HMAC-SHA256 hex of the body>."
+    )
+    webhook_min_severity: Severity = Severity.MEDIUM
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Per webhook request (connect, send, answer).")
+    webhook_retry_initial_s: float = Field(0.5, gt=0, description="First retry delay after a temporary failure.")
+    webhook_retry_max_s: float = Field(
+        60.0, gt=0, description="Longest retry delay (exponential backoff, full jitter)."
+    )
     commit_interval_s: float = Field(2.8, gt=0, description="Faust broker_commit_interval.")
 
     # --- dashboard --------------------------------------------------------------------------

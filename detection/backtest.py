@@ -44,6 +44,7 @@ class Backtest:
     _feedback: list[Feedback] = field(default_factory=list)
     _next_feedback: int = 0
     _on_decision: Callable[[Transaction, Decision], None] | None = None
+    _batched: bool = False
 
     def load_reference(self, records: ReferenceRecords) -> None:
         apply_reference(self._reference, records)
@@ -69,14 +70,26 @@ class Backtest:
             on_decision(transaction, self.process(transaction))
 
     def process(self, transaction: Transaction) -> Decision:
+        """Decide one transaction and add it to its customer's state.
+
+        In a learning run (after ``begin``) the model's part waits: ``advance`` scores the batch.
+        """
         state = self.states.get(transaction.customer_id)
         if state is None:
             state = self.states[transaction.customer_id] = CustomerState()
-        reference = self.references.get(transaction.customer_id)
-        merchant, terminal = merchant_and_terminal_risk(
-            self.merchant_risk.get, transaction.merchant_id, transaction.terminal_id
+        merchant_id, terminal_id = transaction.merchant_id, transaction.terminal_id
+        merchant, terminal = merchant_and_terminal_risk(self.merchant_risk.get, merchant_id, terminal_id)
+        activity = self.activity
+        decide = self.detector.assess if self._batched else self.detector.evaluate
+        decision = decide(
+            transaction,
+            state,
+            self.references.get(transaction.customer_id),
+            merchant,
+            terminal,
+            activity.get(terminal_key(terminal_id)) if terminal_id and activity else None,
+            activity.get(merchant_key(merchant_id)) if merchant_id and activity else None,
         )
-        decision = self.detector.evaluate(transaction, state, reference, merchant, terminal)
         self.detector.learn(state, transaction, decision)
         return decision
 
@@ -102,6 +115,7 @@ class Backtest:
         self._transactions, self._next_transaction = transactions, 0
         self._feedback, self._next_feedback = sorted(feedback, key=lambda f: f.known_at), 0
         self._on_decision = on_decision
+        self._batched = True
 
     def advance(self, until: float) -> ShardDay:
         """Decide the transactions before ``until``; return their decisions-log rows for the learner."""
@@ -118,7 +132,7 @@ class Backtest:
             ):
                 self.apply_feedback(feedback[self._next_feedback])
                 self._next_feedback += 1
-            batch.append((transaction, self._assess(transaction)))
+            batch.append((transaction, self.process(transaction)))
             if len(batch) >= BATCH:
                 self._flush(batch, day)
             index += 1
@@ -132,27 +146,6 @@ class Backtest:
         self.activity.update(changed)
         if artifact is not None:
             self.detector = self.detector.with_model(load_model(artifact))
-
-    def _assess(self, transaction: Transaction) -> Decision:
-        """Features, rules and the state update; the model's score waits for the batch."""
-        state = self.states.get(transaction.customer_id)
-        if state is None:
-            state = self.states[transaction.customer_id] = CustomerState()
-        merchant_id, terminal_id = transaction.merchant_id, transaction.terminal_id
-        merchant = merchant_key(merchant_id) if merchant_id else None
-        terminal = terminal_key(terminal_id) if terminal_id else None
-        activity = self.activity
-        decision = self.detector.assess(
-            transaction,
-            state,
-            self.references.get(transaction.customer_id),
-            self.merchant_risk.get(merchant) if merchant else None,
-            self.merchant_risk.get(terminal) if terminal else None,
-            activity.get(terminal) if terminal else None,
-            activity.get(merchant) if merchant else None,
-        )
-        self.detector.learn(state, transaction, decision)
-        return decision
 
     def _flush(self, batch: list[tuple[Transaction, Decision]], day: ShardDay) -> None:
         if not batch:

@@ -9,10 +9,10 @@ on the number of workers (a test checks it).
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkContext
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from detection.activity import EntityActivity
@@ -25,8 +25,8 @@ from detection.models import Feedback
 ShardFactory = Callable[[int], tuple[Backtest, Callable[[], Any]]]
 
 
-class ShardFailedError(RuntimeError):
-    """A shard's worker process failed; the message names the shard and the error."""
+class LearningShardError(RuntimeError):
+    """A shard's worker process failed; the message names the shard and the error, in one line."""
 
 
 def run_learning_shards(
@@ -35,15 +35,21 @@ def run_learning_shards(
     learner: LearningLog,
     feedback: list[Feedback],
     context: ForkContext,
+    in_worker: Callable[[], None] = lambda: None,
+    describe: Callable[[BaseException], str] = repr,
 ) -> list[Any]:
-    """Run ``shards`` prepared shards under ``learner``; their results in shard order."""
+    """Run ``shards`` prepared shards under ``learner``; their results in shard order.
+
+    ``in_worker`` runs first in each worker process (e.g. signal set-up); ``describe`` puts a
+    worker's exception in one line for the error the learner raises.
+    """
     if shards == 1:
         backtest, result = prepare(0)
         learn_in_steps(learner, feedback, lambda until: [backtest.advance(until)], backtest.update)
         return [result()]
     pipes = [context.Pipe() for _ in range(shards)]
     workers = [
-        context.Process(target=_serve, args=(prepare, index, child), daemon=True)
+        context.Process(target=_serve, args=(prepare, index, child, in_worker, describe), daemon=True)
         for index, (_, child) in enumerate(pipes)
     ]
     for worker in workers:
@@ -54,7 +60,7 @@ def run_learning_shards(
         def advance_all(until: float) -> list[ShardDay]:
             for connection in connections:
                 connection.send(("advance", until))
-            return [_receive(connection, index) for index, connection in enumerate(connections)]
+            return [_receive(connections[index], workers[index], index, shards) for index in range(shards)]
 
         def update_all(changed: dict[str, EntityActivity], artifact: ModelArtifact | None) -> None:
             for connection in connections:
@@ -63,26 +69,41 @@ def run_learning_shards(
         learn_in_steps(learner, feedback, advance_all, update_all)
         for connection in connections:
             connection.send(("finish",))
-        return [_receive(connection, index) for index, connection in enumerate(connections)]
-    finally:
+        return [_receive(connections[index], workers[index], index, shards) for index in range(shards)]
+    finally:  # after the results (or a failure) nothing more is needed from any worker
         for worker in workers:
-            worker.join(timeout=5)
+            worker.join(timeout=1)
             if worker.is_alive():
                 worker.terminate()
+                worker.join(5)
 
 
-def _receive(connection: Connection, index: int) -> Any:
+def _receive(connection: Connection, worker: BaseProcess, index: int, shards: int) -> Any:
+    # Wait for the answer or the worker's end: the other workers hold copies of this pipe's far end
+    # (forked after it was made), so a dead worker would not read as end-of-file here.
+    wait([connection, worker.sentinel])
     try:
+        if not connection.poll():
+            raise EOFError
         kind, value = connection.recv()
-    except EOFError as exc:
-        raise ShardFailedError(f"backtest shard {index} exited without an answer") from exc
+    except (EOFError, OSError) as exc:
+        worker.join(1)
+        why = f"its process ended without a result (exit code {worker.exitcode})"
+        raise LearningShardError(f"backtest shard {index + 1} of {shards} failed: {why}") from exc
     if kind == "error":
-        raise ShardFailedError(f"backtest shard {index} failed: {value}")
+        raise LearningShardError(f"backtest shard {index + 1} of {shards} failed: {value}")
     return value
 
 
-def _serve(prepare: ShardFactory, index: int, connection: Connection) -> None:
+def _serve(
+    prepare: ShardFactory,
+    index: int,
+    connection: Connection,
+    in_worker: Callable[[], None],
+    describe: Callable[[BaseException], str],
+) -> None:
     """A worker: prepare the shard, then answer the learner's steps until told to finish."""
+    in_worker()
     try:
         backtest, result = prepare(index)
         while True:
@@ -95,5 +116,4 @@ def _serve(prepare: ShardFactory, index: int, connection: Connection) -> None:
                 connection.send(("ok", result()))
                 return
     except Exception as exc:  # reported to the learner, which ends the run with one clear line
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        connection.send(("error", detail))
+        connection.send(("error", describe(exc)))
