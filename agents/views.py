@@ -18,7 +18,7 @@ from agents.models import live_models
 from agents.state_access import load_merchant_risk, load_reference
 from agents.tables import customer_behaviour
 from detection.reference import merchant_key, terminal_key
-from detection.state import CustomerState
+from detection.state import CustomerState, decode_state
 
 MAX_PAGE = 500
 
@@ -42,7 +42,7 @@ def page_of(items: list[Any], request: Request) -> dict[str, Any]:
 
 def _customer_state(customer_id: str) -> CustomerState | None:
     raw = customer_behaviour.get(customer_id.encode())
-    return CustomerState.from_json(raw) if raw is not None else None
+    return decode_state(raw)[0] if raw is not None else None  # an old layout reads as the detector sees it
 
 
 class JsonView(View):
