@@ -14,6 +14,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from detection.sources import REFERENCE_SOURCES
 from producers.generate import write_files
@@ -42,25 +43,23 @@ def main() -> None:
         )
         reference = {source.name: data / f"{source.name}.jsonl" for source in REFERENCE_SOURCES}
         cores = os.cpu_count() or 1
-        # Side by side in one run: the rules alone, then learning (daily retraining, model on).
-        rules_only = run_backtest(
-            data / "transactions.jsonl",
-            feedback=data / "feedback.jsonl",
-            reference=reference,
-            workers=cores,
-            show_progress=False,
-            learn=False,
-        )
-        rate, seconds = rules_only["throughput_tx_per_s"], rules_only["seconds"]
-        print(f"rules only   workers={cores}  {rate:>8,} tx/s  ({seconds} s)")
-        for workers in sorted({1, cores}):
-            report = run_backtest(
+
+        def backtest(workers: int, learn: bool) -> dict[str, Any]:
+            return run_backtest(
                 data / "transactions.jsonl",
                 feedback=data / "feedback.jsonl",
                 reference=reference,
                 workers=workers,
                 show_progress=False,
+                learn=learn,
             )
+
+        # Side by side in one run: the rules alone, then learning (daily retraining, model on).
+        rules_only = backtest(cores, learn=False)
+        rate, seconds = rules_only["throughput_tx_per_s"], rules_only["seconds"]
+        print(f"rules only   workers={cores}  {rate:>8,} tx/s  ({seconds} s)")
+        for workers in sorted({1, cores}):
+            report = backtest(workers, learn=True)
             print(
                 f"with model   workers={workers}  {report['throughput_tx_per_s']:>8,} tx/s  ({report['seconds']} s, "
                 f"{report['models_trained']} daily retrainings included)"
