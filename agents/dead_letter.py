@@ -73,19 +73,30 @@ async def process_guarded(stream: faust.StreamT[bytes], handle: EventHandler, st
     (agents.fatal). An agent that raises is restarted by Faust's supervisor every few
     seconds and its consumers slowly die (faust-streaming #175): never let one escape.
     """
-    processing_seconds = event_processing_seconds.labels(stage)
     async for event in stream.events():
-        started = time.perf_counter()
-        try:
-            await handle(event)
-        except pydantic.ValidationError as exc:
-            await send_to_dead_letter(event, "schema", field_errors(exc), stage)
-        except Exception as exc:
-            fatal = storage_failure(exc)
-            if fatal is not None:
-                logger.critical("%s stops the worker: %s", stage, fatal)
-                await app.crash(fatal)  # the worker exits non-zero; this record's offset is never committed
-                return
-            logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
-            await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
-        processing_seconds.observe(time.perf_counter() - started)
+        await handle_guarded(event, handle, stage)
+
+
+async def handle_guarded(event: faust.EventT[bytes], handle: EventHandler, stage: str) -> bool:
+    """``handle`` one event (see process_guarded); False when it went to dead-letter instead.
+
+    Raises StorageFailureError (after crashing the app) when the data dir cannot take writes: the
+    agent's loop must end there, so neither this event nor the ones after it are acknowledged.
+    """
+    started = time.perf_counter()
+    try:
+        await handle(event)
+        return True
+    except pydantic.ValidationError as exc:
+        await send_to_dead_letter(event, "schema", field_errors(exc), stage)
+    except Exception as exc:
+        fatal = storage_failure(exc)
+        if fatal is not None:
+            logger.critical("%s stops the worker: %s", stage, fatal)
+            await app.crash(fatal)  # the worker exits non-zero; this record's offset is never committed
+            raise fatal from exc
+        logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
+        await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
+    finally:
+        event_processing_seconds.labels(stage).observe(time.perf_counter() - started)
+    return False

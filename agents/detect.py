@@ -14,27 +14,32 @@ import faust
 from agents import topics
 from agents.app import app
 from agents.dead_letter import process_guarded
+from agents.decisions_log import load_activity
 from agents.metrics import worker_metrics
+from agents.models import live_models
 from agents.state_access import load_reference, load_state, merchant_and_terminal_risk, save_state
 from agents.tables import alerted_transactions
 from agents.validate import INGESTED_AT_HEADER
 from config import get_settings
-from config.rules import load_rules
 from detection.alert import Alert, build_alert
-from detection.engine import Decision, Detector
+from detection.decisions import decision_record
+from detection.engine import Decision
+from detection.metrics import decision_counters
 from detection.models import Transaction
+from detection.reference import merchant_key, terminal_key
+from detection.shadow import shadow_verdict
 
 settings = get_settings()
 STAGE = "detect"
 #: Alerts this worker published most recently, newest first, for the read API.
 RECENT_ALERTS_KEPT = 1000
 
-detector = Detector(load_rules(settings.rules_file))
 recent_alerts: deque[Alert] = deque(maxlen=RECENT_ALERTS_KEPT)
 
 
 @app.agent(topics.validated_transactions)
 async def detect(stream: faust.StreamT[bytes]) -> None:
+    await live_models.wait_ready(settings.models_wait_s)  # a restarted worker scores with the latest champion
     await process_guarded(stream, detect_one, STAGE)
 
 
@@ -44,11 +49,21 @@ async def detect_one(event: faust.EventT[bytes]) -> None:
     state = load_state(customer_key, transaction.timestamp.timestamp(), settings.state_ttl_s)
     reference = load_reference(customer_key)
     merchant, terminal = merchant_and_terminal_risk(transaction.merchant_id, transaction.terminal_id)
+    terminal_activity = load_activity(terminal_key(transaction.terminal_id)) if transaction.terminal_id else None
+    merchant_activity = load_activity(merchant_key(transaction.merchant_id)) if transaction.merchant_id else None
 
-    decision = detector.evaluate(transaction, state, reference, merchant, terminal)
+    detector = live_models.detector  # one read per transaction: a hot swap never splits a decision
+    decision = detector.evaluate(
+        transaction, state, reference, merchant, terminal, terminal_activity, merchant_activity
+    )
     if detector.learn(state, transaction, decision):
         save_state(customer_key, state)
     _count(transaction, decision)
+    shadow = shadow_verdict(decision, live_models.shadow, detector.config) if live_models.shadow else None
+    if shadow is not None and shadow.alert:
+        worker_metrics.incr(f"shadow_alerts.{shadow.version}")
+    record = decision_record(transaction, decision, detector.rules_version, shadow)
+    await topics.decisions.send(key=customer_key, value=record.model_dump_json().encode())
     if not decision.alert:
         return
     detected_at = datetime.now(UTC)
@@ -66,27 +81,5 @@ def _ingested_at(event: faust.EventT[bytes]) -> datetime | None:
 
 
 def _count(transaction: Transaction, decision: Decision) -> None:
-    metrics = worker_metrics
-    metrics.incr("transactions.scored")
-    metrics.incr("amount.total_eur", decision.features.amount_eur)
-    if transaction.country:
-        metrics.incr(f"transactions.country.{transaction.country}")
-    if transaction.channel:
-        metrics.incr(f"transactions.channel.{transaction.channel}")
-    device = "new" if decision.features.new_device else "known"
-    metrics.incr(f"transactions.device.{device}")
-    if decision.duplicate:
-        metrics.incr("transactions.replayed")
-    if not decision.alert:
-        return
-    metrics.incr(f"alerts.severity.{decision.severity}")
-    metrics.incr("amount.at_risk_eur", decision.features.amount_eur)
-    for reason in decision.reasons:
-        metrics.incr(f"alerts.rule.{reason.code}")
-    if transaction.country:
-        metrics.incr(f"alerts.country.{transaction.country}")
-    if transaction.channel:
-        metrics.incr(f"alerts.channel.{transaction.channel}")
-    metrics.incr(f"alerts.device.{device}")
-    if transaction.merchant_id:
-        metrics.incr(f"alerts.merchant.{transaction.merchant_id}")
+    for name, amount in decision_counters(transaction, decision):
+        worker_metrics.incr(name, amount)

@@ -178,3 +178,6 @@ class MetricsSnapshot(Contract):
     latency_ms_p99: float | None = None
     latency_ms_max: float | None = None
     consumer_lag: int | None = None
+    models: dict[str, str] = Field(
+        default_factory=dict, description="Model version per role ('champion', 'shadow') the worker scores with."
+    )

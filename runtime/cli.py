@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if needs_broker:
             asyncio.run(ensure_topics(settings.broker, topic_specs(settings), settings.topic_retention_ms))
-        import runtime.commands  # noqa: F401  (registers the project's commands on the app)
+        # Registers the project's commands on the app.
+        import runtime.commands
+        import runtime.train_commands  # noqa: F401
         from agents.app import app
         from runtime import topics_command  # noqa: F401  (registers `fraudwatch topics`)
 

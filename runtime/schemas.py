@@ -10,6 +10,9 @@ from pydantic import BaseModel
 
 from detection import models
 from detection.alert import Alert
+from detection.decisions import DecisionRecord, EntityActivityDelta
+from detection.model import ModelArtifact
+from detection.model_registry import ModelEvent
 from detection.sources import REFERENCE_SOURCES
 
 
@@ -27,6 +30,10 @@ CONTRACTS: tuple[type[BaseModel], ...] = (
     models.MerchantRiskUpdate,
     models.DeadLetter,
     models.MetricsSnapshot,
+    DecisionRecord,
+    EntityActivityDelta,
+    ModelArtifact,
+    ModelEvent,
 )
 SCHEMAS: dict[str, type[BaseModel]] = {schema_name(model): model for model in CONTRACTS}
 
