@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import faust
 import pydantic
+from prometheus_client import Histogram
 
 from agents import topics
 from agents.app import app
@@ -73,15 +74,19 @@ async def process_guarded(stream: faust.StreamT[bytes], handle: EventHandler, st
     (agents.fatal). An agent that raises is restarted by Faust's supervisor every few
     seconds and its consumers slowly die (faust-streaming #175): never let one escape.
     """
+    processing_seconds = event_processing_seconds.labels(stage)
     async for event in stream.events():
-        await handle_guarded(event, handle, stage)
+        await handle_guarded(event, handle, stage, processing_seconds)
 
 
-async def handle_guarded(event: faust.EventT[bytes], handle: EventHandler, stage: str) -> bool:
+async def handle_guarded(
+    event: faust.EventT[bytes], handle: EventHandler, stage: str, processing_seconds: Histogram | None = None
+) -> bool:
     """``handle`` one event (see process_guarded); False when it went to dead-letter instead.
 
     Raises StorageFailureError (after crashing the app) when the data dir cannot take writes: the
-    agent's loop must end there, so neither this event nor the ones after it are acknowledged.
+    agent's loop must end there, so neither this event nor the ones after it (in a batch) are
+    acknowledged and committed while the worker stops.
     """
     started = time.perf_counter()
     try:
@@ -98,5 +103,6 @@ async def handle_guarded(event: faust.EventT[bytes], handle: EventHandler, stage
         logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
         await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
     finally:
-        event_processing_seconds.labels(stage).observe(time.perf_counter() - started)
+        if processing_seconds is not None:
+            processing_seconds.observe(time.perf_counter() - started)
     return False
