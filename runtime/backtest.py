@@ -138,15 +138,24 @@ def run_backtest(
     total = sum(len(shard) for shard in _job.shards)
     context = multiprocessing.get_context("fork")  # shards inherit the parsed inputs instead of pickling them
     _progress_counter = context.Value("q", 0)
-    progress = Progress("backtest", total) if show_progress else None
+    progress: Progress | None = None
     finished = threading.Event()
-    if progress is not None:
-        threading.Thread(target=_draw_progress, args=(progress, finished), daemon=True).start()
+
+    def show() -> None:
+        # Only once the shards are forked: a thread holding a lock (stderr's, the bar's) at fork time
+        # leaves it held in the children for good.
+        nonlocal progress
+        if show_progress:
+            progress = Progress("backtest", total)
+            threading.Thread(target=_draw_progress, args=(progress, finished), daemon=True).start()
+
     try:
         if processes == 1:
+            show()
             evaluations = [_run_shard(0)]
         else:
             with context.Pool(processes) as pool:
+                show()
                 evaluations = pool.map(_run_shard, range(processes))
     finally:
         finished.set()
