@@ -17,6 +17,7 @@ from config import get_settings
 from detection.sources import REFERENCE_SOURCES
 from producers.generate import produce_live, write_files
 from producers.replay import replay_file
+from runtime.backtest_commands import BACKTEST_OPTIONS, SUMMARY_KEYS, one_line_failure
 from runtime.handbook_commands import DEFAULT_PROFILE, HANDBOOK_OPTIONS, generate_handbook_files
 from runtime.schemas import write_schemas
 
@@ -182,6 +183,7 @@ async def demo(self: AppCommand, rate: float) -> None:
     ),
     option("--report", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write JSON."),
     option("--workers", type=int, default=None, help="Processes (default: one per core); customers are sharded."),
+    *BACKTEST_OPTIONS,
 )
 async def backtest(
     self: AppCommand,
@@ -190,21 +192,27 @@ async def backtest(
     rules: Path | None,
     report: Path,
     workers: int | None,
+    test_start: datetime | None,
+    test_end: datetime | None,
+    decisions: Path | None,
     **reference_files: Path | None,
 ) -> None:
     """Run the detection rules over a file of transactions and report their quality."""
     from runtime.backtest import run_backtest, write_report
 
-    result = run_backtest(
-        transactions,
-        feedback=feedback,
-        rules=rules,
-        workers=workers,
-        reference=reference_files,
-    )
+    with one_line_failure(self):
+        result = run_backtest(
+            transactions,
+            feedback=feedback,
+            rules=rules,
+            workers=workers,
+            test_start=test_start,
+            test_end=test_end,
+            decisions=decisions,
+            reference=reference_files,
+        )
     write_report(result, report)
-    summary = {k: result[k] for k in ("transactions", "alerts", "precision", "recall", "f1", "throughput_tx_per_s")}
-    self.say(json.dumps(summary))
+    self.say(json.dumps({k: result[k] for k in SUMMARY_KEYS}))
 
 
 @app.command()

@@ -212,7 +212,7 @@ class RulesPanel:
         published = ", ".join(sorted(book.rule_sets)) or "none yet"
         self.summary.object = (
             f"Active **{active}** · shadow **{shadow or 'none'}** · published: {published}. "
-            "Precision and recall of both: the KPIs' quality counters and `shadow.quality.*`."
+            "Precision and recall of both: the KPIs' quality counters and `shadow_rules.quality.*`."
         )
 
     def _publish(self) -> None:
