@@ -18,7 +18,7 @@ from detection.audit import audit_message, change_record
 from detection.cases import Case, CaseCommand, CaseError, CaseStatus, apply_command, select_cases
 from detection.rule_sets import Role, publish_messages, rules_config_from_toml
 from ui.feed import DashboardFeed
-from ui.panels import Tick
+from ui.panels import Tick, selectable_table
 
 CASE_COLUMNS = ["case_id", "status", "customer", "alerts", "max_score", "assignee", "updated"]
 STATUS_CHOICES = ["", "open", "investigating", "closed", "closed_fraud", "closed_not_fraud"]
@@ -49,16 +49,7 @@ class CasesPanel:
         self.cases: dict[str, Case] = {}
         self.selected: Case | None = None
         self.status_filter = pn.widgets.Select(name="Cases", options=STATUS_CHOICES, value="", width=180)
-        self.table = pn.widgets.Tabulator(
-            pd.DataFrame(columns=CASE_COLUMNS),
-            height=260,
-            sizing_mode="stretch_width",
-            selectable=1,
-            disabled=True,
-            show_index=False,
-            layout="fit_data_stretch",
-            name="cases",
-        )
+        self.table = selectable_table(CASE_COLUMNS, 260, "cases")
         self.table.param.watch(self._on_select, "selection")
         self.status_filter.param.watch(lambda _e: self._show(force=True), "value")
         self.detail = pn.pane.Markdown("Click a case to work it.", sizing_mode="stretch_width")
