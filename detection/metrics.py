@@ -48,6 +48,17 @@ class Family(StrEnum):
     SHADOW_ALERTS = "shadow_alerts"
     #: The model registry on a worker: bad_record, incompatible, retrained, retrain_skipped, retrain_failed.
     MODELS = "models"
+    #: A shadow rule set (docs/operations.md): ``transactions``, ``alerts`` (would-be), and its quality.
+    SHADOW_RULES = "shadow_rules"
+    SHADOW_RULES_QUALITY = "shadow_rules.quality"
+    #: Which list decided (detection.verdict.Listed): allow_list, suppressed, block_list.
+    LISTS = "lists"
+    #: Decision API answers by decision: allow, review, block.
+    DECISION_API = "api.score"
+    #: Case changes: opened, alert_joined, closed_fraud, closed_not_fraud.
+    CASES = "cases"
+    #: Live rule switches by role: active, shadow.
+    RULES_SWITCHED = "rules.switched"
 
 
 class Outcome(StrEnum):
