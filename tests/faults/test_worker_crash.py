@@ -31,9 +31,9 @@ from tests.integration.harness import WorkerProcess, read_topic
 from tests.integration.test_detection import warm_up
 
 #: The issue's run was 6 000 at 200 tx/s killed after 10 s: `make faults` runs that (FAULT_TRANSACTIONS=6000).
-TRANSACTIONS = int(os.environ.get("FAULT_TRANSACTIONS", "3000"))
+TRANSACTIONS = int(os.environ.get("FAULT_TRANSACTIONS", "1500"))
 RATE = 200.0
-KILL_AFTER_S = float(os.environ.get("FAULT_KILL_AFTER_S", "5"))
+KILL_AFTER_S = float(os.environ.get("FAULT_KILL_AFTER_S", "4"))
 
 
 def stream(count: int) -> list[Transaction]:
