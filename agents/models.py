@@ -4,9 +4,10 @@ Not a Faust agent: an agent on the one-partition models topic would run on one w
 every worker needs every record. So each worker reads the whole (compacted, small) topic with its
 own group-less consumer, folds it (detection.model_registry) and, when the champion or the shadow
 changes, builds the new detector and swaps it in with one assignment: the detect agent picks up
-the new model at its next transaction, with no restart and no half-updated state. At start,
-detection waits (``FRAUDWATCH_MODELS_WAIT_S`` at most) until the topic was read to its end, so a
-restarted worker scores its first transaction with the latest champion.
+the new model at its next transaction, with no restart and no half-updated state. At start, the
+worker resumes its streams only once the topic was read to its end (``FRAUDWATCH_MODELS_WAIT_S``
+at most; agents.broadcast.Followed), so a restarted worker scores its first transaction with the
+latest champion.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agents.app import app, broker_url
+from agents.app import broker_url
+from agents.broadcast import followed
 from agents.metrics import worker_metrics
 from config import get_settings
 from config.broker import bootstrap_servers
@@ -103,7 +105,6 @@ class LiveModels:
 live_models = LiveModels(Detector(load_rules(settings.rules_file)))
 
 
-@app.task
 async def follow_models() -> None:
     """Read the models topic from the beginning, forever; reconnect when the broker goes away."""
     while True:
@@ -114,6 +115,10 @@ async def follow_models() -> None:
         except Exception:
             logger.exception("models follower lost the broker; retrying")
             await asyncio.sleep(1.0)
+
+
+# Read before the worker resumes its streams (agents.broadcast.Followed says why not in the detect agent).
+followed.follow_before_streams(follow_models, lambda: live_models.wait_ready(settings.models_wait_s))
 
 
 async def _follow(url: str, topic: str) -> None:
