@@ -24,6 +24,7 @@ from config import get_settings
 from detection.alert import Alert, build_alert
 from detection.decisions import decision_record
 from detection.engine import Decision
+from detection.metrics import decision_counters
 from detection.models import Transaction
 from detection.reference import merchant_key, terminal_key
 from detection.shadow import shadow_verdict
@@ -80,27 +81,5 @@ def _ingested_at(event: faust.EventT[bytes]) -> datetime | None:
 
 
 def _count(transaction: Transaction, decision: Decision) -> None:
-    metrics = worker_metrics
-    metrics.incr("transactions.scored")
-    metrics.incr("amount.total_eur", decision.features.amount_eur)
-    if transaction.country:
-        metrics.incr(f"transactions.country.{transaction.country}")
-    if transaction.channel:
-        metrics.incr(f"transactions.channel.{transaction.channel}")
-    device = "new" if decision.features.new_device else "known"
-    metrics.incr(f"transactions.device.{device}")
-    if decision.duplicate:
-        metrics.incr("transactions.replayed")
-    if not decision.alert:
-        return
-    metrics.incr(f"alerts.severity.{decision.severity}")
-    metrics.incr("amount.at_risk_eur", decision.features.amount_eur)
-    for reason in decision.reasons:
-        metrics.incr(f"alerts.rule.{reason.code}")
-    if transaction.country:
-        metrics.incr(f"alerts.country.{transaction.country}")
-    if transaction.channel:
-        metrics.incr(f"alerts.channel.{transaction.channel}")
-    metrics.incr(f"alerts.device.{device}")
-    if transaction.merchant_id:
-        metrics.incr(f"alerts.merchant.{transaction.merchant_id}")
+    for name, amount in decision_counters(transaction, decision):
+        worker_metrics.incr(name, amount)

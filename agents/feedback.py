@@ -22,7 +22,8 @@ from agents.state_access import load_merchant_risk, load_reference, save_referen
 from agents.tables import alerted_transactions, merchant_risk
 from detection.decisions import DecisionRecord, fraud_deltas
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
-from detection.model_quality import RULES_ONLY, judged_counters, outcome_of
+from detection.metrics import Family, Outcome, counter
+from detection.model_quality import RULES_ONLY, judged_counters
 from detection.models import Feedback, FieldError, MerchantRiskUpdate
 from detection.reference import CustomerReference, MerchantRisk
 
@@ -58,7 +59,7 @@ async def apply_one(event: faust.EventT[bytes]) -> None:
         alerted = record.alert
     else:
         alerted = alerted_transactions.get(feedback.transaction_id.encode()) is not None
-    worker_metrics.incr(f"quality.{outcome_of(alerted, feedback.is_fraud)}")
+    worker_metrics.incr(counter(Family.QUALITY, Outcome.of(alerted, feedback.is_fraud)))
     if record is None:
         worker_metrics.incr("feedback.unknown_transaction")
         logger.warning("feedback for %s: not in the decisions log", feedback.transaction_id)

@@ -37,5 +37,7 @@ entity_activity = _topic(settings.topic_entity_activity)
 reference_data = app.topic(*reference_topics(settings), key_type=bytes, value_type=bytes)
 notify_dead_letter = _topic(settings.topic_notify_dead_letter)
 notify_retry = _topic(settings.topic_notify_retry)
-#: What the notifier reads: new alerts, and alerts it put back while stopping or rebalancing.
+webhook_retry = _topic(settings.topic_webhook_retry)
+#: What each sink reads: new alerts, and alerts it put back while stopping or rebalancing.
 notify_input = app.topic(settings.topic_alerts, settings.topic_notify_retry, key_type=bytes, value_type=bytes)
+webhook_input = app.topic(settings.topic_alerts, settings.topic_webhook_retry, key_type=bytes, value_type=bytes)

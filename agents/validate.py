@@ -11,6 +11,7 @@ from agents.app import app
 from agents.dead_letter import process_guarded, send_to_dead_letter
 from agents.metrics import worker_metrics
 from config import get_settings
+from detection.metrics import TRANSACTIONS_INVALID, TRANSACTIONS_VALID
 from detection.validation import Rejection, ValidationLimits, validate_transaction
 
 settings = get_settings()
@@ -23,6 +24,7 @@ limits = ValidationLimits(
     max_amount=settings.max_amount,
     max_future_skew=timedelta(seconds=settings.max_future_skew_s),
     currencies=frozenset(settings.currencies),
+    max_past_age=timedelta(seconds=settings.max_past_age_s),
 )
 
 
@@ -34,10 +36,10 @@ async def validate(stream: faust.StreamT[bytes]) -> None:
 async def validate_one(event: faust.EventT[bytes]) -> None:
     result = validate_transaction(event.value, limits, datetime.now(UTC))
     if isinstance(result, Rejection):
-        worker_metrics.incr("transactions.invalid")
+        worker_metrics.incr(TRANSACTIONS_INVALID)
         await send_to_dead_letter(event, result.reason, result.errors, STAGE)
         return
-    worker_metrics.incr("transactions.valid")
+    worker_metrics.incr(TRANSACTIONS_VALID)
     ingested_at_ms = int(event.message.timestamp * 1000)
     await topics.validated_transactions.send(
         key=result.customer_id.encode(),

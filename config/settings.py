@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".fraudwatch"), description="RocksDB files, embedded broker state, demo mailbox.")
     web_host: str = Field("127.0.0.1", description="Worker web server (read API) bind address.")
     web_port: int = Field(6066, description="Worker web server (read API) port.")
+    api_token: str | None = Field(
+        None,
+        description="When set, every request to the worker's web server except /health, /ready and /metrics "
+        "must carry 'Authorization: Bearer <token>'; the dashboard sends it too.",
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once", description="exactly_once needs broker transactions (Redpanda); never on embedded."
     )
@@ -52,6 +57,10 @@ class Settings(BaseSettings):
         ge=1,
         description="Partition count of every customer-keyed topic and table (they must match to co-partition).",
     )
+    run_agents: CsvList = Field(
+        (), description="Only these agents run in this worker (short names, e.g. 'notify'); empty runs all."
+    )
+    skip_agents: CsvList = Field((), description="These agents do not run in this worker (e.g. 'notify').")
     metrics_interval_s: float = Field(1.0, gt=0, description="How often each worker publishes its metrics snapshot.")
 
     # --- broker tuning; the embedded profile overrides these (see embedded_profile) ---------
@@ -88,6 +97,7 @@ class Settings(BaseSettings):
     topic_metrics: str = "fraudwatch.metrics"
     topic_notify_dead_letter: str = "fraud.alerts.undeliverable"
     topic_notify_retry: str = "fraud.alerts.notify-retry"
+    topic_webhook_retry: str = "fraud.alerts.webhook-retry"
     topic_decisions: str = "fraud.decisions"
     topic_models: str = "fraudwatch.models"
     topic_entity_activity: str = "reference.entity-activity"
@@ -102,6 +112,12 @@ class Settings(BaseSettings):
     )
     max_future_skew_s: float = Field(
         300.0, ge=0, description="Event times further ahead of the wall clock are invalid."
+    )
+    max_past_age_s: float = Field(
+        400 * 24 * 3600.0,
+        gt=0,
+        description="Event times older than this before the wall clock are invalid ('stale_timestamp'); "
+        "raise it to replay old files live.",
     )
     currencies: CsvList = Field(
         ("EUR", "USD", "GBP", "CHF", "JPY", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "BRL", "INR", "SGD"),
@@ -155,6 +171,18 @@ class Settings(BaseSettings):
     smtp_retry_initial_s: float = Field(0.5, gt=0, description="First retry delay after a temporary SMTP failure.")
     smtp_retry_max_s: float = Field(60.0, gt=0, description="Longest retry delay (exponential backoff, full jitter).")
     sent_alerts_ttl_s: int = Field(14 * 24 * 3600, gt=0, description="How long sent alert ids are remembered.")
+
+    # --- webhook ----------------------------------------------------------------------------
+    webhook_url: str | None = Field(None, description="POST every alert as JSON here (unset: no webhook sink).")
+    webhook_secret: str | None = Field(
+        None, description="Signs each body: X-Fraudwatch-Signature: sha256=<HMAC-SHA256 hex of the body>."
+    )
+    webhook_min_severity: Severity = Severity.MEDIUM
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Per webhook request (connect, send, answer).")
+    webhook_retry_initial_s: float = Field(0.5, gt=0, description="First retry delay after a temporary failure.")
+    webhook_retry_max_s: float = Field(
+        60.0, gt=0, description="Longest retry delay (exponential backoff, full jitter)."
+    )
     commit_interval_s: float = Field(2.8, gt=0, description="Faust broker_commit_interval.")
 
     # --- dashboard --------------------------------------------------------------------------
@@ -167,7 +195,7 @@ class Settings(BaseSettings):
     dashboard_history_s: int = Field(900, ge=60, description="Seconds of per-second history in the charts.")
     worker_api_url: str = Field("http://127.0.0.1:6066", description="Worker read API, for customer history.")
 
-    @field_validator("currencies", "mail_to", "mail_oncall", mode="before")
+    @field_validator("currencies", "mail_to", "mail_oncall", "run_agents", "skip_agents", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

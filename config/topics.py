@@ -41,7 +41,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_feedback, n, False, "confirmed outcomes, keyed by customer_id"),
         TopicSpec(settings.topic_alerts, n, False, "fraud alerts (versioned contract), keyed by customer_id"),
         TopicSpec(settings.topic_notify_dead_letter, n, False, "alerts a sink refused for good", False),
-        TopicSpec(settings.topic_notify_retry, n, False, "alerts the notifier put back while it stopped or rebalanced"),
+        TopicSpec(settings.topic_notify_retry, n, False, "alerts the email sink put back while stopping"),
+        TopicSpec(settings.topic_webhook_retry, n, False, "alerts the webhook sink put back while it stopped"),
         # One partition: every worker needs every merchant, so it feeds a global table.
         TopicSpec(settings.topic_merchant_risk, 1, False, "confirmed frauds per merchant/terminal", False),
         TopicSpec(settings.topic_metrics, 1, False, "per-second aggregate metrics from the workers", False),

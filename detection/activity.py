@@ -32,9 +32,13 @@ class EntityActivity:
     days: dict[int, list[int]] = field(default_factory=dict)
     #: transaction ids of the confirmed frauds counted, with their day (a replayed report counts once)
     frauds: dict[str, int] = field(default_factory=dict)
+    #: (day, delay, risk features) of the last ``risk_features`` call: a terminal's risk changes once a
+    #: day, and most of its payments in a day are scored before its next change
+    _last: tuple[int, int, list[float]] | None = field(default=None, compare=False, repr=False)
 
     def add_transaction(self, ts: float) -> None:
         day = day_of(ts)
+        self._last = None
         bucket = self.days.get(day)
         if bucket is None:
             self.days[day] = [1, 0]
@@ -50,6 +54,7 @@ class EntityActivity:
         if self.days and day <= max(self.days) - KEPT_DAYS:
             return False
         self.frauds[transaction_id] = day
+        self._last = None
         bucket = self.days.setdefault(day, [0, 0])
         bucket[1] += 1
         return True
@@ -75,6 +80,9 @@ class EntityActivity:
     def risk_features(self, now: float, delay: int) -> list[float]:
         """[count, fraud share] for each of WINDOW_DAYS, in one pass over the kept days."""
         last = day_of(now) - delay
+        cached = self._last
+        if cached is not None and cached[0] == last and cached[1] == delay:
+            return cached[2]
         result: list[float] = []
         transactions = frauds = 0
         day = last
@@ -87,6 +95,7 @@ class EntityActivity:
                 day -= 1
             result.append(float(transactions))
             result.append(frauds / transactions if transactions else 0.0)
+        self._last = (last, delay, result)
         return result
 
     def _prune(self, today: int) -> None:

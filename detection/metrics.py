@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Mapping
 from enum import StrEnum
 
-from detection.models import MetricsSnapshot
+from detection.engine import Decision
+from detection.models import MetricsSnapshot, Transaction
 from detection.quality import Quality
 
 TRANSACTIONS_VALID = "transactions.valid"
@@ -58,6 +59,55 @@ class Outcome(StrEnum):
         return cls.FALSE_NEGATIVE if is_fraud else cls.TRUE_NEGATIVE
 
 
+class SinkEvent(StrEnum):
+    """What a sink (email, webhook, ...) counts, as ``notify.<sink>.<event>``."""
+
+    SENT = "sent"
+    RETRIES = "retries"
+    REQUEUED = "requeued"
+    DEFERRED = "deferred_to_digest"
+    DIGESTS_SENT = "digests_sent"
+    DIGESTS_REFUSED = "digests_refused"
+    UNDELIVERABLE = "undeliverable"
+
+
+def sink_counter(sink: str, event: SinkEvent, detail: str | None = None) -> str:
+    """e.g. sink_counter('email', SinkEvent.SENT) == 'notify.email.sent'; undeliverable ones add the reason."""
+    name = f"{Family.NOTIFY.value}.{sink}.{event.value}"
+    return f"{name}.{detail}" if detail else name
+
+
+def decision_counters(transaction: Transaction, decision: Decision) -> list[tuple[str, float]]:
+    """What one scored transaction adds to the counters: (name, amount) pairs."""
+    device = "new" if decision.features.new_device else "known"
+    counts: list[tuple[str, float]] = [
+        (TRANSACTIONS_SCORED, 1),
+        (AMOUNT_TOTAL_EUR, decision.features.amount_eur),
+        (counter(Family.TRANSACTIONS_DEVICE, device), 1),
+    ]
+    if transaction.country:
+        counts.append((counter(Family.TRANSACTIONS_COUNTRY, transaction.country), 1))
+    if transaction.channel:
+        counts.append((counter(Family.TRANSACTIONS_CHANNEL, transaction.channel), 1))
+    if decision.duplicate:
+        counts.append((TRANSACTIONS_REPLAYED, 1))
+    if not decision.alert:
+        return counts
+    counts += [
+        (counter(Family.ALERTS_SEVERITY, decision.severity), 1),
+        (AMOUNT_AT_RISK_EUR, decision.features.amount_eur),
+        (counter(Family.ALERTS_DEVICE, device), 1),
+    ]
+    counts += [(counter(Family.ALERTS_RULE, reason.code), 1) for reason in decision.reasons]
+    if transaction.country:
+        counts.append((counter(Family.ALERTS_COUNTRY, transaction.country), 1))
+    if transaction.channel:
+        counts.append((counter(Family.ALERTS_CHANNEL, transaction.channel), 1))
+    if transaction.merchant_id:
+        counts.append((counter(Family.ALERTS_MERCHANT, transaction.merchant_id), 1))
+    return counts
+
+
 def counter(family: Family, label: str) -> str:
     """The full counter name of ``label`` in ``family``."""
     return f"{family.value}.{label}"
@@ -90,9 +140,13 @@ class MetricsTotals:
 
     def quality(self) -> Quality:
         """Alert quality from the analysts' and chargebacks' confirmed outcomes counted so far."""
-        counts = self.family(Family.QUALITY)
-        return Quality(
-            true_positives=int(counts.get(Outcome.TRUE_POSITIVE, 0)),
-            false_positives=int(counts.get(Outcome.FALSE_POSITIVE, 0)),
-            false_negatives=int(counts.get(Outcome.FALSE_NEGATIVE, 0)),
-        )
+        return quality_of(self.family(Family.QUALITY))
+
+
+def quality_of(outcomes: Mapping[str, float]) -> Quality:
+    """Alert quality from outcome counts (Outcome label -> count)."""
+    return Quality(
+        true_positives=int(outcomes.get(Outcome.TRUE_POSITIVE, 0)),
+        false_positives=int(outcomes.get(Outcome.FALSE_POSITIVE, 0)),
+        false_negatives=int(outcomes.get(Outcome.FALSE_NEGATIVE, 0)),
+    )

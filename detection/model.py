@@ -56,7 +56,7 @@ class Contribution(NamedTuple):
 
 
 def encode_payload(document: dict[str, Any]) -> str:
-    return base64.b64encode(zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 9)).decode()
+    return base64.b64encode(zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 6)).decode()
 
 
 def decode_payload(payload: str) -> dict[str, Any]:

@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from detection.metrics import Family
+from detection.metrics import Family, Outcome, quality_of
 from detection.quality import Quality, ratio
 
 SCORE_BINS = 50
 #: Counter family: model.<version>.<outcome> and model.<version>.bin.<NN>.<fraud|legit>.
 FAMILY = Family.MODEL
-OUTCOMES = ("true_positive", "false_positive", "false_negative", "true_negative")
 #: The "version" of decisions made by the rules alone (no champion model loaded).
 RULES_ONLY = "rules"
 
@@ -27,20 +26,11 @@ def score_bin(probability: float) -> int:
     return min(SCORE_BINS - 1, max(0, int(probability * SCORE_BINS)))
 
 
-def outcome_of(alerted: bool, is_fraud: bool) -> str:
-    return {
-        (True, True): "true_positive",
-        (True, False): "false_positive",
-        (False, True): "false_negative",
-        (False, False): "true_negative",
-    }[(alerted, is_fraud)]
-
-
 def judged_counters(version: str, probability: float, alerted: bool, is_fraud: bool) -> list[str]:
     """The counters one judged decision adds 1 to, for the model ``version``."""
     label = "fraud" if is_fraud else "legit"
     return [
-        f"{FAMILY}.{version}.{outcome_of(alerted, is_fraud)}",
+        f"{FAMILY}.{version}.{Outcome.of(alerted, is_fraud)}",
         f"{FAMILY}.{version}.bin.{score_bin(probability):02d}.{label}",
     ]
 
@@ -87,11 +77,7 @@ def model_qualities(family: Mapping[str, float]) -> dict[str, ModelQuality]:
         frauds, legit = bins.get(version, ({}, {}))
         result[version] = ModelQuality(
             version=version,
-            quality=Quality(
-                int(counts.get("true_positive", 0)),
-                int(counts.get("false_positive", 0)),
-                int(counts.get("false_negative", 0)),
-            ),
+            quality=quality_of(counts),
             average_precision=binned_average_precision(frauds, legit),
             judged=int(sum(counts.values())),
         )

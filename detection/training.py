@@ -12,7 +12,6 @@ Library (measured, bench/RESULTS.md): LightGBM boosted trees, exported to the li
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,9 +91,12 @@ class TrainingParams:
     holdout_share: float = 0.2  # the most recent share of examples (by transaction time) picks the threshold
     negatives_per_fraud: int = 50  # legitimate examples kept per fraud for fitting (all are kept for holdout)
     min_frauds: int = 20
-    trees: int = 100
+    # Shallow trees: a batch is scored one tree level per numpy step, one transaction one comparison
+    # per level, so depth is the scoring cost (bench/RESULTS.md has the measured trade-off).
+    trees: int = 60
     leaves: int = 15
-    learning_rate: float = 0.1
+    depth: int = 4
+    learning_rate: float = 0.15
     seed: int = 7
 
 
@@ -107,23 +109,49 @@ def train_model(
     feature_names: Sequence[str] = FEATURE_NAMES,
 ) -> ModelArtifact:
     """Fit on examples whose label was known at ``trained_until``; held-out recent days pick the threshold."""
+    rows = list(examples)
+    return train_arrays(
+        np.asarray([e.vector for e in rows], dtype=np.float64).reshape(len(rows), len(feature_names)),
+        np.asarray([e.label for e in rows], dtype=bool),
+        np.asarray([e.ts for e in rows], dtype=np.float64),
+        np.asarray([e.known_at for e in rows], dtype=np.float64),
+        version=version,
+        trained_until=trained_until,
+        params=params,
+        feature_names=feature_names,
+    )
+
+
+def train_arrays(
+    vectors: np.ndarray[Any, Any],
+    labels: np.ndarray[Any, Any],
+    times: np.ndarray[Any, Any],
+    known_at: np.ndarray[Any, Any],
+    *,
+    version: str,
+    trained_until: datetime,
+    params: TrainingParams | None = None,
+    feature_names: Sequence[str] = FEATURE_NAMES,
+) -> ModelArtifact:
+    """``train_model`` on columns: row i is (vectors[i], labels[i], times[i], known_at[i])."""
     params = params or TrainingParams()
     cutoff = trained_until.timestamp()
-    known = sorted((e for e in examples if e.known_at <= cutoff), key=lambda e: e.ts)
-    frauds = sum(e.label for e in known)
-    if frauds < params.min_frauds or frauds == len(known):
-        raise NotEnoughLabelsError(f"{frauds} frauds among {len(known)} labelled examples (need {params.min_frauds})")
-    split = int(len(known) * (1 - params.holdout_share))
-    fit_part, holdout = known[:split], known[split:]
-    if sum(e.label for e in holdout) == 0 or sum(e.label for e in fit_part) < params.min_frauds // 2:
-        fit_part, holdout = known, known  # too few recent frauds to hold out: pick on the fit itself
-    document, library = _fit(fit_part, params, len(feature_names))
-    scores = _raw_scores(document, np.asarray([e.vector for e in holdout], dtype=np.float64))
-    labels = np.asarray([e.label for e in holdout], dtype=bool)
-    threshold, metrics = _pick_threshold(scores, labels, params.target_precision)
-    if holdout is not known:  # refit on everything, recent days included, with the threshold found
-        document, _ = _fit(known, params, len(feature_names))
-    metrics.update(examples=float(len(known)), frauds=float(frauds))
+    usable = known_at <= cutoff  # the no-leakage rule: a label known after the cut-off does not exist yet
+    order = np.argsort(times[usable], kind="stable")
+    x, y = vectors[usable][order], labels[usable][order]
+    frauds = int(y.sum())
+    if frauds < params.min_frauds or frauds == len(y):
+        raise NotEnoughLabelsError(f"{frauds} frauds among {len(y)} labelled examples (need {params.min_frauds})")
+    split = int(len(y) * (1 - params.holdout_share))
+    held_out = True
+    if int(y[split:].sum()) == 0 or int(y[:split].sum()) < params.min_frauds // 2:
+        split, held_out = len(y), False  # too few recent frauds to hold out: pick on the fit itself
+    document, library = _fit(x[:split], y[:split], params)
+    check_x, check_y = (x[split:], y[split:]) if held_out else (x, y)
+    threshold, metrics = _pick_threshold(_raw_scores(document, check_x), check_y, params.target_precision)
+    if held_out:  # refit on everything, recent days included, keeping the threshold found
+        document, _ = _fit(x, y, params)
+    metrics.update(examples=float(len(y)), frauds=float(frauds))
     return ModelArtifact(
         version=version,
         created_at=trained_until,
@@ -134,23 +162,24 @@ def train_model(
         threshold=threshold,
         metrics=metrics,
         notes=f"{params.kind}; threshold for precision {params.target_precision} on the latest "
-        f"{params.holdout_share:.0%} of examples",
+        f"{params.holdout_share:.0%} of examples"
+        if held_out
+        else f"{params.kind}; threshold picked on the fit",
     )
 
 
-def _fit(examples: Sequence[LabelledExample], params: TrainingParams, width: int) -> tuple[dict[str, Any], str]:
-    positives = [e for e in examples if e.label]
-    negatives = [e for e in examples if not e.label]
+def _fit(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], params: TrainingParams) -> tuple[dict[str, Any], str]:
+    positives = np.flatnonzero(y)
+    negatives = np.flatnonzero(~y)
     keep = min(len(negatives), params.negatives_per_fraud * len(positives))
-    rng = random.Random(params.seed)
-    sampled = rng.sample(negatives, keep) if keep < len(negatives) else negatives
+    if keep < len(negatives):
+        negatives = np.sort(np.random.default_rng(params.seed).choice(negatives, keep, replace=False))
     # Downsampled negatives shift the log-odds by log(kept share); undo it so probabilities stay true.
-    offset = math.log(keep / len(negatives)) if negatives else 0.0
-    x = np.asarray([e.vector for e in positives + sampled], dtype=np.float64).reshape(-1, width)
-    y = np.asarray([1] * len(positives) + [0] * len(sampled))
+    offset = math.log(keep / int((~y).sum())) if keep else 0.0
+    rows = np.concatenate([positives, negatives])
     if params.kind == "linear":
-        return _fit_linear(x, y, offset, params)
-    return _fit_trees(x, y, offset, params)
+        return _fit_linear(x[rows], y[rows].astype(int), offset, params)
+    return _fit_trees(x[rows], y[rows].astype(int), offset, params)
 
 
 def _fit_trees(
@@ -163,6 +192,8 @@ def _fit_trees(
             "objective": "binary",
             "learning_rate": params.learning_rate,
             "num_leaves": params.leaves,
+            "max_depth": params.depth,
+            "max_bin": 63,
             "min_data_in_leaf": 20,
             "feature_fraction": 0.8,
             "bagging_fraction": 0.8,

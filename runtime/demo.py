@@ -15,7 +15,14 @@ import time
 from pathlib import Path
 
 from config import Settings
-from detection.metrics import TRANSACTIONS_INVALID, TRANSACTIONS_VALID, Family, MetricsTotals
+from detection.metrics import (
+    TRANSACTIONS_INVALID,
+    TRANSACTIONS_VALID,
+    Family,
+    MetricsTotals,
+    SinkEvent,
+    sink_counter,
+)
 from runtime.metrics_feed import metrics_snapshots
 
 
@@ -101,10 +108,10 @@ def format_counts(totals: MetricsTotals) -> str:
     alerts = totals.family(Family.ALERTS_SEVERITY)
     reasons = ", ".join(f"{k}={int(v)}" for k, v in sorted(dead.items())) or "-"
     severities = ", ".join(f"{k}={int(v)}" for k, v in sorted(alerts.items())) or "-"
-    notify = totals.family(Family.NOTIFY)
     return (
         f"validated={int(totals.get(TRANSACTIONS_VALID))} "
         f"dead-lettered={int(totals.get(TRANSACTIONS_INVALID))} ({reasons}) "
         f"alerts={int(sum(alerts.values()))} ({severities}) "
-        f"emails={int(notify.get('sent', 0))} digests={int(notify.get('digests_sent', 0))}"
+        f"emails={int(totals.get(sink_counter('email', SinkEvent.SENT)))} "
+        f"digests={int(totals.get(sink_counter('email', SinkEvent.DIGESTS_SENT)))}"
     )

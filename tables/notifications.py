@@ -1,9 +1,10 @@
-"""sent-alerts: '<alert_id>|<recipient>' -> time sent (epoch seconds, text).
+"""Delivered alerts, one table per sink: '<alert_id>|<target>' -> time delivered (epoch seconds, text).
 
-Written by the notifier right after the SMTP server accepted a message and flushed to the
-changelog before the alert's offset is committed, so a restart or replay does not email the
-same alert to the same person twice. Expires with RocksDB's TTL (FRAUDWATCH_SENT_ALERTS_TTL_S).
-Keyed under the alerts topic's partitions (customer id), like every customer-keyed table.
+Written by the sink agent (agents/sinks/runner.py) right after the target accepted the alert and
+flushed to the changelog before the alert's offset is committed, so a restart or replay does not
+deliver the same alert to the same target twice. Expires with RocksDB's TTL
+(FRAUDWATCH_SENT_ALERTS_TTL_S). Keyed under the alerts topic's partitions (customer id), like every
+customer-keyed table.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from faust.types import AppT, TableT
 from config import Settings
 
 
-def sent_alerts_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+def delivered_table(app: AppT, settings: Settings, name: str, help_text: str) -> TableT[bytes, bytes]:
     return app.Table(
-        "sent-alerts",
+        name,
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
         options={"ttl": settings.sent_alerts_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
-        help="Alert emails accepted by the SMTP server, per recipient.",
+        help=help_text,
     )
