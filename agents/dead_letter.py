@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
 import pydantic
@@ -32,7 +33,11 @@ ORIGINAL_BYTES_KEPT = get_settings().max_message_bytes
 
 
 def dead_letter_for(event: faust.EventT[bytes], reason: str, errors: list[FieldError], stage: str) -> DeadLetter:
-    message = event.message
+    return dead_letter_of(event.message, reason, errors, stage)
+
+
+def dead_letter_of(message: Any, reason: str, errors: list[FieldError], stage: str) -> DeadLetter:
+    """From anything with a Kafka message's topic, partition, offset, key and value (Faust's or aiokafka's)."""
     value = message.value if isinstance(message.value, bytes) else b""
     key = message.key if isinstance(message.key, bytes) else None
     return DeadLetter(
@@ -82,7 +87,12 @@ async def process_guarded(stream: faust.StreamT[bytes], handle: EventHandler, st
 async def handle_guarded(
     event: faust.EventT[bytes], handle: EventHandler, stage: str, processing_seconds: Histogram | None = None
 ) -> bool:
-    """``handle`` one event (see process_guarded); False when it went to dead-letter instead."""
+    """``handle`` one event (see process_guarded); False when it went to dead-letter instead.
+
+    Raises StorageFailureError (after crashing the app) when the data dir cannot take writes: the
+    agent's loop must end there, so neither this event nor the ones after it (in a batch) are
+    acknowledged and committed while the worker stops.
+    """
     started = time.perf_counter()
     try:
         await handle(event)
@@ -94,7 +104,7 @@ async def handle_guarded(
         if fatal is not None:
             logger.critical("%s stops the worker: %s", stage, fatal)
             await app.crash(fatal)  # the worker exits non-zero; this record's offset is never committed
-            return False
+            raise fatal from exc
         logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
         await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
     finally:

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         (), description="Only these agents run in this worker (short names, e.g. 'notify'); empty runs all."
     )
     skip_agents: CsvList = Field((), description="These agents do not run in this worker (e.g. 'notify').")
+    shutdown_grace_s: float = Field(
+        10.0,
+        gt=0,
+        description="After SIGTERM the worker exits within this; records it has not finished stay uncommitted "
+        "and are processed again on restart.",
+    )
     metrics_interval_s: float = Field(1.0, gt=0, description="How often each worker publishes its metrics snapshot.")
 
     # --- broker tuning; the embedded profile overrides these (see embedded_profile) ---------
@@ -101,6 +107,12 @@ class Settings(BaseSettings):
     topic_decisions: str = "fraud.decisions"
     topic_models: str = "fraudwatch.models"
     topic_entity_activity: str = "reference.entity-activity"
+    topic_rules: str = "fraudwatch.rules"
+    topic_lists: str = "reference.lists"
+    topic_audit: str = "fraudwatch.audit"
+    topic_cases: str = "fraud.cases"
+    topic_case_commands: str = "fraud.case-commands"
+    audit_retention_days: int = Field(400, ge=1, description="How long the audit topic keeps decisions and changes.")
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention.ms of non-compacted topics.")
 
     # --- validation -------------------------------------------------------------------------
