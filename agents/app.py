@@ -10,7 +10,9 @@ from datetime import timedelta
 import faust
 from faust.types import TransportT
 
+from agents.roles import select_agents
 from agents.transport import FetchWaitTransport
+from agents.web_security import web_application_options
 from config import Settings, get_settings
 
 #: Where the app points when FRAUDWATCH_BROKER=embedded and no embedded broker runs: offline
@@ -30,6 +32,11 @@ class FraudwatchApp(faust.App):
 
     consumer_fetch_max_wait_ms: int
     consumer_prefetch_backoff_ms: int
+
+    def worker_init_post_autodiscover(self) -> None:
+        settings = get_settings()
+        select_agents(self.agents, settings.run_agents, settings.skip_agents)
+        super().worker_init_post_autodiscover()
 
     def _new_transport(self) -> TransportT:
         return FetchWaitTransport(self.conf.broker_consumer, self)
@@ -51,6 +58,9 @@ def create_app(settings: Settings) -> FraudwatchApp:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        web_application_options=web_application_options(settings.api_token, settings.web_host),
+        # Faust's /table/ pages dump raw table values (full account numbers, past the masking of the read API).
+        web_tables_enabled=False,
         broker_rebalance_timeout=settings.broker_rebalance_timeout_s,
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_s,

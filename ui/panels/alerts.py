@@ -149,11 +149,19 @@ class AlertsPanel:
         self.action_status.object = ""
         self.detail.object = describe(self.selected) + await self._history(self.selected.customer.customer_id)
 
+    @property
+    def _api_headers(self) -> dict[str, str]:
+        token = self.settings.api_token  # the worker's read API requires it when set
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     async def _history(self, customer_id: str) -> str:
         url = f"{self.settings.worker_api_url}/api/customers/{customer_id}/transactions?limit=8"
         try:
             timeout = aiohttp.ClientTimeout(total=2)
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url, headers=self._api_headers) as response,
+            ):
                 body = json.loads(await response.text()) if response.status == 200 else None
         except (aiohttp.ClientError, TimeoutError, ValueError):
             body = None
