@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
 import pydantic
@@ -32,7 +33,11 @@ ORIGINAL_BYTES_KEPT = get_settings().max_message_bytes
 
 
 def dead_letter_for(event: faust.EventT[bytes], reason: str, errors: list[FieldError], stage: str) -> DeadLetter:
-    message = event.message
+    return dead_letter_of(event.message, reason, errors, stage)
+
+
+def dead_letter_of(message: Any, reason: str, errors: list[FieldError], stage: str) -> DeadLetter:
+    """From anything with a Kafka message's topic, partition, offset, key and value (Faust's or aiokafka's)."""
     value = message.value if isinstance(message.value, bytes) else b""
     key = message.key if isinstance(message.key, bytes) else None
     return DeadLetter(

@@ -13,11 +13,14 @@ import faust
 
 from agents import topics
 from agents.app import app
+from agents.audit import audit_decision
+from agents.broadcast import followed
 from agents.dead_letter import process_guarded
-from agents.decisions_log import load_activity
+from agents.decide import decide
 from agents.metrics import worker_metrics
 from agents.models import live_models
-from agents.state_access import load_reference, load_state, merchant_and_terminal_risk, save_state
+from agents.shadow_quality import remember_shadow_alert
+from agents.state_access import save_state
 from agents.tables import alerted_transactions
 from agents.validate import INGESTED_AT_HEADER
 from config import get_settings
@@ -26,7 +29,6 @@ from detection.decisions import decision_record
 from detection.engine import Decision
 from detection.metrics import decision_counters
 from detection.models import Transaction
-from detection.reference import merchant_key, terminal_key
 from detection.shadow import shadow_verdict
 
 settings = get_settings()
@@ -46,26 +48,25 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
 async def detect_one(event: faust.EventT[bytes]) -> None:
     transaction = Transaction.model_validate_json(event.value)
     customer_key = transaction.customer_id.encode()
-    state = load_state(customer_key, transaction.timestamp.timestamp(), settings.state_ttl_s)
-    reference = load_reference(customer_key)
-    merchant, terminal = merchant_and_terminal_risk(transaction.merchant_id, transaction.terminal_id)
-    terminal_activity = load_activity(terminal_key(transaction.terminal_id)) if transaction.terminal_id else None
-    merchant_activity = load_activity(merchant_key(transaction.merchant_id)) if transaction.merchant_id else None
-
-    detector = live_models.detector  # one read per transaction: a hot swap never splits a decision
-    decision = detector.evaluate(
-        transaction, state, reference, merchant, terminal, terminal_activity, merchant_activity
-    )
-    if detector.learn(state, transaction, decision):
-        save_state(customer_key, state)
-    _count(transaction, decision)
+    await followed.ready()  # a (re)started worker decides only once it has read the latest rules and lists
+    decided = decide(transaction, with_shadow=True)
+    remember_shadow_alert(transaction, decided.shadow)
+    detector, decision, verdict = decided.detector, decided.decision, decided.verdict
+    learned = detector.learn(decided.state, transaction, decision)
+    if learned:
+        save_state(customer_key, decided.state)
+    _count(transaction, verdict.decision)
     shadow = shadow_verdict(decision, live_models.shadow, detector.config) if live_models.shadow else None
     if shadow is not None and shadow.alert:
         worker_metrics.incr(f"shadow_alerts.{shadow.version}")
-    record = decision_record(transaction, decision, detector.rules_version, shadow)
+    record = decision_record(transaction, verdict.decision, detector.rules_version, shadow)
     await topics.decisions.send(key=customer_key, value=record.model_dump_json().encode())
-    if not decision.alert:
+    await audit_decision(transaction, decided, learned=learned)
+    if verdict.listed:
+        worker_metrics.incr(f"lists.{verdict.listed}")
+    if not verdict.publish:
         return
+    decision, reference = verdict.decision, decided.reference
     detected_at = datetime.now(UTC)
     alert = build_alert(transaction, decision, reference, detector.rules_version, detected_at, _ingested_at(event))
     await topics.alerts.send(key=customer_key, value=alert.model_dump_json().encode())

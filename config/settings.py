@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     topic_decisions: str = "fraud.decisions"
     topic_models: str = "fraudwatch.models"
     topic_entity_activity: str = "reference.entity-activity"
+    topic_rules: str = "fraudwatch.rules"
+    topic_lists: str = "reference.lists"
+    topic_audit: str = "fraudwatch.audit"
+    topic_cases: str = "fraud.cases"
+    topic_case_commands: str = "fraud.case-commands"
+    audit_retention_days: int = Field(400, ge=1, description="How long the audit topic keeps decisions and changes.")
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention.ms of non-compacted topics.")
 
     # --- validation -------------------------------------------------------------------------

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(ensure_topics(settings.broker, topic_specs(settings), settings.topic_retention_ms))
         # Registers the project's commands on the app.
         import runtime.commands
+        import runtime.ops_commands
         import runtime.train_commands  # noqa: F401
         from agents.app import app
         from runtime import topics_command  # noqa: F401  (registers `fraudwatch topics`)
