@@ -44,10 +44,6 @@ class Family(StrEnum):
     NOTIFY = "notify"
     #: Per model version: outcomes from feedback and score bins (detection.model_quality).
     MODEL = "model"
-    #: Per shadow model version: transactions it would have alerted on.
-    SHADOW_ALERTS = "shadow_alerts"
-    #: The model registry on a worker: bad_record, incompatible, retrained, retrain_skipped, retrain_failed.
-    MODELS = "models"
     #: A shadow rule set (docs/operations.md): ``transactions``, ``alerts`` (would-be), and its quality.
     SHADOW_RULES = "shadow_rules"
     SHADOW_RULES_QUALITY = "shadow_rules.quality"
@@ -59,6 +55,10 @@ class Family(StrEnum):
     CASES = "cases"
     #: Live rule switches by role: active, shadow.
     RULES_SWITCHED = "rules.switched"
+    #: Per shadow model version: transactions it would have alerted on.
+    SHADOW_ALERTS = "shadow_alerts"
+    #: The model registry on a worker: bad_record, incompatible, retrained, retrain_skipped, retrain_failed.
+    MODELS = "models"
 
 
 class Outcome(StrEnum):
