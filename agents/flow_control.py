@@ -6,8 +6,10 @@ follow, both seen in the integration tests:
 - Lost events. At the end of recovery Faust resumes the stream partitions, seeks them to their
   committed offsets, and only then resumes flow, clearing the queues: an event fetched after the
   seek and not yet taken by its agent is dropped, and as its offset already counts as read it is
-  never fetched again. So a dropped event's partition is sought back to it (its offset is not
-  committed: nothing below it is skipped), and it is read and processed again.
+  never fetched again. So when flow resumes, a dropped event's partition is sought back to it (its
+  offset is not committed: nothing below it is skipped), and it is read and processed again. A
+  clear on stop or rebalance only forgets (recovery then seeks to the committed offsets anyway;
+  seeking to an old offset there would skip a restarted broker's young log).
 - A stop that never ends. The dropped events are never acknowledged, and on stop Faust waits
   (``wait_empty``) until no started message is left; its set of them is weak, but a message
   another agent consumed too stays referenced by that agent's stream, so SIGTERM waited until the
@@ -34,8 +36,23 @@ class ForgettingFlowControl(FlowControlEvent):
         self.app = app
         self._rereads: set[asyncio.Future[None]] = set()
 
-    def clear(self) -> None:
+    def resume(self) -> None:
+        """Resume flow; what the clear drops is read again (recovery's end resumes after seeking)."""
         consumer: ConsumerT | None = getattr(self.app, "_consumer", None)  # app.consumer would create one
+        dropped = self._forget_queued(consumer)
+        super().resume()
+        if consumer is not None and dropped and not self.app.should_stop:
+            reread = asyncio.ensure_future(self._read_again(consumer, dropped))
+            self._rereads.add(reread)
+            reread.add_done_callback(self._rereads.discard)
+
+    def clear(self) -> None:
+        """Stop or rebalance: only forget (the next recovery seeks every stream to its committed offset)."""
+        self._forget_queued(getattr(self.app, "_consumer", None))
+        super().clear()
+
+    def _forget_queued(self, consumer: ConsumerT | None) -> dict[TP, int]:
+        """Stop counting the queued events as started; the lowest queued offset per partition."""
         started = getattr(consumer, "_unacked_messages", None)
         dropped: dict[TP, int] = {}
         for queue in self._queues:
@@ -46,11 +63,7 @@ class ForgettingFlowControl(FlowControlEvent):
                 if started is not None:
                     started.discard(message)
                 dropped[message.tp] = min(message.offset, dropped.get(message.tp, message.offset))
-            queue.clear()
-        if consumer is not None and dropped and not self.app.should_stop:
-            reread = asyncio.ensure_future(self._read_again(consumer, dropped))
-            self._rereads.add(reread)
-            reread.add_done_callback(self._rereads.discard)
+        return dropped
 
     async def _read_again(self, consumer: ConsumerT, dropped: dict[TP, int]) -> None:
         assigned = consumer.assignment()

@@ -159,7 +159,9 @@ class Settings(BaseSettings):
         1.0, gt=0, description="Longest a decision waits before its terminal/merchant counts are published."
     )
     models_wait_s: float = Field(
-        15.0, ge=0, description="At start, detection waits this long for the champion model before scoring."
+        15.0,
+        ge=0,
+        description="At start, the worker resumes its streams once the models topic was read, or after this long.",
     )
 
     # --- email ------------------------------------------------------------------------------
