@@ -19,6 +19,7 @@ from agents.tables import open_cases
 from detection.alert import Alert
 from detection.audit import change_record
 from detection.cases import Case, CaseCommand, CaseError, apply_command, feedback_of, open_or_join
+from detection.metrics import Family, counter
 from detection.models import FieldError
 
 STAGE = "cases"
@@ -49,7 +50,7 @@ async def on_alert(event: faust.EventT[bytes]) -> None:
     opened = before is None or before.case_id != case.case_id
     action = "opened" if opened else "alert added"
     await _publish(customer_key, case, action, ACTOR, f"alert {alert.alert_id}", alert.detected_at)
-    worker_metrics.incr("cases.opened" if opened else "cases.alert_joined")
+    worker_metrics.incr(counter(Family.CASES, "opened" if opened else "alert_joined"))
 
 
 async def on_command(event: faust.EventT[bytes]) -> None:
@@ -65,7 +66,7 @@ async def on_command(event: faust.EventT[bytes]) -> None:
     if not case.is_open:
         for feedback in feedback_of(case, command.at):
             await topics.feedback.send(key=customer_key, value=feedback.model_dump_json().encode())
-        worker_metrics.incr(f"cases.{case.status}")
+        worker_metrics.incr(counter(Family.CASES, case.status))
 
 
 async def _publish(customer_key: bytes, case: Case, action: str, actor: str, reason: str | None, at: datetime) -> None:

@@ -87,7 +87,12 @@ async def process_guarded(stream: faust.StreamT[bytes], handle: EventHandler, st
 async def handle_guarded(
     event: faust.EventT[bytes], handle: EventHandler, stage: str, processing_seconds: Histogram | None = None
 ) -> bool:
-    """``handle`` one event (see process_guarded); False when it went to dead-letter instead."""
+    """``handle`` one event (see process_guarded); False when it went to dead-letter instead.
+
+    Raises StorageFailureError (after crashing the app) when the data dir cannot take writes: the
+    agent's loop must end there, so neither this event nor the ones after it (in a batch) are
+    acknowledged and committed while the worker stops.
+    """
     started = time.perf_counter()
     try:
         await handle(event)
@@ -99,7 +104,7 @@ async def handle_guarded(
         if fatal is not None:
             logger.critical("%s stops the worker: %s", stage, fatal)
             await app.crash(fatal)  # the worker exits non-zero; this record's offset is never committed
-            return False
+            raise fatal from exc
         logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
         await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
     finally:

@@ -25,6 +25,7 @@ from agents.routing import forward, owner_elsewhere, was_routed
 from agents.tables import customer_behaviour
 from agents.validate import limits
 from agents.views import JsonView
+from detection.metrics import Family, counter
 from detection.validation import Rejection, validate_transaction
 
 
@@ -58,7 +59,7 @@ class ScoreView(JsonView):
         if learn:
             await topics.raw_transactions.send(key=customer_key, value=transaction_json)
         await audit_decision(result, decided, learned=learn, action="scored", wait=False)
-        worker_metrics.incr(f"api.score.{verdict.action}")
+        worker_metrics.incr(counter(Family.DECISION_API, verdict.action))
         decision = verdict.decision
         return self.json(
             {

@@ -27,7 +27,7 @@ from config import get_settings
 from detection.alert import Alert, build_alert
 from detection.decisions import decision_record
 from detection.engine import Decision
-from detection.metrics import decision_counters
+from detection.metrics import Family, counter, decision_counters
 from detection.models import Transaction
 from detection.shadow import shadow_verdict
 
@@ -63,7 +63,7 @@ async def detect_one(event: faust.EventT[bytes]) -> None:
     await topics.decisions.send(key=customer_key, value=record.model_dump_json().encode())
     await audit_decision(transaction, decided, learned=learned)
     if verdict.listed:
-        worker_metrics.incr(f"lists.{verdict.listed}")
+        worker_metrics.incr(counter(Family.LISTS, verdict.listed))
     if not verdict.publish:
         return
     decision, reference = verdict.decision, decided.reference

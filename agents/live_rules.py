@@ -22,6 +22,7 @@ from config.rules import load_rules
 from detection.audit import ShadowOutcome
 from detection.engine import Detector
 from detection.lists import ListBook
+from detection.metrics import Family, counter
 from detection.models import Transaction
 from detection.rule_sets import RULES_RECORD, RuleBook, Switch
 from detection.rules_config import RulesConfig
@@ -54,7 +55,7 @@ class LiveRules:
         else:
             self.shadow, self.shadow_offset = detector, switch.offset
         self.switches.appendleft(switch)
-        worker_metrics.incr(f"rules.switched.{switch.role}")
+        worker_metrics.incr(counter(Family.RULES_SWITCHED, switch.role))
         logger.info(
             "rules: %s now %s (offset %d, by %s)", switch.role, switch.rules_version, switch.offset, switch.changed_by
         )
@@ -70,9 +71,9 @@ class LiveRules:
             return None
         shadow = self.shadow.with_model(live_models.detector.model)
         verdict = judge(transaction, context.evaluate(shadow, transaction), lists, shadow.config)
-        worker_metrics.incr("shadow.transactions")
+        worker_metrics.incr(counter(Family.SHADOW_RULES, "transactions"))
         if verdict.publish:
-            worker_metrics.incr("shadow.alerts")
+            worker_metrics.incr(counter(Family.SHADOW_RULES, "alerts"))
         return ShadowOutcome(rules_version=shadow.rules_version, score=verdict.decision.score, alert=verdict.publish)
 
 

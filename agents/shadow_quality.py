@@ -1,6 +1,6 @@
 """Precision and recall of a shadow rule set from feedback, counted beside the active set's.
 
-Counters on the metrics topic: ``shadow.quality.<true_positive|false_positive|false_negative|
+Counters on the metrics topic: ``shadow_rules.quality.<true_positive|false_positive|false_negative|
 true_negative>`` next to the active set's ``quality.*`` (detection.quality turns both into
 precision and recall). Feedback counts for the shadow only while one runs; a fraud it did not
 flag while running counts as its false negative.
@@ -12,7 +12,7 @@ from agents.live_rules import live_rules
 from agents.metrics import worker_metrics
 from agents.tables import shadow_alerts
 from detection.audit import ShadowOutcome
-from detection.metrics import Outcome
+from detection.metrics import Family, Outcome, counter
 from detection.models import Feedback, Transaction
 
 
@@ -28,4 +28,4 @@ def count_shadow_feedback(feedback: Feedback) -> None:
         return
     flagged = shadow_alerts.get(feedback.transaction_id.encode())
     alerted = flagged is not None and flagged.decode() == shadow.rules_version
-    worker_metrics.incr(f"shadow.quality.{Outcome.of(alerted, feedback.is_fraud)}")
+    worker_metrics.incr(counter(Family.SHADOW_RULES_QUALITY, Outcome.of(alerted, feedback.is_fraud)))

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         (), description="Only these agents run in this worker (short names, e.g. 'notify'); empty runs all."
     )
     skip_agents: CsvList = Field((), description="These agents do not run in this worker (e.g. 'notify').")
+    shutdown_grace_s: float = Field(
+        10.0,
+        gt=0,
+        description="After SIGTERM the worker exits within this; records it has not finished stay uncommitted "
+        "and are processed again on restart.",
+    )
     metrics_interval_s: float = Field(1.0, gt=0, description="How often each worker publishes its metrics snapshot.")
 
     # --- broker tuning; the embedded profile overrides these (see embedded_profile) ---------

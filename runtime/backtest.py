@@ -162,12 +162,12 @@ def _default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _run_learning_shards(processes: int, learner: LearningLog) -> list[ShardResult]:
+def _run_learning_shards(processes: int, learner: LearningLog, started: Callable[[], None]) -> list[ShardResult]:
     assert _job is not None
     context = multiprocessing.get_context("fork")
     try:
         results: list[ShardResult] = run_learning_shards(
-            _learning_shard, processes, learner, _job.feedback, context, _default_signals, _one_line
+            _learning_shard, processes, learner, _job.feedback, context, _default_signals, _one_line, started
         )
     except LearningShardError as exc:
         raise ShardFailedError(str(exc)) from exc
@@ -177,8 +177,10 @@ def _run_learning_shards(processes: int, learner: LearningLog) -> list[ShardResu
     return results
 
 
-def _run_shards(processes: int) -> list[ShardResult]:
+def _run_shards(processes: int, started: Callable[[], None]) -> list[ShardResult]:
+    """Run every shard; ``started`` is called once the shard processes are forked."""
     if processes == 1:
+        started()
         try:
             return [_run_shard(0)]
         except Exception as exc:
@@ -192,6 +194,7 @@ def _run_shards(processes: int) -> list[ShardResult]:
         writer.close()
         workers.append(worker)
         pending[reader] = index
+    started()
     results: dict[int, ShardResult] = {}
     try:
         while pending:
@@ -297,13 +300,22 @@ def run_backtest(
     )
     total = sum(len(shard) for shard in _job.shards)
     _progress_counter = multiprocessing.get_context("fork").Value("q", 0)
-    progress = Progress("backtest", total) if show_progress else None
+    progress: Progress | None = None
     finished = threading.Event()
-    if progress is not None:
-        threading.Thread(target=_draw_progress, args=(progress, finished), daemon=True).start()
+
+    def show() -> None:
+        # Only once the shards are forked: a thread holding a lock (stderr's, the bar's) at fork time
+        # leaves it held in the children for good.
+        nonlocal progress
+        if show_progress:
+            progress = Progress("backtest", total)
+            threading.Thread(target=_draw_progress, args=(progress, finished), daemon=True).start()
+
     learner = LearningLog.of(config.learning) if learn else None
     try:
-        results = _run_learning_shards(processes, learner) if learner is not None else _run_shards(processes)
+        results = (
+            _run_learning_shards(processes, learner, show) if learner is not None else _run_shards(processes, show)
+        )
     except BaseException:
         if decisions is not None:
             remove_parts(decisions, processes)

@@ -37,6 +37,7 @@ def run_learning_shards(
     context: ForkContext,
     in_worker: Callable[[], None] = lambda: None,
     describe: Callable[[BaseException], str] = repr,
+    started: Callable[[], None] = lambda: None,
 ) -> list[Any]:
     """Run ``shards`` prepared shards under ``learner``; their results in shard order.
 
@@ -44,6 +45,7 @@ def run_learning_shards(
     worker's exception in one line for the error the learner raises.
     """
     if shards == 1:
+        started()
         backtest, result = prepare(0)
         learn_in_steps(learner, feedback, lambda until: [backtest.advance(until)], backtest.update)
         return [result()]
@@ -54,6 +56,7 @@ def run_learning_shards(
     ]
     for worker in workers:
         worker.start()
+    started()
     connections = [parent for parent, _ in pipes]
     try:
 

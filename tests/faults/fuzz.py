@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 #: Larger than any broker's default request limit once wrapped in a naive dead-letter envelope.
 ONE_MIB = 1024 * 1024
+#: Distinct messages Hypothesis draws; a larger stream repeats them (see draw_many).
+CORPUS_MAX = 5_000
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def draw_many(strategy: st.SearchStrategy[FuzzedMessage], count: int, max_one_mi
     big = 0
 
     @settings(
-        max_examples=count,
+        max_examples=min(count, CORPUS_MAX),
         phases=[Phase.generate],
         database=None,
         deadline=None,
@@ -154,6 +156,26 @@ def draw_many(strategy: st.SearchStrategy[FuzzedMessage], count: int, max_one_mi
             big += 1
         messages.append(message)
 
-    while len(messages) < count:
+    corpus_size = min(count, CORPUS_MAX)
+    while len(messages) < corpus_size:
         collect()
-    return messages[:count]
+    # Past the corpus, repeat it with fresh transaction ids on the good records, so each one is
+    # accounted for on its own: drawing 100 000 one by one takes ~10 minutes of Hypothesis alone.
+    # The 1 MiB ones are not repeated: ``max_one_mib`` of them is the whole point, and memory.
+    corpus = messages[:corpus_size]
+    small = [m for m in corpus if m.value is None or len(m.value) < ONE_MIB]
+    stream = list(corpus)
+    round_ = 0
+    while len(stream) < count:
+        round_ += 1
+        stream.extend(renamed(message, round_) for message in small[: count - len(stream)])
+    return stream
+
+
+def renamed(message: FuzzedMessage, round_: int) -> FuzzedMessage:
+    """A good message again, under a new transaction id; a bad one as it is."""
+    if not message.valid or message.value is None:
+        return message
+    record = json.loads(message.value)
+    record["transaction_id"] = f"{record['transaction_id']}-{round_}"
+    return FuzzedMessage(message.key, _json(record), True, message.kind)

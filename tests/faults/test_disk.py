@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from config.settings import Settings
@@ -15,7 +16,7 @@ from config.topics import topic_specs
 from detection.models import DeadLetter
 from runtime.broker import EmbeddedBroker
 from runtime.topics import ensure_topics
-from tests.integration.harness import WorkerProcess, isolated_settings, read_topic
+from tests.integration.harness import WorkerProcess, isolated_settings, read_topic, wait_for
 from tests.integration.test_detection import produce, transaction
 
 
@@ -47,11 +48,13 @@ def tiny_filesystem(path: Path, size: str) -> Iterator[Path]:
 async def test_a_full_disk_stops_the_worker_non_zero_instead_of_dead_lettering_good_records(
     broker: EmbeddedBroker, tmp_path: Path, start_worker: Callable[..., WorkerProcess]
 ) -> None:
-    with tiny_filesystem(tmp_path / "small-disk", "1m") as data_dir:
+    with tiny_filesystem(tmp_path / "small-disk", "64m") as data_dir:
         settings, env = isolated_settings(broker, data_dir)
         await ensure_topics(broker.url, topic_specs(settings), settings.topic_retention_ms)
         worker = start_worker(env)
         assert worker.process is not None
+        await wait_for(lambda: ready(settings.web_port), timeout_s=90, interval_s=0.5)
+        fill(data_dir / "filler")  # the disk fills up while the worker runs
         sent = 0
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 90
@@ -65,6 +68,27 @@ async def test_a_full_disk_stops_the_worker_non_zero_instead_of_dead_lettering_g
         assert code is not None and code != 0, f"still running after {sent} transactions: {log[-2000:]}"
         assert "cannot take writes" in log and "No space left on device" in log
         await assert_no_good_record_was_set_aside(broker, settings)
+
+
+async def ready(port: int) -> bool:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/ready") as response:
+        return response.status == 200
+
+
+def fill(path: Path) -> None:
+    """Write ``path`` until the file system is full."""
+    chunk = b"\0" * (256 * 1024)
+    with path.open("wb") as filler:
+        try:
+            while True:
+                filler.write(chunk)
+                filler.flush()
+        except OSError:
+            pass
+    with contextlib.suppress(OSError), path.open("ab") as filler:
+        while True:  # the last bytes, in small pieces
+            filler.write(b"\0" * 512)
+            filler.flush()
 
 
 async def assert_no_good_record_was_set_aside(broker: EmbeddedBroker, settings: Settings) -> None:

@@ -186,3 +186,15 @@ async def end_offsets_total(broker_url: str, topic: str) -> int:
         return int(sum(ends.values()))
     finally:
         await consumer.stop()
+
+
+async def open_dashboard(browser: Any, port: int, height: int = 1400) -> Any:
+    """A new page on the dashboard at ``port``, retried while the server starts listening."""
+    page = await browser.new_page(viewport={"width": 1500, "height": height})
+    for _ in range(60):
+        try:
+            await page.goto(f"http://127.0.0.1:{port}/dashboard")
+            break
+        except Exception:
+            await page.wait_for_timeout(500)
+    return page

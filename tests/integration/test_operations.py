@@ -82,13 +82,13 @@ async def test_a_shadow_rule_set_is_counted_and_alerts_nothing(
     async def counted(name: str, at_least: float) -> bool:
         return (await metric_totals(broker, settings)).get(name, 0) >= at_least
 
-    await wait_for(lambda: counted("shadow.alerts", 3), timeout_s=30, interval_s=0.5)
-    assert (await metric_totals(broker, settings))["shadow.transactions"] >= 3
+    await wait_for(lambda: counted("shadow_rules.alerts", 3), timeout_s=30, interval_s=0.5)
+    assert (await metric_totals(broker, settings))["shadow_rules.transactions"] >= 3
     fraud = Feedback(
         transaction_id=big[0].transaction_id, is_fraud=True, known_at=datetime.now(UTC), customer_id="C-shadow"
     )
     await produce(broker, settings.topic_feedback, [fraud.model_dump_json().encode()], b"C-shadow")
-    await wait_for(lambda: counted("shadow.quality.true_positive", 1), timeout_s=30, interval_s=0.5)
+    await wait_for(lambda: counted("shadow_rules.quality.true_positive", 1), timeout_s=30, interval_s=0.5)
     assert (await metric_totals(broker, settings))["quality.false_negative"] >= 1  # the active set missed it
     assert not await read_topic(broker.url, settings.topic_alerts, 1, timeout_s=2)  # 45 < the active threshold 50
 

@@ -14,7 +14,7 @@ import pytest
 from config.settings import Settings
 from detection.models import Feedback
 from runtime.broker import EmbeddedBroker
-from tests.integration.harness import WorkerProcess, get_json, read_topic, wait_for
+from tests.integration.harness import WorkerProcess, get_json, open_dashboard, read_topic, wait_for
 from tests.integration.ops_harness import rules_file
 from tests.integration.test_dashboard_e2e import (  # noqa: F401  (fixtures)
     CHROMIUM,
@@ -45,13 +45,7 @@ async def test_an_analyst_closes_a_case_as_fraud_and_publishes_a_rule_set_from_t
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport={"width": 1500, "height": 2400})
-        for _ in range(60):  # the server needs a moment to listen
-            try:
-                await page.goto(f"http://127.0.0.1:{settings.dashboard_port}/dashboard")
-                break
-            except Exception:
-                await page.wait_for_timeout(500)
+        page = await open_dashboard(browser, settings.dashboard_port, height=2400)
         case_cell = page.locator('.tabulator-cell[tabulator-field="case_id"]').first
         await case_cell.wait_for(timeout=90_000)
         await case_cell.click()

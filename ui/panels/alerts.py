@@ -15,7 +15,7 @@ from detection.alert import Alert
 from detection.models import Severity
 from detection.rules import RuleCode
 from ui.feed import DashboardFeed
-from ui.panels import Tick
+from ui.panels import Tick, selectable_table
 
 TABLE_ROWS = 500
 ALERT_COLUMNS = [
@@ -73,17 +73,7 @@ class AlertsPanel:
         #: New rows (newest first) held back while an alert is selected.
         self.held: list[dict[str, Any]] = []
 
-        self.table = pn.widgets.Tabulator(
-            pd.DataFrame(columns=ALERT_COLUMNS),
-            height=360,
-            sizing_mode="stretch_width",
-            selectable=1,
-            disabled=True,
-            show_index=False,
-            layout="fit_data_stretch",
-            name="alerts",
-            hidden_columns=["alert_id"],
-        )
+        self.table = selectable_table(ALERT_COLUMNS, 360, "alerts", hidden=["alert_id"])
         self.severity_filter = pn.widgets.MultiChoice(name="Severity", options=SEVERITIES, value=[], width=260)
         self.rule_filter = pn.widgets.Select(name="Rule", options=RULE_CHOICES, value="", width=200)
         self.country_filter = pn.widgets.TextInput(name="Country", placeholder="e.g. DE", width=100)

@@ -16,9 +16,10 @@ from config import Settings
 from config.rules import DEFAULT_RULES_FILE
 from detection.audit import audit_message, change_record
 from detection.cases import Case, CaseCommand, CaseError, CaseStatus, apply_command, select_cases
+from detection.metrics import Family, quality_of
 from detection.rule_sets import Role, publish_messages, rules_config_from_toml
 from ui.feed import DashboardFeed
-from ui.panels import Tick
+from ui.panels import Tick, selectable_table
 
 CASE_COLUMNS = ["case_id", "status", "customer", "alerts", "max_score", "assignee", "updated"]
 STATUS_CHOICES = ["", "open", "investigating", "closed", "closed_fraud", "closed_not_fraud"]
@@ -49,16 +50,7 @@ class CasesPanel:
         self.cases: dict[str, Case] = {}
         self.selected: Case | None = None
         self.status_filter = pn.widgets.Select(name="Cases", options=STATUS_CHOICES, value="", width=180)
-        self.table = pn.widgets.Tabulator(
-            pd.DataFrame(columns=CASE_COLUMNS),
-            height=260,
-            sizing_mode="stretch_width",
-            selectable=1,
-            disabled=True,
-            show_index=False,
-            layout="fit_data_stretch",
-            name="cases",
-        )
+        self.table = selectable_table(CASE_COLUMNS, 260, "cases")
         self.table.param.watch(self._on_select, "selection")
         self.status_filter.param.watch(lambda _e: self._show(force=True), "value")
         self.detail = pn.pane.Markdown("Click a case to work it.", sizing_mode="stretch_width")
@@ -182,7 +174,6 @@ class RulesPanel:
 
     def __init__(self, feed: DashboardFeed, settings: Settings) -> None:
         self.feed, self.settings = feed, settings
-        self.sequence = -1
         self.summary = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.editor = pn.widgets.TextAreaInput(
             name="Rules file (TOML)", value=DEFAULT_RULES_FILE.read_text(), height=260, sizing_mode="stretch_width"
@@ -204,16 +195,23 @@ class RulesPanel:
         )
 
     def refresh(self, tick: Tick) -> None:
-        sequence, _, book = self.feed.operations()
-        if sequence == self.sequence or book is None:
+        _, _, book = self.feed.operations()
+        if book is None:
             return
-        self.sequence = sequence
         active, shadow = book.version_of("active"), book.version_of("shadow")
         published = ", ".join(sorted(book.rule_sets)) or "none yet"
-        self.summary.object = (
-            f"Active **{active}** · shadow **{shadow or 'none'}** · published: {published}. "
-            "Precision and recall of both: the KPIs' quality counters and `shadow.quality.*`."
+        totals = tick.totals
+        live, candidate = totals.quality(), quality_of(totals.family(Family.SHADOW_RULES_QUALITY))
+        would_alert = totals.family(Family.SHADOW_RULES).get("alerts", 0)
+        text = (
+            f"Active **{active}** · shadow **{shadow or 'none'}** · published: {published}\n\n"
+            "| set | alerts | precision | recall |\n|---|---:|---:|---:|\n"
+            f"| active | {sum(totals.family(Family.ALERTS_SEVERITY).values()):,.0f} | {live.precision:.2f} | "
+            f"{live.recall:.2f} |\n"
+            f"| shadow (would-be) | {would_alert:,.0f} | {candidate.precision:.2f} | {candidate.recall:.2f} |"
         )
+        if text != self.summary.object:  # re-render only on change (this runs four times a second)
+            self.summary.object = text
 
     def _publish(self) -> None:
         reason = (self.reason.value or "").strip()
