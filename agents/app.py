@@ -6,10 +6,13 @@ Start a worker with ``fraudwatch worker`` (or ``faust -A agents.app worker``).
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cached_property
 
 import faust
 from faust.types import TransportT
+from mode.utils.queues import FlowControlEvent
 
+from agents.flow_control import ForgettingFlowControl
 from agents.roles import select_agents
 from agents.shutdown import start_shutdown_watchdog
 from agents.transport import FetchWaitTransport
@@ -45,6 +48,10 @@ class FraudwatchApp(faust.App):
 
     def _new_transport(self) -> TransportT:
         return FetchWaitTransport(self.conf.broker_consumer, self)
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return ForgettingFlowControl(self, loop=self.loop)  # agents.flow_control says why
 
 
 def create_app(settings: Settings) -> FraudwatchApp:

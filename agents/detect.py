@@ -41,7 +41,6 @@ recent_alerts: deque[Alert] = deque(maxlen=RECENT_ALERTS_KEPT)
 
 @app.agent(topics.validated_transactions)
 async def detect(stream: faust.StreamT[bytes]) -> None:
-    await live_models.wait_ready(settings.models_wait_s)  # a restarted worker scores with the latest champion
     await process_guarded(stream, detect_one, STAGE)
 
 
