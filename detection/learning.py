@@ -23,7 +23,14 @@ from detection.model import ModelArtifact, load_model
 from detection.models import Feedback
 from detection.reference import merchant_key, terminal_key
 from detection.rules_config import Learning
-from detection.training import NotEnoughLabelsError, Outcome, TrainingParams, label_maturity_s, train_arrays
+from detection.training import (
+    NotEnoughLabelsError,
+    Outcome,
+    TrainingParams,
+    label_maturity_s,
+    train_arrays,
+    training_params,
+)
 
 if TYPE_CHECKING:
     from detection.engine import Decision
@@ -77,7 +84,7 @@ class LearningLog:
         """A learner with the rules file's settings (target precision, cold-start frauds)."""
         return cls(
             settings,
-            params or TrainingParams(target_precision=settings.target_precision, min_frauds=settings.min_frauds),
+            params or training_params(settings),
         )
 
     def entity(self, key: str | None) -> EntityActivity | None:
