@@ -62,7 +62,7 @@ def main() -> None:
             report = backtest(workers, learn=True)
             print(
                 f"with model   workers={workers}  {report['throughput_tx_per_s']:>8,} tx/s  ({report['seconds']} s, "
-                f"{report['models_trained']} daily retrainings included)"
+                f"{report['models_trained']} daily retrainings included, {report['retrain_seconds']} s of it)"
             )
         print(f"model scoring, µs per transaction: {json.dumps(report['model_scoring_us_per_tx'])}")
         write_report(report, OUT / "backtest-report.json")

@@ -89,7 +89,7 @@ def label_examples(
 class TrainingParams:
     kind: Literal["trees", "linear"] = "trees"
     # Where the model alerts (see ``pick_threshold``), judged on the held-out recent examples.
-    operating_point: Literal["best_f1", "precision"] = "precision"
+    operating_point: Literal["best_f1", "precision"] = "best_f1"
     min_precision: float = 0.5
     target_precision: float = 0.8
     holdout_share: float = 0.2  # the most recent share of examples (by transaction time) picks the threshold
