@@ -65,7 +65,7 @@ class Candidate:
 
 
 def candidates() -> list[Candidate]:
-    base = TrainingParams()
+    base = replace(TrainingParams(), trees=60, leaves=15, depth=4, learning_rate=0.15)  # session 2's default
     deep = replace(base, trees=100, leaves=15, depth=-1, learning_rate=0.1)
     return [
         Candidate("60 trees, depth 4, lr .15, 56 days (the backtest's own)", base, LONGEST_TRAIN_DAYS),
@@ -89,7 +89,9 @@ def scenario_of(name: str, customers: int, terminals: int) -> HandbookScenario:
     return profile(name, customers=customers, terminals=terminals)
 
 
-def learn_once(data: HandbookData, protocol: Protocol, seed: int) -> tuple[LearningLog, dict[str, float], float]:
+def learn_once(
+    data: HandbookData, protocol: Protocol, seed: int, rules: Path | None = None
+) -> tuple[LearningLog, dict[str, float], float]:
     """The real learning backtest (one process) with a learner that keeps ``LONGEST_TRAIN_DAYS`` of log."""
     start = datetime.fromtimestamp(data.scenario.start_timestamp, UTC)
     learner = LearningLog.of(Learning(train_days=LONGEST_TRAIN_DAYS))
@@ -106,6 +108,7 @@ def learn_once(data: HandbookData, protocol: Protocol, seed: int) -> tuple[Learn
             test_end=start + timedelta(days=protocol.test_end_day),
             decisions=directory / "decisions.jsonl",
             learner=learner,
+            rules=rules,
         )
         seconds = time.perf_counter() - started
         risk, _ = read_decisions(directory / "decisions.jsonl")
@@ -155,6 +158,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--terminals", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rules", type=Path, default=None, help="A rules file (default: config/rules.toml).")
     parser.add_argument("--only", nargs="*", default=None, help="Candidate numbers to run (default: all).")
     args = parser.parse_args()
     chosen = [c for i, c in enumerate(candidates()) if args.only is None or str(i) in args.only]
@@ -167,7 +171,7 @@ def main() -> None:
         protocol = Protocol.for_label_delay(scenario.label_delay_days)
         split = train_test_split(data, protocol)
         baselines = run_baselines(data, protocol, "xgboost", jobs=1)
-        learner, risk, seconds = learn_once(data, protocol, args.seed)
+        learner, risk, seconds = learn_once(data, protocol, args.seed, args.rules)
         test_ids = [transaction_id(int(i)) for i in np.flatnonzero(split.test)]
         backtest_scores = np.array([risk[t] for t in test_ids])
         rows: list[Row] = list(baselines)
