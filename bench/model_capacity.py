@@ -19,6 +19,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 from bench.handbook import OUT, Row, judge, print_table, read_decisions, run_baselines
 from bench.handbook_features import Protocol, train_test_split
 from detection.learning import LearningLog
-from detection.model import load_model
+from detection.model import FraudModel, load_model
 from detection.rules_config import Learning
 from detection.training import TrainingParams
 from producers.handbook import HandbookData, HandbookScenario, profile, simulate
@@ -115,29 +116,28 @@ def learn_once(
     return learner, risk, seconds
 
 
-def replay(
-    learner: LearningLog, candidate: Candidate, data: HandbookData, protocol: Protocol, test: np.ndarray[Any, Any]
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], dict[str, float]]:
-    """Probabilities and alerts of the test rows from the candidate's daily models, and its scoring cost."""
-    ids = [t for chunk in learner.chunks for t in chunk.transaction_ids]
-    position = {t: i for i, t in enumerate(ids)}
-    vectors = np.concatenate([chunk.vectors for chunk in learner.chunks])
+def daily_models(learner: LearningLog, candidate: Candidate, days: Iterable[float]) -> Iterator[FraudModel | None]:
+    """The model each day starting at ``days`` (UTC midnights) is scored with, retrained there as the
+    backtest does; before the first model, None (the rules alone); a failed retraining keeps the last."""
     learner.params = candidate.params
     learner.settings = learner.settings.model_copy(update={"train_days": candidate.train_days})
     learner.models.clear()
-    rows = np.flatnonzero(test)
-    probability = np.zeros(len(rows))
-    alerts = np.zeros(len(rows), dtype=bool)
-    days = data.day[rows]
-    for day in range(protocol.test_start_day, protocol.test_end_day):
-        artifact = learner.retrain(data.scenario.start_timestamp + day * DAY_S)
-        if artifact is None:
-            raise RuntimeError(f"{candidate.name}: no model at day {day}")
-        model = load_model(artifact)
-        today = np.flatnonzero(days == day)
-        chosen = vectors[[position[transaction_id(int(rows[i]))] for i in today]]
-        probability[today] = model.score_many(chosen)
-        alerts[today] = probability[today] >= model.threshold
+    model = None
+    for day in days:
+        artifact = learner.retrain(day)
+        model = load_model(artifact) if artifact is not None else model
+        yield model
+
+
+def logged(learner: LearningLog) -> tuple[list[str], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The learner's decisions log: transaction ids, times and feature vectors (rows)."""
+    ids = [t for chunk in learner.chunks for t in chunk.transaction_ids]
+    times = np.concatenate([chunk.times for chunk in learner.chunks])
+    return ids, times, np.concatenate([chunk.vectors for chunk in learner.chunks])
+
+
+def scoring_cost(model: FraudModel, vectors: np.ndarray[Any, Any]) -> dict[str, float]:
+    """CPU µs per transaction, one by one (live) and batched (backtest)."""
     sample = vectors[-2000:]
     started = time.process_time()
     for vector in sample.tolist():
@@ -146,8 +146,31 @@ def replay(
     started = time.process_time()
     model.score_many(sample)
     batch = time.process_time() - started
-    cost = {"one_us": 1e6 * one / len(sample), "batch_us": 1e6 * batch / len(sample)}
-    return probability, alerts, cost
+    return {"one_us": 1e6 * one / len(sample), "batch_us": 1e6 * batch / len(sample)}
+
+
+def replay(
+    learner: LearningLog, candidate: Candidate, data: HandbookData, protocol: Protocol, test: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], dict[str, float]]:
+    """Probabilities and alerts of the test rows from the candidate's daily models, and its scoring cost."""
+    ids, _, vectors = logged(learner)
+    position = {t: i for i, t in enumerate(ids)}
+    rows = np.flatnonzero(test)
+    probability = np.zeros(len(rows))
+    alerts = np.zeros(len(rows), dtype=bool)
+    days = data.day[rows]
+    test_days = range(protocol.test_start_day, protocol.test_end_day)
+    starts = (data.scenario.start_timestamp + day * DAY_S for day in test_days)
+    model = None
+    for day, model in zip(test_days, daily_models(learner, candidate, starts), strict=True):
+        if model is None:
+            raise RuntimeError(f"{candidate.name}: no model at day {day}")
+        today = np.flatnonzero(days == day)
+        chosen = vectors[[position[transaction_id(int(rows[i]))] for i in today]]
+        probability[today] = model.score_many(chosen)
+        alerts[today] = probability[today] >= model.threshold
+    assert model is not None
+    return probability, alerts, scoring_cost(model, vectors)
 
 
 def main() -> None:
