@@ -67,14 +67,19 @@ def broker_and_worker(extra_env: dict[str, str] | None = None) -> Iterator[tuple
             worker.wait(timeout=60)
 
 
-async def decided_so_far(consumer: AIOKafkaConsumer, settings: Settings) -> int:
-    """Transactions the workers decided so far: every decision appends one audit record."""
-    partitions = consumer.partitions_for_topic(settings.topic_audit) or set()
+async def records_in(consumer: AIOKafkaConsumer, topic: str) -> int:
+    """Records written to ``topic`` so far (the sum of its partitions' end offsets)."""
+    partitions = consumer.partitions_for_topic(topic) or set()
     if not partitions:
         await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(settings.topic_audit) or set()
-    ends = await consumer.end_offsets([TopicPartition(settings.topic_audit, p) for p in partitions])
+        partitions = consumer.partitions_for_topic(topic) or set()
+    ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
     return sum(ends.values())
+
+
+async def decided_so_far(consumer: AIOKafkaConsumer, settings: Settings) -> int:
+    """Transactions the stream decided so far: every decision appends one record to the decisions log."""
+    return await records_in(consumer, settings.topic_decisions)
 
 
 async def wait_decided(broker: EmbeddedBroker, settings: Settings, count: int, timeout_s: float = 600.0) -> None:
