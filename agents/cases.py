@@ -19,7 +19,7 @@ from agents.tables import open_cases
 from detection.alert import Alert
 from detection.audit import change_record
 from detection.cases import Case, CaseCommand, CaseError, apply_command, feedback_of, open_or_join
-from detection.metrics import Family, counter
+from detection.metrics import CASES_ALERT_JOINED, CASES_OPENED, Family, counter
 from detection.models import FieldError
 
 STAGE = "cases"
@@ -50,7 +50,7 @@ async def on_alert(event: faust.EventT[bytes]) -> None:
     opened = before is None or before.case_id != case.case_id
     action = "opened" if opened else "alert added"
     await _publish(customer_key, case, action, ACTOR, f"alert {alert.alert_id}", alert.detected_at)
-    worker_metrics.incr(counter(Family.CASES, "opened" if opened else "alert_joined"))
+    worker_metrics.incr(CASES_OPENED if opened else CASES_ALERT_JOINED)
 
 
 async def on_command(event: faust.EventT[bytes]) -> None:

@@ -24,7 +24,7 @@ from agents.state_access import load_merchant_risk, load_reference, save_referen
 from agents.tables import alerted_transactions, merchant_risk
 from detection.decisions import DecisionRecord, fraud_deltas
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
-from detection.metrics import Family, Outcome, counter
+from detection.metrics import FEEDBACK_UNKNOWN_TRANSACTION, Family, Outcome, counter
 from detection.model_quality import RULES_ONLY, judged_counters
 from detection.models import Feedback, FieldError, MerchantRiskUpdate
 from detection.reference import CustomerReference, MerchantRisk
@@ -64,7 +64,7 @@ async def apply_one(event: faust.EventT[bytes]) -> None:
     worker_metrics.incr(counter(Family.QUALITY, Outcome.of(alerted, feedback.is_fraud)))
     count_shadow_feedback(feedback)
     if record is None:
-        worker_metrics.incr("feedback.unknown_transaction")
+        worker_metrics.incr(FEEDBACK_UNKNOWN_TRANSACTION)
         logger.warning("feedback for %s: not in the decisions log", feedback.transaction_id)
         error = FieldError(loc="transaction_id", msg="no decision logged for this transaction", type="not_found")
         await send_to_dead_letter(event, "unknown_transaction", [error], STAGE)
