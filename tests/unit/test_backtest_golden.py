@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,7 @@ NOT_COMPARED = ("seconds", "throughput_tx_per_s", "rules_version")
 def rules_only_report(directory: Path) -> dict[str, Any]:
     """`fraudwatch generate --output-dir D --count 4000 --customers 400 --seed 42`, then
     `fraudwatch backtest D/transactions.jsonl --<every source> --feedback ... --workers 1 --rules-only`."""
-    write_files(
-        directory,
-        count=4000,
-        rate=None,
-        seed=42,
-        customers=400,
-        merchants=300,
-        fraud_rate=0.01,
-        start=datetime(2026, 1, 1, tzinfo=UTC),
-    )
+    write_files(directory, count=4000, seed=42, customers=400)  # the command's defaults otherwise
     report = run_backtest(
         directory / "transactions.jsonl",
         feedback=directory / "feedback.jsonl",
