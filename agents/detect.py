@@ -57,7 +57,7 @@ async def detect_one(event: faust.EventT[bytes]) -> None:
     _count(transaction, verdict.decision)
     shadow = shadow_verdict(decision, live_models.shadow, detector.config) if live_models.shadow else None
     if shadow is not None and shadow.alert:
-        worker_metrics.incr(f"shadow_alerts.{shadow.version}")
+        worker_metrics.incr(counter(Family.SHADOW_ALERTS, shadow.version))
     record = decision_record(transaction, verdict.decision, detector.rules_version, shadow)
     await topics.decisions.send(key=customer_key, value=record.model_dump_json().encode())
     await audit_decision(transaction, decided, learned=learned)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import faust
 
@@ -11,21 +11,16 @@ from agents.app import app
 from agents.dead_letter import process_guarded, send_to_dead_letter
 from agents.metrics import worker_metrics
 from config import get_settings
+from config.limits import validation_limits
 from detection.metrics import TRANSACTIONS_INVALID, TRANSACTIONS_VALID
-from detection.validation import Rejection, ValidationLimits, validate_transaction
+from detection.validation import Rejection, validate_transaction
 
 settings = get_settings()
 STAGE = "validate"
 #: Header carrying the raw message's broker timestamp (ms), from which detection latency is measured.
 INGESTED_AT_HEADER = "fraudwatch-ingested-at-ms"
 
-limits = ValidationLimits(
-    max_message_bytes=settings.max_message_bytes,
-    max_amount=settings.max_amount,
-    max_future_skew=timedelta(seconds=settings.max_future_skew_s),
-    currencies=frozenset(settings.currencies),
-    max_past_age=timedelta(seconds=settings.max_past_age_s),
-)
+limits = validation_limits(settings)
 
 
 @app.agent(topics.raw_transactions)
