@@ -63,6 +63,7 @@ class Candidate:
     name: str
     params: TrainingParams
     train_days: int = 28
+    retrain_every_days: int = 1
 
 
 def candidates() -> list[Candidate]:
@@ -81,6 +82,8 @@ def candidates() -> list[Candidate]:
         Candidate("200 trees, 15 leaves, lr .05", replace(deep, trees=200, learning_rate=0.05)),
         Candidate("300 trees, 31 leaves, lr .05", replace(deep, trees=300, leaves=31, learning_rate=0.05)),
         Candidate("200 trees, 15 leaves, lr .05, 56 days", replace(deep, trees=200, learning_rate=0.05), 56),
+        Candidate("200 trees, 15 leaves, lr .05, retrained every 2 days", TrainingParams(), retrain_every_days=2),
+        Candidate("200 trees, 15 leaves, lr .05, retrained every 3 days", TrainingParams(), retrain_every_days=3),
     ]
 
 
@@ -123,9 +126,10 @@ def daily_models(learner: LearningLog, candidate: Candidate, days: Iterable[floa
     learner.settings = learner.settings.model_copy(update={"train_days": candidate.train_days})
     learner.models.clear()
     model = None
-    for day in days:
-        artifact = learner.retrain(day)
-        model = load_model(artifact) if artifact is not None else model
+    for index, day in enumerate(days):
+        if model is None or index % candidate.retrain_every_days == 0:
+            artifact = learner.retrain(day)
+            model = load_model(artifact) if artifact is not None else model
         yield model
 
 

@@ -15,20 +15,18 @@ import argparse
 import json
 import tempfile
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.backtest_throughput import write_generated
 from bench.model_capacity import LONGEST_TRAIN_DAYS, Candidate, daily_models, logged
 from detection.features import FEATURE_NAMES
 from detection.learning import LearningLog
 from detection.quality import Quality
 from detection.rules_config import Learning
-from detection.sources import REFERENCE_SOURCES
 from detection.training import TrainingParams
-from producers.generate import write_files
 from runtime.backtest import run_backtest
 
 DAY_S = 86_400.0
@@ -39,6 +37,8 @@ VARIANTS = [
     Candidate("200 trees 15 leaves, precision 0.8", replace(TrainingParams(), operating_point="precision")),
     Candidate("200 trees 15 leaves, best F1 at precision >= 0.5 (defaults)", TrainingParams()),
     Candidate("200 trees 15 leaves, best F1, no floor", replace(TrainingParams(), min_precision=0.0)),
+    Candidate("200 trees 15 leaves, best F1, retrained every 2 days", TrainingParams(), retrain_every_days=2),
+    Candidate("200 trees 15 leaves, best F1, retrained every 3 days", TrainingParams(), retrain_every_days=3),
 ]
 
 
@@ -59,21 +59,11 @@ def main() -> None:
     learner = LearningLog.of(Learning(train_days=LONGEST_TRAIN_DAYS))
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch)
-        start = datetime(2026, 1, 1, tzinfo=UTC)
-        write_files(
-            data,
-            count=args.count,
-            rate=None,
-            seed=42,
-            customers=args.customers,
-            merchants=args.merchants,
-            fraud_rate=0.01,
-            start=start,
-        )
+        reference = write_generated(data, args.count, args.customers, args.merchants)
         run_backtest(
             data / "transactions.jsonl",
             feedback=data / "feedback.jsonl",
-            reference={source.name: data / f"{source.name}.jsonl" for source in REFERENCE_SOURCES},
+            reference=reference,
             workers=1,
             show_progress=False,
             learner=learner,
