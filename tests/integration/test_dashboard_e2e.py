@@ -88,7 +88,7 @@ async def test_the_dashboard_shows_live_data_and_records_an_analysts_verdict(
         assert int(later.replace(",", "")) > int(first.replace(",", ""))
 
         await page.locator(".tabulator-row").first.click()
-        await page.get_by_text("Recent transactions").wait_for(timeout=30_000)  # a loaded worker answers late
+        await page.get_by_text("Recent transactions").wait_for(timeout=15_000)
         await page.get_by_role("button", name="Confirm fraud").click()
         status = page.get_by_text("is confirmed fraud")
         await status.wait_for(timeout=15_000)
