@@ -3,7 +3,12 @@
 Terminal and merchant fraud-share windows end this many days before the day scored
 (detection.activity): a window reaching later days would read frauds not reported yet as a low
 share. Each data source has its own delay (a week for card chargebacks, a day for an analyst
-queue), and every confirmed fraud measures it: the days between its payment and its ``known_at``.
+queue), and every confirmed fraud measures it: the day buckets from its payment's day to the
+first day that starts after its ``known_at`` — the window end at which its day is complete when
+a day's scoring begins. Counted so, a window is as complete in the backtest (activity caught up
+at each midnight) as live (caught up continuously), and a delay of hours ends windows at
+yesterday, not at today's unfinished day. Measured against the plain day difference on four
+parameter sets (bench/RESULTS.md, session 4): equal on two, better on the two others.
 ``LabelDelay`` keeps those as a histogram of whole days (bounded: one count per day up to
 ``MAX_OBSERVED_DAYS``, longer ones in the last bin); the window end is a high quantile of it,
 and the rules file's ``[learning] label_delay_days`` serves until enough frauds were seen.
@@ -29,10 +34,11 @@ MAX_WINDOW_END_DAYS = KEPT_DAYS - max(WINDOW_DAYS)
 
 
 def whole_days(transaction_ts: float, known_at: float) -> int:
-    """UTC midnights between a payment and its report: the age, in day buckets, of the newest day
-    whose frauds the report could complete. A report before its payment (clock skew) counts as 0."""
-    days = day_of(known_at) - day_of(transaction_ts)
-    return min(max(days, 0), MAX_OBSERVED_DAYS)
+    """Day buckets from a payment's day to the first day starting after its report (at least 1:
+    a report the same day completes the payment's day for tomorrow's scoring; a report dated
+    before its payment, clock skew, counts as that)."""
+    days = day_of(known_at) - day_of(transaction_ts) + 1
+    return min(max(days, 1), MAX_OBSERVED_DAYS)
 
 
 @dataclass(slots=True)

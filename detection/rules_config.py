@@ -127,7 +127,7 @@ class Learning(BaseModel):
         "label_delay_min_frauds confirmed frauds have been seen; then the delay is learned from them.",
     )
     label_delay_quantile: float = Field(
-        0.9, gt=0, le=1, description="The learned window end: whole days within which this share of frauds was known."
+        0.9, gt=0, le=1, description="The learned window end: days after which this share of frauds' days was complete."
     )
     label_delay_min_frauds: int = Field(
         20, ge=1, description="Confirmed frauds (with their payment's time) needed before the learned delay is used."

@@ -32,33 +32,34 @@ def test_the_prior_serves_until_enough_frauds_then_a_high_quantile_of_their_dela
         delays.observe(start + n * 3600, start + n * 3600 + 2 * DAY_S)
     assert delays.window_end(PRIOR) == 7  # 19 frauds: still the prior
     delays.observe(start, start + 2 * DAY_S)
-    assert delays.window_end(PRIOR) == 2  # the 20th: every fraud known within 2 days
-    for _ in range(2):  # 2 of 22 (9 %) took 9 days: the 90th percentile is still 2 days
+    assert delays.window_end(PRIOR) == 3  # the 20th: every fraud's day complete 3 days on
+    for _ in range(2):  # 2 of 22 (9 %) took 9 days: the 90th percentile is still 3 days
         delays.observe(start, start + 9 * DAY_S)
-    assert delays.window_end(PRIOR) == 2
-    delays.observe(start, start + 9 * DAY_S)  # 3 of 23 (13 %): now it is 9
-    assert delays.window_end(PRIOR) == 9
+    assert delays.window_end(PRIOR) == 3
+    delays.observe(start, start + 9 * DAY_S)  # 3 of 23 (13 %): now it is 10
+    assert delays.window_end(PRIOR) == 10
     assert delays.summary(PRIOR) == {
-        "label_delay_days": 9,
+        "label_delay_days": 10,
         "prior_days": 7,
         "quantile": 0.9,
-        "learned_days": 9,
+        "learned_days": 10,
         "frauds_observed": 23,
-        "median_days": 2,
+        "median_days": 3,
     }
     assert LabelDelay.from_json(delays.to_json()) == delays
 
 
-def test_whole_days_count_midnights_and_stay_bounded() -> None:
+def test_whole_days_count_to_the_first_day_after_the_report_and_stay_bounded() -> None:
     midnight = day_of(T0.timestamp()) * DAY_S
-    assert whole_days(midnight + 23 * 3600, midnight + 25 * 3600) == 1  # 2 hours, across a midnight
-    assert whole_days(midnight + 3600, midnight + 7 * DAY_S) == 7  # the Handbook's exact week
-    assert whole_days(midnight, midnight - 3600) == 0  # a report before its payment (clock skew)
+    assert whole_days(midnight + 3600, midnight + 3 * 3600) == 1  # reported the same day: complete tomorrow
+    assert whole_days(midnight + 23 * 3600, midnight + 25 * 3600) == 2  # 2 hours, across a midnight
+    assert whole_days(midnight + 3600, midnight + 7 * DAY_S + 3600) == 8  # the Handbook's exact week
+    assert whole_days(midnight, midnight - 3600) == 1  # a report before its payment (clock skew)
     assert whole_days(midnight, midnight + 400 * DAY_S) == MAX_OBSERVED_DAYS
     slow = LabelDelay()
     for _ in range(30):
         slow.observe(midnight, midnight + 60 * DAY_S)
-    assert slow.quantile(0.9) == 60
+    assert slow.quantile(0.9) == 61
     assert slow.window_end(PRIOR) == MAX_WINDOW_END_DAYS  # the kept activity days serve no later window end
 
 
@@ -75,7 +76,7 @@ def test_a_chargeback_teaches_the_delay_once_through_the_live_activity_deltas() 
     for _ in range(2):  # a redelivered chargeback teaches once
         apply_activity_delta(terminal, deltas[0], delays)
         apply_activity_delta(merchant, deltas[1], delays)
-    assert delays.frauds == 1 and delays.quantile(0.5) == 3
+    assert delays.frauds == 1 and delays.quantile(0.5) == 4
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +107,10 @@ def test_the_backtest_scores_with_the_delay_learned_from_feedback_known_by_then(
     for ts, delay in scored:
         # Learned once a day at midnight: only the frauds known by the start of the payment's day count.
         known = sum(1 for at in frauds_known if at <= day_of(ts) * DAY_S)
-        assert delay == (CONFIG.learning.label_delay_days if known < minimum else 3), (ts, known, delay)
-    assert {delay for _, delay in scored} == {7, 3}  # the prior first, then what the chargebacks showed
-    assert learner.label_delay.summary(CONFIG.learning)["label_delay_days"] == 3
-    assert learner.models and learner.models[-1].label_delay_days == 3  # what the model's features assumed
+        assert delay == (CONFIG.learning.label_delay_days if known < minimum else 4), (ts, known, delay)
+    assert {delay for _, delay in scored} == {7, 4}  # the prior first, then what the chargebacks showed
+    assert learner.label_delay.summary(CONFIG.learning)["label_delay_days"] == 4
+    assert learner.models and learner.models[-1].label_delay_days == 4  # what the model's features assumed
 
 
 def test_a_model_trained_from_the_log_records_the_latest_delay() -> None:
