@@ -67,6 +67,18 @@ class LoggedChunk:
     vectors: np.ndarray[Any, Any]
 
 
+@dataclass(frozen=True)
+class LabelledLog:
+    """Logged decisions (rows, in time order) with their labels as known at a cut-off."""
+
+    transaction_ids: list[str]
+    vectors: np.ndarray[Any, Any]
+    labels: np.ndarray[Any, Any]
+    times: np.ndarray[Any, Any]
+    #: when each label was known; after the cut-off for a row whose label was not known yet
+    known_at: np.ndarray[Any, Any]
+
+
 @dataclass
 class LearningLog:
     settings: Learning
@@ -159,7 +171,13 @@ class LearningLog:
         finally:
             self.retrain_seconds += self.clock() - started
 
-    def _retrain(self, cutoff: float) -> ModelArtifact | None:
+    def labelled(self, cutoff: float) -> LabelledLog | None:
+        """The decisions of the last ``train_days`` before ``cutoff``, with their labels as known then.
+
+        A fraud counts once its report is known at ``cutoff``; silence means legitimate once the
+        usual reporting delay (measured from the reports) has passed; until then a row's
+        ``known_at`` is after ``cutoff`` and training drops it.
+        """
         since = cutoff - self.settings.train_days * DAY_S
         chunks = [c for c in self.chunks if c.times[-1] >= since]
         if not chunks:
@@ -181,13 +199,21 @@ class LearningLog:
                 labels[i] = outcome.is_fraud
                 known_at[i] = outcome.known_at
         keep = times >= since
+        return LabelledLog(
+            [t for t, k in zip(ids, keep, strict=True) if k], vectors[keep], labels[keep], times[keep], known_at[keep]
+        )
+
+    def _retrain(self, cutoff: float) -> ModelArtifact | None:
+        log = self.labelled(cutoff)
+        if log is None:
+            return None
         trained_until = datetime.fromtimestamp(cutoff, UTC)
         try:
             artifact = train_arrays(
-                vectors[keep],
-                labels[keep],
-                times[keep],
-                known_at[keep],
+                log.vectors,
+                log.labels,
+                log.times,
+                log.known_at,
                 version=f"backtest-{trained_until:%Y%m%dT%H%M}",
                 trained_until=trained_until,
                 params=self.params,

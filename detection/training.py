@@ -108,6 +108,8 @@ class TrainingParams:
     depth: int = -1  # unbounded: the leaf count bounds a tree
     learning_rate: float = 0.05
     min_data_in_leaf: int = 20
+    #: Histogram bins per feature: the split points a tree can choose among.
+    max_bins: int = 63
     seed: int = 7
 
 
@@ -228,7 +230,7 @@ def _fit_trees(
             "learning_rate": params.learning_rate,
             "num_leaves": params.leaves,
             "max_depth": params.depth,
-            "max_bin": 63,
+            "max_bin": params.max_bins,
             "min_data_in_leaf": params.min_data_in_leaf,
             "feature_fraction": 0.8,
             "bagging_fraction": 0.8,

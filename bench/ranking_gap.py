@@ -1,0 +1,294 @@
+"""Where fraudwatch's ranking trails the Handbook's best baseline: an ablation on the same rows.
+
+    .venv/bin/python -m bench.ranking_gap [--sets handbook handbook-variant-a ...] [--customers 2000]
+
+For each parameter set: simulate it, run the Handbook baselines, run the real learning backtest
+once (bench/model_capacity.py), then fit every variant below from that backtest's decisions log
+joined with the labels known at each cut-off (``LearningLog.labelled``: no label known after the
+cut-off), and score the Handbook test rows. A variant changes one thing at a time:
+
+* the score ranked: the backtest's reported 0-100 risk (model and hard rules) or the model's
+  probability alone;
+* the model: fraudwatch's trainer (LightGBM, its parameters, held-out threshold, negatives
+  sampled) with one setting changed, or the baselines' random forest (scikit-learn defaults);
+* the features: the logged vector fraudwatch scores, its 15 columns that stand for the Handbook's
+  features, or the Handbook's 15 features computed offline (bench/handbook_features.py; labels
+  shifted by the data's true delay, so known at scoring time in these data sets);
+* the training window and how often it is refitted (daily as the backtest, or once at the test
+  start as the Handbook's protocol).
+
+Prints one table per set and the margins over the best baseline; writes bench/out/ranking-gap.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from bench.handbook import OUT, Row, judge, print_table, run_baselines
+from bench.handbook_features import Protocol, baseline_features, train_test_split
+from bench.model_capacity import LONGEST_TRAIN_DAYS, learn_once, logged, scenario_of
+from detection.features import FEATURE_NAMES
+from detection.learning import LabelledLog, LearningLog
+from detection.model import load_model
+from detection.training import TrainingParams, train_arrays
+from producers.handbook import HandbookData, simulate
+from producers.handbook_files import transaction_id
+
+DAY_S = 86_400.0
+#: fraudwatch's columns that stand for the Handbook's 15 features, in its order.
+LOGGED_15 = (
+    "amount_eur",
+    "weekend",
+    "night",
+    "count_24h",
+    "mean_amount_24h",
+    "count_7d",
+    "mean_amount_7d",
+    "count_30d",
+    "mean_amount_30d",
+    "terminal_tx_1d",
+    "terminal_fraud_share_1d",
+    "terminal_tx_7d",
+    "terminal_fraud_share_7d",
+    "terminal_tx_30d",
+    "terminal_fraud_share_30d",
+)
+#: Positions in LOGGED_15 of the customer's and the terminal's windows.
+CUSTOMER_WINDOWS = (3, 4, 5, 6, 7, 8)
+TERMINAL_WINDOWS = (9, 10, 11, 12, 13, 14)
+Features = Literal["logged", "logged-15", "handbook-15", "logged+handbook-15"]
+Model = Literal["fraudwatch", "forest"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    model: Model = "fraudwatch"
+    features: Features = "logged"
+    train_days: int = 28
+    #: 1: refitted at every test day's midnight (the backtest); 7: once at the test start (the Handbook)
+    every_days: int = 1
+    params: TrainingParams = field(default_factory=TrainingParams)
+    #: with ``logged-15``: positions of LOGGED_15 taken from the Handbook's features instead
+    handbook_columns: tuple[int, ...] = ()
+
+
+def variants() -> list[Variant]:
+    default = TrainingParams()
+    return [
+        Variant("fraudwatch default (28 days, daily)"),
+        Variant("fraudwatch, 56 days, daily (the backtest's own)", train_days=LONGEST_TRAIN_DAYS),
+        Variant("fraudwatch, once at test start", every_days=7),
+        Variant("fraudwatch, refit on held-out days too", every_days=7, params=replace(default, refit=True)),
+        Variant("fraudwatch, every negative", every_days=7, params=replace(default, negatives_per_fraud=10**9)),
+        Variant("fraudwatch, 14 days", train_days=14, every_days=7),
+        Variant("fraudwatch on its 15 Handbook-like columns", features="logged-15", every_days=7),
+        Variant("fraudwatch on the Handbook's 15", features="handbook-15", every_days=7),
+        Variant("fraudwatch on its own + the Handbook's 15", features="logged+handbook-15", every_days=7),
+        Variant("random forest on fraudwatch's features", model="forest", every_days=7),
+        Variant("random forest on its 15 Handbook-like columns", model="forest", features="logged-15", every_days=7),
+        Variant("random forest on the Handbook's 15", model="forest", features="handbook-15", every_days=7),
+        Variant(
+            "random forest on the Handbook's 15, 14 days",
+            model="forest",
+            features="handbook-15",
+            train_days=14,
+            every_days=7,
+        ),
+        Variant(
+            "random forest on its 15, the Handbook's customer windows",
+            model="forest",
+            features="logged-15",
+            every_days=7,
+            handbook_columns=CUSTOMER_WINDOWS,
+        ),
+        Variant(
+            "random forest on its 15, the Handbook's terminal windows",
+            model="forest",
+            features="logged-15",
+            every_days=7,
+            handbook_columns=TERMINAL_WINDOWS,
+        ),
+        Variant("fraudwatch, 255 bins", params=replace(default, max_bins=255)),
+        Variant("fraudwatch, 1023 bins", params=replace(default, max_bins=1023)),
+        Variant("fraudwatch, 255 bins, 56 days", train_days=LONGEST_TRAIN_DAYS, params=replace(default, max_bins=255)),
+        Variant(
+            "fraudwatch on its 15, 255 bins, the Handbook's terminal windows",
+            features="logged-15",
+            params=replace(default, max_bins=255),
+            handbook_columns=TERMINAL_WINDOWS,
+        ),
+        Variant(
+            "fraudwatch on its 15, 255 bins, the Handbook's customer windows",
+            features="logged-15",
+            params=replace(default, max_bins=255),
+            handbook_columns=CUSTOMER_WINDOWS,
+        ),
+        Variant("fraudwatch on its 15, 255 bins", features="logged-15", params=replace(default, max_bins=255)),
+    ]
+
+
+class Columns:
+    """The feature matrix a variant fits and scores, for logged rows named by transaction id."""
+
+    def __init__(self, data: HandbookData, protocol: Protocol) -> None:
+        self.handbook = baseline_features(data, protocol.delay_days)
+        self.logged_15 = [FEATURE_NAMES.index(name) for name in LOGGED_15]
+
+    def of(self, variant: Variant, ids: list[str], vectors: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if variant.features == "logged":
+            return vectors
+        handbook = self.handbook[[int(t[2:]) for t in ids]]
+        if variant.features == "logged-15":
+            mixed = vectors[:, self.logged_15]
+            mixed[:, variant.handbook_columns] = handbook[:, variant.handbook_columns]
+            return mixed
+        return handbook if variant.features == "handbook-15" else np.hstack([vectors, handbook])
+
+
+def fit_and_score(
+    variant: Variant, log: LabelledLog, x: np.ndarray[Any, Any], cutoff: float, test_x: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """The variant's model fitted on the rows whose label was known at ``cutoff``; its test-row scores."""
+    names = [f"f{i}" for i in range(x.shape[1])]
+    if variant.model == "forest":
+        from sklearn.ensemble import RandomForestClassifier
+
+        usable = log.known_at <= cutoff
+        forest = RandomForestClassifier(random_state=0, n_jobs=1).fit(x[usable], log.labels[usable])
+        return np.asarray(forest.predict_proba(test_x)[:, 1])
+    from datetime import UTC, datetime
+
+    artifact = train_arrays(
+        x,
+        log.labels,
+        log.times,
+        log.known_at,
+        version="ablation",
+        trained_until=datetime.fromtimestamp(cutoff, UTC),
+        params=variant.params,
+        feature_names=names,
+    )
+    return np.asarray(load_model(artifact, names).score_many(test_x))
+
+
+def replay(
+    learner: LearningLog,
+    variant: Variant,
+    columns: Columns,
+    data: HandbookData,
+    protocol: Protocol,
+    test: np.ndarray[Any, Any],
+) -> np.ndarray[Any, Any]:
+    """Scores of the test rows, from the variant's models refitted every ``every_days`` test days."""
+    ids, _, vectors = logged(learner)
+    position = {t: i for i, t in enumerate(ids)}
+    rows = np.flatnonzero(test)
+    row_ids = [transaction_id(int(r)) for r in rows]
+    test_x = columns.of(variant, row_ids, vectors[[position[t] for t in row_ids]])
+    scores = np.zeros(len(rows))
+    days = data.day[rows]
+    learner.settings = learner.settings.model_copy(update={"train_days": variant.train_days})
+    for first in range(protocol.test_start_day, protocol.test_end_day, variant.every_days):
+        cutoff = data.scenario.start_timestamp + first * DAY_S
+        log = learner.labelled(cutoff)
+        if log is None:
+            raise RuntimeError(f"{variant.name}: nothing logged before day {first}")
+        scored = np.flatnonzero((days >= first) & (days < first + variant.every_days))
+        x = columns.of(variant, log.transaction_ids, log.vectors)
+        scores[scored] = fit_and_score(variant, log, x, cutoff, test_x[scored])
+    return scores
+
+
+def learned(
+    data: HandbookData, protocol: Protocol, seed: int, cache: Path | None, *key: object
+) -> tuple[LearningLog, dict[str, float], float]:
+    """``learn_once``, or its result kept in ``cache`` by an earlier run of the same set."""
+    if cache is None:
+        return learn_once(data, protocol, seed)
+    path = cache / ("learned-" + "-".join(map(str, (*key, seed))) + ".pickle")
+    if path.exists():
+        with path.open("rb") as file:
+            kept: tuple[LearningLog, dict[str, float], float] = pickle.load(file)  # our own file, written below
+            return kept
+    result = learn_once(data, protocol, seed)
+    cache.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as file:
+        pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--sets", nargs="+", default=["handbook", "handbook-variant-a", "handbook-variant-b", "invented"]
+    )
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--terminals", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="*", default=None, help="Variant numbers to run (default: all).")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="Keep each set's learning backtest here and reuse it (same code)."
+    )
+    args = parser.parse_args()
+    chosen = [v for i, v in enumerate(variants()) if args.only is None or str(i) in args.only]
+    results: dict[str, Any] = {}
+    margins: dict[str, dict[str, list[float]]] = {}
+    for name in args.sets:
+        scenario = scenario_of(name, args.customers, args.terminals)
+        data = simulate(scenario, args.seed)
+        protocol = Protocol.for_label_delay(scenario.label_delay_days)
+        split = train_test_split(data, protocol)
+        baselines = run_baselines(data, protocol, "xgboost", jobs=1)
+        learner, risk, seconds = learned(data, protocol, args.seed, args.cache, name, args.customers, args.terminals)
+        columns = Columns(data, protocol)
+        test_ids = [transaction_id(int(i)) for i in np.flatnonzero(split.test)]
+        reported = np.array([risk[t] for t in test_ids])
+        rows: list[Row] = [
+            *baselines,
+            judge("the backtest's reported risk (56 days)", data, split.test, reported, reported >= 50, 0, ""),
+        ]
+        for variant in chosen:
+            started = time.perf_counter()
+            scores = replay(learner, variant, columns, data, protocol, split.test)
+            rows.append(judge(variant.name, data, split.test, scores, scores >= 0.5, 0, "0.5"))
+            print(f"  {name}: {variant.name} in {time.perf_counter() - started:.0f} s", flush=True)
+        best = (
+            max(b.average_precision or 0 for b in baselines),
+            max(b.recall_at_precision_85 for b in baselines),
+            max(b.card_precision_at_100 for b in baselines),
+        )
+        for row in rows[len(baselines) :]:
+            margins.setdefault(row.system, {})[name] = [
+                (row.average_precision or 0) - best[0],
+                row.recall_at_precision_85 - best[1],
+                row.card_precision_at_100 - best[2],
+            ]
+        print_table(
+            f"{name} ({args.customers} customers, {args.terminals} terminals, seed {args.seed}, {len(data):,} "
+            f"transactions; test {int(split.test.sum())} rows, {int(data.is_fraud[split.test].sum())} frauds; "
+            f"learning backtest {seconds:.0f} s; label delay {learner.label_delay.summary(learner.settings)})",
+            rows,
+            False,
+        )
+        results[name] = [asdict(r) for r in rows]
+    print("\n## Margin over the best baseline (AP / recall at P 0.85 / CP@100)\n")
+    print("| variant | " + " | ".join(args.sets) + " |")
+    print("|---|" + "---:|" * len(args.sets))
+    for system, per_set in margins.items():
+        cells = " | ".join("{:+.3f} / {:+.3f} / {:+.3f}".format(*per_set[s]) for s in args.sets if s in per_set)
+        print(f"| {system} | {cells} |")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "ranking-gap.json").write_text(json.dumps({"rows": results, "margins": margins}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
