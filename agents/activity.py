@@ -16,6 +16,8 @@ from aiokafka import ConsumerRecord
 from agents import topics
 from agents.broadcast import follow_in_worker
 from agents.guarded import guarded_agent
+from agents.metrics import worker_metrics
+from agents.models import live_models
 from agents.tables import entity_activity
 from config import get_settings
 from detection.activity import EntityActivity
@@ -87,6 +89,14 @@ def load_activity(entity: str) -> EntityActivity | None:
 
 def learned_label_delay() -> LabelDelay | None:
     return activity_copy.label_delay
+
+
+def label_delay_summary() -> dict[str, float | int | None]:
+    """The delay decisions assume now under the live rules (the prior until frauds taught one)."""
+    return (activity_copy.label_delay or LabelDelay()).summary(live_models.detector.config.learning)
+
+
+worker_metrics.label_delay = label_delay_summary
 
 
 #: Every worker reads the table's changelog whole (agents.broadcast); detection waits until it caught up.

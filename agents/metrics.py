@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,8 @@ class WorkerMetrics:
         self.interval_start = datetime.now(UTC)
         #: Role ('champion', 'shadow') -> model version this worker scores with (agents.models sets it).
         self.models: dict[str, str] = {}
+        #: The label delay the worker's risk windows assume now (agents.activity sets it; read at each drain).
+        self.label_delay: Callable[[], dict[str, float | int | None]] | None = None
 
     def incr(self, name: str, amount: float = 1) -> None:
         self.counters[name] += amount
@@ -57,6 +59,7 @@ class WorkerMetrics:
             latency_ms_max=latencies[-1] if latencies else None,
             consumer_lag=consumer_lag,
             models=dict(self.models),
+            label_delay=self.label_delay() if self.label_delay is not None else {},
         )
         self.counters = defaultdict(float)
         self.latencies_ms = []

@@ -93,6 +93,7 @@ class LabelDelay:
             "quantile": settings.label_delay_quantile,
             "learned_days": self.quantile(settings.label_delay_quantile),
             "frauds_observed": self.frauds,
+            "min_frauds": settings.label_delay_min_frauds,
             "median_days": self.quantile(0.5),
         }
 

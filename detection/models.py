@@ -194,3 +194,8 @@ class MetricsSnapshot(Contract):
     models: dict[str, str] = Field(
         default_factory=dict, description="Model version per role ('champion', 'shadow') the worker scores with."
     )
+    label_delay: dict[str, float | int | None] = Field(
+        default_factory=dict,
+        description="Where the worker's terminal/merchant risk windows end now and where that came from "
+        "(detection.label_delay.LabelDelay.summary: label_delay_days, prior_days, learned_days, frauds_observed, ...).",
+    )

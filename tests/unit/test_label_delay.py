@@ -44,6 +44,7 @@ def test_the_prior_serves_until_enough_frauds_then_a_high_quantile_of_their_dela
         "quantile": 0.9,
         "learned_days": 10,
         "frauds_observed": 23,
+        "min_frauds": 20,
         "median_days": 3,
     }
     assert LabelDelay.from_json(delays.to_json()) == delays

@@ -33,7 +33,31 @@ def quality_points(quality: ModelQuality | None) -> dict[str, float]:
     return {"precision": quality.quality.precision, "recall": quality.quality.recall, "ap": quality.average_precision}
 
 
-def models_table(roles: dict[str, str], qualities: dict[str, ModelQuality], shadow_alerts: dict[str, float]) -> str:
+def label_delay_words(summary: dict[str, float | int | None]) -> str:
+    """Where the terminal/merchant risk windows end and why: learned from confirmed frauds, or the prior."""
+    days = summary.get("label_delay_days")
+    if days is None:
+        return "Label delay: not reported yet."
+    frauds = int(summary.get("frauds_observed") or 0)
+    learned = summary.get("learned_days")
+    if learned is not None and frauds >= int(summary.get("min_frauds") or 0):
+        return (
+            f"Label delay: risk windows end <b>{days:.0f} days</b> back, learned from {frauds:,} confirmed frauds "
+            f"(their {float(summary.get('quantile') or 0):.0%} delay quantile in whole days: {learned:.0f}; "
+            f"median {summary.get('median_days')})."
+        )
+    return (
+        f"Label delay: risk windows end <b>{days:.0f} days</b> back, the rules file's prior "
+        f"(learned once {summary.get('min_frauds')} confirmed frauds were seen; {frauds:,} so far)."
+    )
+
+
+def models_table(
+    roles: dict[str, str],
+    qualities: dict[str, ModelQuality],
+    shadow_alerts: dict[str, float],
+    label_delay: dict[str, float | int | None] | None = None,
+) -> str:
     rows = []
     for role in ROLES:
         version = roles.get(role) or (RULES_ONLY if role == "champion" else None)
@@ -52,6 +76,8 @@ def models_table(roles: dict[str, str], qualities: dict[str, ModelQuality], shad
     return (
         "<table id='models' style='font-family:sans-serif;font-size:13px;border-collapse:collapse' cellpadding='4'>"
         f"{head}{''.join(rows)}</table>"
+        f"<p id='label-delay' style='font-family:sans-serif;font-size:13px;margin:4px'>"
+        f"{label_delay_words(label_delay or {})}</p>"
     )
 
 
@@ -86,9 +112,11 @@ class ModelsPanel:
         self.update(tick.totals, tick.now)
 
     def update(self, totals: MetricsTotals, now: float) -> None:
-        roles = totals.last.models if totals.last is not None else {}
+        last = totals.last
+        roles = last.models if last is not None else {}
         qualities = model_qualities(totals.family(FAMILY))
-        self.table.object = models_table(roles, qualities, totals.family(Family.SHADOW_ALERTS))
+        label_delay = last.label_delay if last is not None else {}
+        self.table.object = models_table(roles, qualities, totals.family(Family.SHADOW_ALERTS), label_delay)
         if now - self.last_point < POINT_EVERY_S or not qualities:
             return
         self.last_point = now
