@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from bench.handbook import OUT, Row, judge, print_table, read_decisions, run_baselines
-from bench.handbook_features import Protocol, train_test_split
+from bench.handbook_features import Protocol, Split, train_test_split
 from detection.learning import LearningLog
 from detection.model import FraudModel, load_model
 from detection.rules_config import Learning
@@ -84,6 +84,7 @@ def candidates() -> list[Candidate]:
         Candidate("200 trees, 15 leaves, lr .05, 56 days", replace(deep, trees=200, learning_rate=0.05), 56),
         Candidate("200 trees, 15 leaves, lr .05, retrained every 2 days", TrainingParams(), retrain_every_days=2),
         Candidate("200 trees, 15 leaves, lr .05, retrained every 3 days", TrainingParams(), retrain_every_days=3),
+        Candidate("200 trees, 15 leaves, lr .05, 63 bins (session 4)", replace(TrainingParams(), max_bins=63)),
     ]
 
 
@@ -91,6 +92,41 @@ def scenario_of(name: str, customers: int, terminals: int) -> HandbookScenario:
     if name == "invented":
         return replace(INVENTED, customers=customers, terminals=terminals)
     return profile(name, customers=customers, terminals=terminals)
+
+
+@dataclass(frozen=True)
+class SetUp:
+    """A parameter set simulated, its protocol and split, and the baselines' rows on it."""
+
+    name: str
+    data: HandbookData
+    protocol: Protocol
+    split: Split
+    baselines: list[Row]
+
+    @classmethod
+    def of(cls, name: str, customers: int, terminals: int, seed: int) -> SetUp:
+        scenario = scenario_of(name, customers, terminals)
+        data = simulate(scenario, seed)
+        protocol = Protocol.for_label_delay(scenario.label_delay_days)
+        return cls(name, data, protocol, train_test_split(data, protocol), run_baselines(data, protocol, "xgboost", 1))
+
+    def margin(self, row: Row) -> list[float]:
+        """AP, recall at precision 0.85 and CP@100 of ``row`` minus the best baseline's of each."""
+        baselines = self.baselines
+        return [
+            (row.average_precision or 0) - max(b.average_precision or 0 for b in baselines),
+            row.recall_at_precision_85 - max(b.recall_at_precision_85 for b in baselines),
+            row.card_precision_at_100 - max(b.card_precision_at_100 for b in baselines),
+        ]
+
+    def title(self, customers: int, terminals: int, seed: int, seconds: float, learner: LearningLog) -> str:
+        test = self.split.test
+        return (
+            f"{self.name} ({customers} customers, {terminals} terminals, seed {seed}, {len(self.data):,} "
+            f"transactions; test {int(test.sum())} rows, {int(self.data.is_fraud[test].sum())} frauds; "
+            f"learning backtest {seconds:.0f} s; label delay {learner.label_delay.summary(learner.settings)})"
+        )
 
 
 def learn_once(
@@ -177,27 +213,30 @@ def replay(
     return probability, alerts, scoring_cost(model, vectors)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def set_arguments(doc: str | None, what: str) -> argparse.ArgumentParser:
+    """The options both capacity benches share: which parameter sets, their size, and which of ``what`` to run."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--sets", nargs="+", default=["handbook", "handbook-variant-a", "handbook-variant-b", "invented"]
     )
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--terminals", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="*", default=None, help=f"{what} numbers to run (default: all).")
+    return parser
+
+
+def main() -> None:
+    parser = set_arguments(__doc__, "Candidate")
     parser.add_argument("--rules", type=Path, default=None, help="A rules file (default: config/rules.toml).")
-    parser.add_argument("--only", nargs="*", default=None, help="Candidate numbers to run (default: all).")
     args = parser.parse_args()
     chosen = [c for i, c in enumerate(candidates()) if args.only is None or str(i) in args.only]
     margins: dict[str, dict[str, list[float]]] = {c.name: {} for c in chosen}
     costs: dict[str, dict[str, float]] = {}
     results: dict[str, Any] = {}
     for name in args.sets:
-        scenario = scenario_of(name, args.customers, args.terminals)
-        data = simulate(scenario, args.seed)
-        protocol = Protocol.for_label_delay(scenario.label_delay_days)
-        split = train_test_split(data, protocol)
-        baselines = run_baselines(data, protocol, "xgboost", jobs=1)
+        setup = SetUp.of(name, args.customers, args.terminals, args.seed)
+        data, protocol, split, baselines = setup.data, setup.protocol, setup.split, setup.baselines
         learner, risk, seconds = learn_once(data, protocol, args.seed, args.rules)
         test_ids = [transaction_id(int(i)) for i in np.flatnonzero(split.test)]
         backtest_scores = np.array([risk[t] for t in test_ids])
@@ -210,24 +249,9 @@ def main() -> None:
             row = judge(candidate.name, data, split.test, probability, alerts, cost["one_us"], "model")
             rows.append(row)
             costs[candidate.name] = cost
-            best = {
-                "ap": max(b.average_precision or 0 for b in baselines),
-                "recall": max(b.recall_at_precision_85 for b in baselines),
-                "cp": max(b.card_precision_at_100 for b in baselines),
-            }
-            margins[candidate.name][name] = [
-                (row.average_precision or 0) - best["ap"],
-                row.recall_at_precision_85 - best["recall"],
-                row.card_precision_at_100 - best["cp"],
-            ]
+            margins[candidate.name][name] = setup.margin(row)
             print(f"  {name}: {candidate.name} replayed in {time.perf_counter() - started:.0f} s", flush=True)
-        print_table(
-            f"{name} ({args.customers} customers, {args.terminals} terminals, seed {args.seed}, {len(data):,} "
-            f"transactions; test {int(split.test.sum())} rows, {int(data.is_fraud[split.test].sum())} frauds; "
-            f"learning backtest {seconds:.0f} s; label delay {learner.label_delay.summary(learner.settings)})",
-            rows,
-            False,
-        )
+        print_table(setup.title(args.customers, args.terminals, args.seed, seconds, learner), rows, False)
         results[name] = [asdict(r) for r in rows]
     print("\n## Margin over the best baseline (AP / recall at P 0.85 / CP@100), per set; scoring cost\n")
     print("| candidate | " + " | ".join(args.sets) + " | worst | µs one / batch |")

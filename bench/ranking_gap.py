@@ -22,7 +22,6 @@ Prints one table per set and the margins over the best baseline; writes bench/ou
 
 from __future__ import annotations
 
-import argparse
 import json
 import pickle
 import time
@@ -32,14 +31,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bench.handbook import OUT, Row, judge, print_table, run_baselines
-from bench.handbook_features import Protocol, baseline_features, train_test_split
-from bench.model_capacity import LONGEST_TRAIN_DAYS, learn_once, logged, scenario_of
+from bench.handbook import OUT, Row, judge, print_table
+from bench.handbook_features import Protocol, baseline_features
+from bench.model_capacity import LONGEST_TRAIN_DAYS, SetUp, learn_once, logged, set_arguments
 from detection.features import FEATURE_NAMES
 from detection.learning import LabelledLog, LearningLog
 from detection.model import load_model
 from detection.training import TrainingParams, train_arrays
-from producers.handbook import HandbookData, simulate
+from producers.handbook import HandbookData
 from producers.handbook_files import transaction_id
 
 DAY_S = 86_400.0
@@ -79,6 +78,8 @@ class Variant:
     params: TrainingParams = field(default_factory=TrainingParams)
     #: with ``logged-15``: positions of LOGGED_15 taken from the Handbook's features instead
     handbook_columns: tuple[int, ...] = ()
+    #: days added to the data's delay where the Handbook's terminal windows end
+    later_by_days: int = 0
 
 
 def variants() -> list[Variant]:
@@ -133,6 +134,14 @@ def variants() -> list[Variant]:
             handbook_columns=CUSTOMER_WINDOWS,
         ),
         Variant("fraudwatch on its 15, 255 bins", features="logged-15", params=replace(default, max_bins=255)),
+        Variant(
+            "random forest on its 15, the Handbook's terminal windows ending a day earlier",
+            model="forest",
+            features="logged-15",
+            every_days=7,
+            handbook_columns=TERMINAL_WINDOWS,
+            later_by_days=1,
+        ),
     ]
 
 
@@ -140,13 +149,20 @@ class Columns:
     """The feature matrix a variant fits and scores, for logged rows named by transaction id."""
 
     def __init__(self, data: HandbookData, protocol: Protocol) -> None:
-        self.handbook = baseline_features(data, protocol.delay_days)
+        self.data, self.delay_days = data, protocol.delay_days
+        self.handbook_by_delay: dict[int, np.ndarray[Any, Any]] = {}
         self.logged_15 = [FEATURE_NAMES.index(name) for name in LOGGED_15]
+
+    def handbook(self, later_by_days: int) -> np.ndarray[Any, Any]:
+        delay = self.delay_days + later_by_days
+        if delay not in self.handbook_by_delay:
+            self.handbook_by_delay[delay] = baseline_features(self.data, delay)
+        return self.handbook_by_delay[delay]
 
     def of(self, variant: Variant, ids: list[str], vectors: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         if variant.features == "logged":
             return vectors
-        handbook = self.handbook[[int(t[2:]) for t in ids]]
+        handbook = self.handbook(variant.later_by_days)[[int(t[2:]) for t in ids]]
         if variant.features == "logged-15":
             mixed = vectors[:, self.logged_15]
             mixed[:, variant.handbook_columns] = handbook[:, variant.handbook_columns]
@@ -227,14 +243,7 @@ def learned(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--sets", nargs="+", default=["handbook", "handbook-variant-a", "handbook-variant-b", "invented"]
-    )
-    parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--terminals", type=int, default=4000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", nargs="*", default=None, help="Variant numbers to run (default: all).")
+    parser = set_arguments(__doc__, "Variant")
     parser.add_argument(
         "--cache", type=Path, default=None, help="Keep each set's learning backtest here and reuse it (same code)."
     )
@@ -243,17 +252,14 @@ def main() -> None:
     results: dict[str, Any] = {}
     margins: dict[str, dict[str, list[float]]] = {}
     for name in args.sets:
-        scenario = scenario_of(name, args.customers, args.terminals)
-        data = simulate(scenario, args.seed)
-        protocol = Protocol.for_label_delay(scenario.label_delay_days)
-        split = train_test_split(data, protocol)
-        baselines = run_baselines(data, protocol, "xgboost", jobs=1)
+        setup = SetUp.of(name, args.customers, args.terminals, args.seed)
+        data, protocol, split = setup.data, setup.protocol, setup.split
         learner, risk, seconds = learned(data, protocol, args.seed, args.cache, name, args.customers, args.terminals)
         columns = Columns(data, protocol)
         test_ids = [transaction_id(int(i)) for i in np.flatnonzero(split.test)]
         reported = np.array([risk[t] for t in test_ids])
         rows: list[Row] = [
-            *baselines,
+            *setup.baselines,
             judge("the backtest's reported risk (56 days)", data, split.test, reported, reported >= 50, 0, ""),
         ]
         for variant in chosen:
@@ -261,24 +267,9 @@ def main() -> None:
             scores = replay(learner, variant, columns, data, protocol, split.test)
             rows.append(judge(variant.name, data, split.test, scores, scores >= 0.5, 0, "0.5"))
             print(f"  {name}: {variant.name} in {time.perf_counter() - started:.0f} s", flush=True)
-        best = (
-            max(b.average_precision or 0 for b in baselines),
-            max(b.recall_at_precision_85 for b in baselines),
-            max(b.card_precision_at_100 for b in baselines),
-        )
-        for row in rows[len(baselines) :]:
-            margins.setdefault(row.system, {})[name] = [
-                (row.average_precision or 0) - best[0],
-                row.recall_at_precision_85 - best[1],
-                row.card_precision_at_100 - best[2],
-            ]
-        print_table(
-            f"{name} ({args.customers} customers, {args.terminals} terminals, seed {args.seed}, {len(data):,} "
-            f"transactions; test {int(split.test.sum())} rows, {int(data.is_fraud[split.test].sum())} frauds; "
-            f"learning backtest {seconds:.0f} s; label delay {learner.label_delay.summary(learner.settings)})",
-            rows,
-            False,
-        )
+        for row in rows[len(setup.baselines) :]:
+            margins.setdefault(row.system, {})[name] = setup.margin(row)
+        print_table(setup.title(args.customers, args.terminals, args.seed, seconds, learner), rows, False)
         results[name] = [asdict(r) for r in rows]
     print("\n## Margin over the best baseline (AP / recall at P 0.85 / CP@100)\n")
     print("| variant | " + " | ".join(args.sets) + " |")
