@@ -1,27 +1,40 @@
-"""validated transactions -> risk decision per transaction -> alerts topic.
+"""Valid transactions -> a risk decision per transaction -> alerts topic, in batches.
 
-One pass per transaction: read the customer's state and reference data (local, co-partitioned),
-call the detection core, write the state once, publish an alert when the score is high enough.
+Two ways in, one function: the validate agent hands over the transactions that arrived on their
+customer's partition (so a transaction passes through Faust once), and the ``detect`` agent
+reads ``transactions.rekeyed``, where validate puts the rest, keyed by customer. Both call
+``detect_transactions``.
+
+Per batch, each customer's state and reference data are read once (local, co-partitioned), the
+customer's transactions evaluated in order, and the state written once; then the records the
+whole batch produces are handed to the producer. To add an effect of scoring (a decisions log,
+a case, a shadow rule's verdict), append a function to ``batch_effects``: it receives the
+batch's scored transactions and returns the records to send.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import faust
+import pydantic
 
 from agents import topics
 from agents.app import app
-from agents.dead_letter import process_guarded
+from agents.batching import Event, Outbound, in_partition_of, process_in_batches, send_with_batch
+from agents.dead_letter import error_of, send_to_dead_letter
 from agents.metrics import worker_metrics
-from agents.state_access import load_reference, load_state, merchant_and_terminal_risk, save_state
-from agents.validate import INGESTED_AT_HEADER
+from agents.state_access import fresh_if_idle, load_reference, load_state, merchant_and_terminal_risk, save_state
 from config import get_settings
 from config.rules import load_rules
 from detection.alert import Alert, build_alert
 from detection.engine import Decision, Detector
 from detection.models import Transaction
+from detection.reference import CustomerReference
+from detection.validation import field_errors
 from tables.customers import alerted_transactions
 
 settings = get_settings()
@@ -33,35 +46,123 @@ detector = Detector(load_rules(settings.rules_file))
 recent_alerts: deque[Alert] = deque(maxlen=RECENT_ALERTS_KEPT)
 
 
-@app.agent(topics.validated_transactions)
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A valid transaction and the record it arrived in, which sits on the customer's partition."""
+
+    event: Event
+    transaction: Transaction
+    ingested_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """What detection made of one transaction: the decision, the reference data it saw, its alert if any."""
+
+    incoming: Incoming
+    decision: Decision
+    reference: CustomerReference | None
+    alert: Alert | None
+
+    @property
+    def customer_key(self) -> bytes:
+        return self.incoming.transaction.customer_id.encode()
+
+
+BatchEffects = Callable[[Sequence[Scored]], Iterable[Outbound]]
+
+
+def alert_records(batch: Sequence[Scored]) -> Iterator[Outbound]:
+    for scored in batch:
+        if scored.alert is not None:
+            yield Outbound(topics.alerts.get_topic_name(), scored.customer_key, scored.alert.model_dump_json().encode())
+
+
+#: Every function here turns a scored batch into records to send, in order.
+batch_effects: list[BatchEffects] = [alert_records]
+
+
+@app.agent(topics.rekeyed_transactions)
 async def detect(stream: faust.StreamT[bytes]) -> None:
-    await process_guarded(stream, detect_one, STAGE)
+    await process_in_batches(
+        stream, detect_records, STAGE, max_events=settings.batch_max_events, within_s=settings.batch_within_s
+    )
 
 
-async def detect_one(event: faust.EventT[bytes]) -> None:
-    transaction = Transaction.model_validate_json(event.value)
-    customer_key = transaction.customer_id.encode()
-    state = load_state(customer_key, transaction.timestamp.timestamp(), settings.state_ttl_s)
-    reference = load_reference(customer_key)
-    merchant, terminal = merchant_and_terminal_risk(transaction.merchant_id, transaction.terminal_id)
+async def detect_records(events: Sequence[Event]) -> None:
+    """Parse the records of ``transactions.rekeyed`` and detect; a record that does not parse is dead-lettered."""
+    batch: list[Incoming] = []
+    for event in events:
+        try:
+            transaction = Transaction.model_validate_json(event.value)
+        except pydantic.ValidationError as exc:
+            await send_to_dead_letter(event, "schema", field_errors(exc), STAGE)
+            continue
+        batch.append(Incoming(event, transaction, ingested_at(event)))
+    await detect_transactions(batch)
 
-    decision = detector.evaluate(transaction, state, reference, merchant, terminal)
-    if detector.learn(state, transaction, decision):
-        save_state(customer_key, state)
-    _count(transaction, decision)
-    if not decision.alert:
-        return
+
+async def detect_transactions(batch: Sequence[Incoming]) -> list[Scored]:
+    """Score a batch: one state read and write per customer, then every effect handed to the producer."""
     detected_at = datetime.now(UTC)
-    alert = build_alert(transaction, decision, reference, detector.rules_version, detected_at, _ingested_at(event))
-    await topics.alerts.send(key=customer_key, value=alert.model_dump_json().encode())
+    scored: list[Scored] = []
+    for customer_key, arrivals in _by_customer(batch).items():
+        with in_partition_of(arrivals[-1].event):
+            scored += await _score_customer(customer_key, arrivals, detected_at)
+    for effects in batch_effects:
+        for record in effects(scored):
+            send_with_batch(record)
+    return scored
+
+
+def _by_customer(batch: Sequence[Incoming]) -> dict[bytes, list[Incoming]]:
+    customers: dict[bytes, list[Incoming]] = {}
+    for incoming in batch:
+        customers.setdefault(incoming.transaction.customer_id.encode(), []).append(incoming)
+    return customers
+
+
+async def _score_customer(customer_key: bytes, arrivals: list[Incoming], detected_at: datetime) -> list[Scored]:
+    """The customer's transactions of this batch in arrival order; must run in their partition's context."""
+    state = load_state(customer_key, arrivals[0].transaction.timestamp.timestamp(), settings.state_ttl_s)
+    reference = load_reference(customer_key)
+    learned = False
+    scored: list[Scored] = []
+    for incoming in arrivals:
+        transaction = incoming.transaction
+        try:
+            state = fresh_if_idle(state, transaction.timestamp.timestamp(), settings.state_ttl_s)
+            merchant, terminal = merchant_and_terminal_risk(transaction.merchant_id, transaction.terminal_id)
+            decision = detector.evaluate(transaction, state, reference, merchant, terminal)
+            learned = detector.learn(state, transaction, decision) or learned
+            alert = _alert_for(incoming, decision, reference, detected_at)
+        except Exception as exc:  # the core failing on one transaction: only that one goes aside
+            await send_to_dead_letter(incoming.event, "internal_error", error_of(exc), STAGE)
+            continue
+        scored.append(Scored(incoming, decision, reference, alert))
+        _count(transaction, decision)
+    if learned:
+        save_state(customer_key, state)
+    return scored
+
+
+def _alert_for(
+    incoming: Incoming, decision: Decision, reference: CustomerReference | None, detected_at: datetime
+) -> Alert | None:
+    if not decision.alert:
+        return None
+    transaction = incoming.transaction
+    alert = build_alert(transaction, decision, reference, detector.rules_version, detected_at, incoming.ingested_at)
     alerted_transactions[transaction.transaction_id.encode()] = alert.alert_id.encode()
     recent_alerts.appendleft(alert)
     if alert.detection_latency_ms is not None:
         worker_metrics.observe_latency(alert.detection_latency_ms)
+    return alert
 
 
-def _ingested_at(event: faust.EventT[bytes]) -> datetime | None:
-    raw = dict(event.headers or {}).get(INGESTED_AT_HEADER)  # a dict or a list of pairs, by Faust version
+def ingested_at(event: Event) -> datetime | None:
+    """When the raw record reached the broker, from the header validate puts on what it forwards."""
+    raw = dict(event.headers or {}).get(topics.INGESTED_AT_HEADER)  # a dict or a list of pairs, by Faust version
     return datetime.fromtimestamp(int(raw) / 1000, UTC) if raw else None
 
 

@@ -13,7 +13,11 @@ def load_state(customer_key: bytes, now: float, ttl_s: float) -> CustomerState:
     raw = customer_behaviour.get(customer_key)
     if raw is None:
         return CustomerState()
-    state = CustomerState.from_json(raw)
+    return fresh_if_idle(CustomerState.from_json(raw), now, ttl_s)
+
+
+def fresh_if_idle(state: CustomerState, now: float, ttl_s: float) -> CustomerState:
+    """``state``, or a fresh one when the customer has been idle past the TTL at event time ``now``."""
     if state.last_seen is not None and now - state.last_seen > ttl_s:
         return CustomerState()
     return state

@@ -1,4 +1,4 @@
-"""A Faust Kafka transport whose worker consumer has two latency knobs Faust does not expose.
+"""A Faust Kafka transport whose worker consumer fixes three things Faust does not expose.
 
 - ``fetch_max_wait_ms``: Faust's aiokafka driver fixes it at 1500 ms. Kafka and Redpanda answer
   a fetch as soon as data arrives, so that is harmless there; the embedded Tansu broker holds
@@ -6,19 +6,67 @@
 - aiokafka's ``prefetch_backoff`` (100 ms): measured here as the whole p99 tail of alert
   latency (195 ms at p99 over two hops; 26 ms with 5 ms), on any broker with one node
   holding the partitions.
+- End offsets (with ``probe_end_offsets``, the embedded profile): Tansu reports a partition's
+  end as its last batch's base offset + 1, so table recovery stopped inside the last batch and
+  lost the rest of it. The old workaround, one record per produce batch, made the broker stall on
+  partitions of more than ~12 000 batches. Instead, the reported end is corrected by reading the
+  last batch: the true end is its last offset + 1.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiokafka
+from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_FETCH_MAX_WAIT_MS = 1500
 #: aiokafka's default: while any partition of a broker node still holds fetched records the
 #: agent has not taken yet, no fetch goes to that node for up to this long.
 DEFAULT_PREFETCH_BACKOFF_MS = 100
+#: Longest the end-offset probe reads before it gives up and keeps what it learnt.
+PROBE_TIMEOUT_MS = 5000
+
+
+async def true_end_offsets(bootstrap_servers: Any, reported: Mapping[TP, int | None]) -> dict[TP, int | None]:
+    """End offsets corrected for a broker that reports the last batch's base offset + 1 as the end.
+
+    Reads each non-empty partition from its reported end - 1 (the last batch's first record)
+    until a fetch comes back empty; the true end is the last offset seen + 1. A partition that
+    cannot be read in time keeps its reported end (the old behaviour), with a warning.
+    """
+    corrected: dict[TP, int | None] = dict(reported)
+    probed = {tp: TopicPartition(tp.topic, tp.partition) for tp, end in reported.items() if end}
+    if not probed:
+        return corrected
+    probe = aiokafka.AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=5
+    )
+    await probe.start()
+    try:
+        probe.assign(list(probed.values()))
+        for tp, kafka_tp in probed.items():
+            probe.seek(kafka_tp, max(0, (reported[tp] or 1) - 1))
+        pending = set(probed)
+        for _ in range(PROBE_TIMEOUT_MS // 50):
+            if not pending:
+                break
+            fetched = await probe.getmany(*(probed[tp] for tp in pending), timeout_ms=50)
+            answered = {tp for tp in pending if fetched.get(probed[tp])}
+            for tp in answered:
+                corrected[tp] = max(corrected[tp] or 0, fetched[probed[tp]][-1].offset + 1)
+            pending = answered  # a partition is done when a fetch brings nothing new
+        if pending:
+            logger.warning("end offset probe timed out for %s; using the broker's reported ends", sorted(pending))
+    finally:
+        await probe.stop()
+    return corrected
 
 
 class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -34,6 +82,13 @@ class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         if fetcher is not None:  # not a constructor argument of AIOKafkaConsumer
             backoff_ms = getattr(self.app, "consumer_prefetch_backoff_ms", DEFAULT_PREFETCH_BACKOFF_MS)
             fetcher._prefetch_backoff = backoff_ms / 1000
+
+    async def _highwaters(self, partitions: Iterable[TP]) -> Mapping[TP, int]:  # type: ignore[override]
+        reported = await super()._highwaters(list(partitions))
+        if not getattr(self.app, "probe_end_offsets", False) or self.consumer.in_transaction:
+            return reported
+        bootstrap = self._ensure_consumer()._client._bootstrap_servers
+        return await true_end_offsets(bootstrap, reported)  # type: ignore[return-value]
 
 
 class FetchWaitConsumer(faust_aiokafka.Consumer):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from faust.types import TableT
 
-from agents.app import app
+from agents.batching import batched_table
 from config import get_settings
 
 settings = get_settings()
@@ -24,7 +24,8 @@ _options = {"ttl": settings.state_ttl_s, "block_cache_size": settings.table_bloc
 
 
 def _customer_table(name: str, help_text: str) -> TableT[bytes, bytes]:
-    return app.Table(
+    # Written by the batched detect path: changelog records go out with the batch (agents.batching).
+    return batched_table(
         name,
         key_type=bytes,
         value_type=bytes,

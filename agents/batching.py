@@ -1,0 +1,157 @@
+"""Agents that take their stream in batches and produce what a batch yields in one go.
+
+Faust's per-event machinery, not the detection core, bounds a worker (bench/worker_throughput.py).
+A batch handler reads and writes each customer's state once, and every record the batch yields —
+validated transactions, alerts, and the state tables' changelog records — is collected in the
+batch's outbox and handed straight to the Kafka producer when the handler returns, instead of
+travelling one by one through Faust's send buffer (measured: that buffer, draining one record at
+a time, became the bottleneck and overflowed). The batch waits for the broker to acknowledge its
+records before Faust may acknowledge its events, so offsets are committed only after every
+effect is durable: at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, cast
+
+import faust
+import pydantic
+from faust.streams import _current_event
+from faust.types import TP
+
+from agents.app import app
+from agents.dead_letter import error_of, send_to_dead_letter
+from detection.validation import field_errors
+
+logger = logging.getLogger(__name__)
+
+Event = faust.EventT[bytes]
+BatchHandler = Callable[[Sequence[Event]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A record a batch produces. ``partition`` None = by key (Kafka's default partitioner)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int | None = None
+    headers: Mapping[str, bytes] | None = None
+    #: Called with the broker's RecordMetadata once the record is stored.
+    on_stored: Callable[[Any], None] | None = None
+
+
+_outbox: ContextVar[list[Outbound] | None] = ContextVar("fraudwatch_outbox", default=None)
+
+
+def send_with_batch(record: Outbound) -> None:
+    """Produce ``record`` when the current batch is done (only inside a batch handler)."""
+    outbox = _outbox.get()
+    if outbox is None:
+        raise RuntimeError("send_with_batch outside a batch handler (agents.batching.process_in_batches)")
+    outbox.append(record)
+
+
+async def process_in_batches(
+    stream: faust.StreamT[bytes], handle_batch: BatchHandler, stage: str, *, max_events: int, within_s: float
+) -> None:
+    """Run ``handle_batch`` on up to ``max_events`` events at a time, waiting at most ``within_s`` to fill one.
+
+    Handlers deal with a bad record themselves (dead-letter it, go on with the rest). If a
+    handler raises anyway, the batch is run again one record at a time, so only the record at
+    fault goes to dead-letter; records before it may be sent twice, which at-least-once allows
+    (alert ids are stable and a replayed transaction is not learned twice). Never let an
+    exception escape: Faust restarts a crashed agent and its consumers slowly die (#175).
+    """
+    # take_events is on faust.Stream, the class of every agent's stream, but not on StreamT.
+    async for events in cast(faust.Stream[bytes], stream).take_events(max_events, within_s):
+        try:
+            await _run(handle_batch, events)
+        except Exception:
+            logger.exception("%s: a batch of %d failed; retrying it record by record", stage, len(events))
+            for event in events:
+                await _handle_alone(handle_batch, event, stage)
+
+
+async def _run(handle_batch: BatchHandler, events: Sequence[Event]) -> None:
+    outbox: list[Outbound] = []
+    token = _outbox.set(outbox)
+    try:
+        await handle_batch(events)
+    finally:
+        _outbox.reset(token)
+    await produce(outbox)
+
+
+async def produce(records: Sequence[Outbound]) -> None:
+    """Hand ``records`` to the producer in order and wait until the broker has stored them all."""
+    producer = app.producer
+    pending = [
+        await producer.send(record.topic, record.key, record.value, record.partition, None, record.headers)
+        for record in records
+    ]
+    stored = await asyncio.gather(*pending)
+    for record, metadata in zip(records, stored, strict=True):
+        if record.on_stored is not None:
+            record.on_stored(metadata)
+
+
+async def _handle_alone(handle_batch: BatchHandler, event: Event, stage: str) -> None:
+    try:
+        await _run(handle_batch, [event])
+    except pydantic.ValidationError as exc:
+        await send_to_dead_letter(event, "schema", field_errors(exc), stage)
+    except Exception as exc:
+        logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
+        await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
+
+
+@contextmanager
+def in_partition_of(event: Event) -> Iterator[None]:
+    """Make ``event`` the current one, so table reads and writes go to its partition's store and changelog.
+
+    Faust picks a table's partition from the event being processed; in a batch that is the last
+    one taken, which may belong to another partition.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+class BatchedChangelogTable(faust.Table[bytes, bytes]):
+    """A bytes table whose changelog records, written inside a batch handler, go out with the batch.
+
+    Outside a batch handler (the reference agent, the read API) it behaves as a normal table.
+    The stored offset that lets a restart with local RocksDB skip the changelog is kept as Faust
+    keeps it, once the broker has stored the record.
+    """
+
+    def on_key_set(self, key: bytes, value: bytes) -> None:
+        if _outbox.get() is None:
+            return super().on_key_set(key, value)
+        partition = self.partition_for_key(key)  # the current event's: keys are co-partitioned
+        assert partition is not None  # use_partitioner is off for these tables
+        changelog = self.changelog_topic.get_topic_name()
+        send_with_batch(Outbound(changelog, key, value, partition, None, self._stored))
+        self._maybe_set_key_ttl(key, partition)
+        self._sensor_on_set(self, key, value)
+        return None
+
+    def _stored(self, metadata: Any) -> None:
+        self.data.set_persisted_offset(TP(metadata.topic, metadata.partition), metadata.offset)
+
+
+def batched_table(name: str, **options: Any) -> BatchedChangelogTable:
+    """Register a BatchedChangelogTable on the app, as ``app.Table`` registers a normal one."""
+    table = BatchedChangelogTable(app, name=name, beacon=app.tables.beacon, **options)
+    return cast(BatchedChangelogTable, app.tables.add(table))
