@@ -91,9 +91,40 @@ class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return await true_end_offsets(bootstrap, reported)  # type: ignore[return-value]
 
 
+class UndeliveredRecordsError(RuntimeError):
+    """A record a batch produced was not stored by the broker: offsets must not be committed past it."""
+
+
+class DeliveryGuard:
+    """Remembers a failed delivery of a record sent without waiting (agents.batching), so no commit follows.
+
+    Faust flushes the producer before it commits offsets, so every record sent so far has been
+    answered by then; if one failed, the commit is refused and the worker stops, and its
+    records are processed again from the last commit (at least once).
+    """
+
+    def __init__(self) -> None:
+        self.failure: BaseException | None = None
+
+    def record_failure(self, exc: BaseException) -> None:
+        logger.error("the broker did not store a record: %r; no offsets will be committed", exc)
+        self.failure = self.failure or exc
+
+    def check(self) -> None:
+        if self.failure is not None:
+            raise UndeliveredRecordsError(f"a produced record was not stored: {self.failure!r}")
+
+
+delivery_guard = DeliveryGuard()
+
+
 class FetchWaitConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> FetchWaitConsumerThread:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        delivery_guard.check()
+        return bool(await super()._commit(offsets))
 
 
 class FetchWaitTransport(faust_aiokafka.Transport):

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agents.batching import Outbound, _on_stored
+from agents.transport import DeliveryGuard, UndeliveredRecordsError, delivery_guard
+
+
+def test_a_failed_delivery_blocks_every_later_commit() -> None:
+    guard = DeliveryGuard()
+    guard.check()  # nothing failed: commits go ahead
+    guard.record_failure(TimeoutError("broker gone"))
+    with pytest.raises(UndeliveredRecordsError, match="broker gone"):
+        guard.check()
+
+
+async def test_a_stored_record_reports_its_offset_and_a_failed_one_trips_the_guard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    guard = DeliveryGuard()
+    monkeypatch.setattr("agents.batching.delivery_guard", guard)
+    stored_at: list[int] = []
+    record = Outbound("t", b"k", b"v", on_stored=lambda metadata: stored_at.append(metadata))
+
+    ok: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    ok.set_result(42)
+    _on_stored(record, ok)
+    assert stored_at == [42] and guard.failure is None
+
+    failed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    failed.set_exception(ConnectionError("refused"))
+    _on_stored(record, failed)
+    assert stored_at == [42] and isinstance(guard.failure, ConnectionError)
+    assert delivery_guard.failure is None  # the worker's own guard was not touched
