@@ -14,7 +14,6 @@ from faust.types import TransportT
 
 from agents.transport import FetchWaitTransport
 from config import Settings, get_settings
-from runtime.broker import running_embedded_broker
 
 #: Where the app points when FRAUDWATCH_BROKER=embedded and no embedded broker runs: offline
 #: commands never connect, and a worker started with plain `faust -A agents.app worker` fails
@@ -23,10 +22,9 @@ EMBEDDED_NOT_RUNNING = "kafka://embedded-broker-not-running--use-fraudwatch-work
 
 
 def broker_url(settings: Settings) -> str:
-    """The concrete broker URL; for 'embedded', the one a fraudwatch process already started."""
-    if not settings.is_embedded:
-        return settings.broker
-    return running_embedded_broker(settings.embedded_state_file) or EMBEDDED_NOT_RUNNING
+    """The concrete broker URL. The `fraudwatch` entry point resolves 'embedded' to the broker it started
+    or found and hands it down in the settings; only a process started some other way still sees 'embedded'."""
+    return EMBEDDED_NOT_RUNNING if settings.is_embedded else settings.broker
 
 
 class FraudwatchWorker(faust.Worker):

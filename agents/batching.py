@@ -1,11 +1,9 @@
 """Agents that take their stream in batches and produce what a batch yields in one go.
 
 Faust's per-event machinery, not the detection core, bounds a worker (bench/worker_throughput.py).
-A batch handler reads and writes each customer's state once, and every record the batch yields —
-validated transactions, alerts, and the state tables' changelog records — is collected in the
-batch's outbox and handed straight to the Kafka producer when the handler returns, instead of
-travelling one by one through Faust's send buffer (measured: that buffer, draining one record at
-a time, became the bottleneck and overflowed). Faust flushes the producer before it commits the
+A batch handler reads and writes each customer's state once, and every record the batch yields
+is collected in the batch's outbox (tables.batched) and handed straight to the Kafka producer
+when the handler returns. Faust flushes the producer before it commits the
 events' offsets, and refuses to commit after a failed delivery (agents.transport.DeliveryGuard),
 so offsets are committed only after every effect is stored: at least once.
 """
@@ -15,51 +13,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
 import faust
 import pydantic
 from faust.streams import _current_event
-from faust.types import TP
 
 from agents.app import app
 from agents.dead_letter import error_of, send_to_dead_letter
 from agents.transport import delivery_guard
 from detection.validation import field_errors
+from tables.batched import Outbound, collecting_outbox
 
 logger = logging.getLogger(__name__)
 
 Event = faust.EventT[bytes]
 BatchHandler = Callable[[Sequence[Event]], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Outbound:
-    """A record a batch produces. ``partition`` None = by key (Kafka's default partitioner)."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    partition: int | None = None
-    headers: Mapping[str, bytes] | None = None
-    #: Called with the broker's RecordMetadata once the record is stored.
-    on_stored: Callable[[Any], None] | None = None
-
-
-_outbox: ContextVar[list[Outbound] | None] = ContextVar("fraudwatch_outbox", default=None)
-
-
-def send_with_batch(record: Outbound) -> None:
-    """Produce ``record`` when the current batch is done (only inside a batch handler)."""
-    outbox = _outbox.get()
-    if outbox is None:
-        raise RuntimeError("send_with_batch outside a batch handler (agents.batching.process_in_batches)")
-    outbox.append(record)
 
 
 async def process_in_batches(
@@ -84,12 +56,8 @@ async def process_in_batches(
 
 
 async def _run(handle_batch: BatchHandler, events: Sequence[Event]) -> None:
-    outbox: list[Outbound] = []
-    token = _outbox.set(outbox)
-    try:
+    with collecting_outbox() as outbox:
         await handle_batch(events)
-    finally:
-        _outbox.reset(token)
     await produce(outbox)
 
 
@@ -135,32 +103,3 @@ def in_partition_of(event: Event) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
-
-
-class BatchedChangelogTable(faust.Table[bytes, bytes]):
-    """A bytes table whose changelog records, written inside a batch handler, go out with the batch.
-
-    Outside a batch handler (the reference agent, the read API) it behaves as a normal table.
-    The stored offset that lets a restart with local RocksDB skip the changelog is kept as Faust
-    keeps it, once the broker has stored the record.
-    """
-
-    def on_key_set(self, key: bytes, value: bytes) -> None:
-        if _outbox.get() is None:
-            return super().on_key_set(key, value)
-        partition = self.partition_for_key(key)  # the current event's: keys are co-partitioned
-        assert partition is not None  # use_partitioner is off for these tables
-        changelog = self.changelog_topic.get_topic_name()
-        send_with_batch(Outbound(changelog, key, value, partition, None, self._stored))
-        self._maybe_set_key_ttl(key, partition)
-        self._sensor_on_set(self, key, value)
-        return None
-
-    def _stored(self, metadata: Any) -> None:
-        self.data.set_persisted_offset(TP(metadata.topic, metadata.partition), metadata.offset)
-
-
-def batched_table(name: str, **options: Any) -> BatchedChangelogTable:
-    """Register a BatchedChangelogTable on the app, as ``app.Table`` registers a normal one."""
-    table = BatchedChangelogTable(app, name=name, beacon=app.tables.beacon, **options)
-    return cast(BatchedChangelogTable, app.tables.add(table))

@@ -12,6 +12,7 @@ import pydantic
 
 from agents import topics
 from agents.metrics import worker_metrics
+from detection.metrics import Family, counter
 from detection.models import DeadLetter, FieldError
 from detection.validation import field_errors
 
@@ -37,7 +38,7 @@ def dead_letter_for(event: faust.EventT[bytes], reason: str, errors: list[FieldE
 
 async def send_to_dead_letter(event: faust.EventT[bytes], reason: str, errors: list[FieldError], stage: str) -> None:
     letter = dead_letter_for(event, reason, errors, stage)
-    worker_metrics.incr(f"dead_letter.{reason}")
+    worker_metrics.incr(counter(Family.DEAD_LETTER, reason))
     await topics.dead_letter.send(key=event.message.key, value=letter.model_dump_json().encode())
 
 
@@ -57,10 +58,17 @@ async def process_guarded(stream: faust.StreamT[bytes], handle: EventHandler, st
     seconds and its consumers slowly die (faust-streaming #175): never let one escape.
     """
     async for event in stream.events():
-        try:
-            await handle(event)
-        except pydantic.ValidationError as exc:
-            await send_to_dead_letter(event, "schema", field_errors(exc), stage)
-        except Exception as exc:
-            logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
-            await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
+        await handle_guarded(event, handle, stage)
+
+
+async def handle_guarded(event: faust.EventT[bytes], handle: EventHandler, stage: str) -> bool:
+    """``handle`` one event (see process_guarded); False when it went to dead-letter instead."""
+    try:
+        await handle(event)
+        return True
+    except pydantic.ValidationError as exc:
+        await send_to_dead_letter(event, "schema", field_errors(exc), stage)
+    except Exception as exc:
+        logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
+        await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
+    return False

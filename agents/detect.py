@@ -1,4 +1,4 @@
-"""Valid transactions -> a risk decision per transaction -> alerts topic, in batches.
+"""Valid transactions -> a risk decision per transaction -> alerts and decisions topics, in batches.
 
 Two ways in, one function: the validate agent hands over the transactions that arrived on their
 customer's partition (so a transaction passes through Faust once), and the ``detect`` agent
@@ -6,10 +6,11 @@ reads ``transactions.rekeyed``, where validate puts the rest, keyed by customer.
 ``detect_transactions``.
 
 Per batch, each customer's state and reference data are read once (local, co-partitioned), the
-customer's transactions evaluated in order, and the state written once; then the records the
-whole batch produces are handed to the producer. To add an effect of scoring (a decisions log,
-a case, a shadow rule's verdict), append a function to ``batch_effects``: it receives the
-batch's scored transactions and returns the records to send.
+customer's transactions evaluated in order with one detector (a model hot swap never splits a
+batch), and the state written once; the records the whole batch produces go to the producer
+together when the batch is done (agents.batching). To add an effect of scoring (a case, a
+webhook), append a function to ``batch_effects``: it receives the batch's scored transactions
+and returns the records to send.
 """
 
 from __future__ import annotations
@@ -24,25 +25,30 @@ import pydantic
 
 from agents import topics
 from agents.app import app
-from agents.batching import Event, Outbound, in_partition_of, process_in_batches, send_with_batch
+from agents.batching import Event, in_partition_of, process_in_batches
 from agents.dead_letter import error_of, send_to_dead_letter
+from agents.decisions_log import load_activity
 from agents.metrics import worker_metrics
+from agents.models import live_models
 from agents.state_access import fresh_if_idle, load_reference, load_state, merchant_and_terminal_risk, save_state
+from agents.tables import alerted_transactions
 from config import get_settings
-from config.rules import load_rules
 from detection.alert import Alert, build_alert
+from detection.decisions import decision_record
 from detection.engine import Decision, Detector
+from detection.metrics import decision_counters
 from detection.models import Transaction
-from detection.reference import CustomerReference
+from detection.reference import CustomerReference, merchant_key, terminal_key
+from detection.shadow import ShadowVerdict, shadow_verdict
+from detection.state import CustomerState
 from detection.validation import field_errors
-from tables.customers import alerted_transactions
+from tables.batched import Outbound, send_with_batch
 
 settings = get_settings()
 STAGE = "detect"
 #: Alerts this worker published most recently, newest first, for the read API.
 RECENT_ALERTS_KEPT = 1000
 
-detector = Detector(load_rules(settings.rules_file))
 recent_alerts: deque[Alert] = deque(maxlen=RECENT_ALERTS_KEPT)
 
 
@@ -57,11 +63,13 @@ class Incoming:
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """What detection made of one transaction: the decision, the reference data it saw, its alert if any."""
+    """What detection made of one transaction: the decision, what it saw, its shadow verdict and alert."""
 
     incoming: Incoming
     decision: Decision
     reference: CustomerReference | None
+    rules_version: str
+    shadow: ShadowVerdict | None
     alert: Alert | None
 
     @property
@@ -72,18 +80,28 @@ class Scored:
 BatchEffects = Callable[[Sequence[Scored]], Iterable[Outbound]]
 
 
+def decision_records(batch: Sequence[Scored]) -> Iterator[Outbound]:
+    """The decisions log: every decision with its features as scored (agents.decisions_log reads it)."""
+    topic = topics.decisions.get_topic_name()
+    for scored in batch:
+        record = decision_record(scored.incoming.transaction, scored.decision, scored.rules_version, scored.shadow)
+        yield Outbound(topic, scored.customer_key, record.model_dump_json().encode())
+
+
 def alert_records(batch: Sequence[Scored]) -> Iterator[Outbound]:
+    topic = topics.alerts.get_topic_name()
     for scored in batch:
         if scored.alert is not None:
-            yield Outbound(topics.alerts.get_topic_name(), scored.customer_key, scored.alert.model_dump_json().encode())
+            yield Outbound(topic, scored.customer_key, scored.alert.model_dump_json().encode())
 
 
 #: Every function here turns a scored batch into records to send, in order.
-batch_effects: list[BatchEffects] = [alert_records]
+batch_effects: list[BatchEffects] = [decision_records, alert_records]
 
 
 @app.agent(topics.rekeyed_transactions)
 async def detect(stream: faust.StreamT[bytes]) -> None:
+    await live_models.wait_ready(settings.models_wait_s)  # a restarted worker scores with the latest champion
     await process_in_batches(
         stream, detect_records, STAGE, max_events=settings.batch_max_events, within_s=settings.batch_within_s
     )
@@ -103,12 +121,13 @@ async def detect_records(events: Sequence[Event]) -> None:
 
 
 async def detect_transactions(batch: Sequence[Incoming]) -> list[Scored]:
-    """Score a batch: one state read and write per customer, then every effect handed to the producer."""
+    """Score a batch: one state read and write per customer, then every effect handed to the outbox."""
+    detector = live_models.detector  # one read per batch: a hot swap never splits it
     detected_at = datetime.now(UTC)
     scored: list[Scored] = []
     for customer_key, arrivals in _by_customer(batch).items():
         with in_partition_of(arrivals[-1].event):
-            scored += await _score_customer(customer_key, arrivals, detected_at)
+            scored += await _score_customer(detector, customer_key, arrivals, detected_at)
     for effects in batch_effects:
         for record in effects(scored):
             send_with_batch(record)
@@ -122,37 +141,51 @@ def _by_customer(batch: Sequence[Incoming]) -> dict[bytes, list[Incoming]]:
     return customers
 
 
-async def _score_customer(customer_key: bytes, arrivals: list[Incoming], detected_at: datetime) -> list[Scored]:
+async def _score_customer(
+    detector: Detector, customer_key: bytes, arrivals: list[Incoming], detected_at: datetime
+) -> list[Scored]:
     """The customer's transactions of this batch in arrival order; must run in their partition's context."""
     state = load_state(customer_key, arrivals[0].transaction.timestamp.timestamp(), settings.state_ttl_s)
     reference = load_reference(customer_key)
     learned = False
     scored: list[Scored] = []
     for incoming in arrivals:
-        transaction = incoming.transaction
         try:
-            state = fresh_if_idle(state, transaction.timestamp.timestamp(), settings.state_ttl_s)
-            merchant, terminal = merchant_and_terminal_risk(transaction.merchant_id, transaction.terminal_id)
-            decision = detector.evaluate(transaction, state, reference, merchant, terminal)
-            learned = detector.learn(state, transaction, decision) or learned
-            alert = _alert_for(incoming, decision, reference, detected_at)
+            state = fresh_if_idle(state, incoming.transaction.timestamp.timestamp(), settings.state_ttl_s)
+            decision = _evaluate(detector, incoming.transaction, state, reference)
+            learned = detector.learn(state, incoming.transaction, decision) or learned
+            shadow = shadow_verdict(decision, live_models.shadow, detector.config) if live_models.shadow else None
+            alert = _alert_for(incoming, decision, reference, detector.rules_version, detected_at)
         except Exception as exc:  # the core failing on one transaction: only that one goes aside
             await send_to_dead_letter(incoming.event, "internal_error", error_of(exc), STAGE)
             continue
-        scored.append(Scored(incoming, decision, reference, alert))
-        _count(transaction, decision)
+        scored.append(Scored(incoming, decision, reference, detector.rules_version, shadow, alert))
+        _count(incoming.transaction, decision, shadow)
     if learned:
         save_state(customer_key, state)
     return scored
 
 
+def _evaluate(
+    detector: Detector, transaction: Transaction, state: CustomerState, reference: CustomerReference | None
+) -> Decision:
+    merchant, terminal = merchant_and_terminal_risk(transaction.merchant_id, transaction.terminal_id)
+    terminal_activity = load_activity(terminal_key(transaction.terminal_id)) if transaction.terminal_id else None
+    merchant_activity = load_activity(merchant_key(transaction.merchant_id)) if transaction.merchant_id else None
+    return detector.evaluate(transaction, state, reference, merchant, terminal, terminal_activity, merchant_activity)
+
+
 def _alert_for(
-    incoming: Incoming, decision: Decision, reference: CustomerReference | None, detected_at: datetime
+    incoming: Incoming,
+    decision: Decision,
+    reference: CustomerReference | None,
+    rules_version: str,
+    detected_at: datetime,
 ) -> Alert | None:
     if not decision.alert:
         return None
     transaction = incoming.transaction
-    alert = build_alert(transaction, decision, reference, detector.rules_version, detected_at, incoming.ingested_at)
+    alert = build_alert(transaction, decision, reference, rules_version, detected_at, incoming.ingested_at)
     alerted_transactions[transaction.transaction_id.encode()] = alert.alert_id.encode()
     recent_alerts.appendleft(alert)
     if alert.detection_latency_ms is not None:
@@ -166,28 +199,8 @@ def ingested_at(event: Event) -> datetime | None:
     return datetime.fromtimestamp(int(raw) / 1000, UTC) if raw else None
 
 
-def _count(transaction: Transaction, decision: Decision) -> None:
-    metrics = worker_metrics
-    metrics.incr("transactions.scored")
-    metrics.incr("amount.total_eur", decision.features.amount_eur)
-    if transaction.country:
-        metrics.incr(f"transactions.country.{transaction.country}")
-    if transaction.channel:
-        metrics.incr(f"transactions.channel.{transaction.channel}")
-    device = "new" if decision.features.new_device else "known"
-    metrics.incr(f"transactions.device.{device}")
-    if decision.duplicate:
-        metrics.incr("transactions.replayed")
-    if not decision.alert:
-        return
-    metrics.incr(f"alerts.severity.{decision.severity}")
-    metrics.incr("amount.at_risk_eur", decision.features.amount_eur)
-    for reason in decision.reasons:
-        metrics.incr(f"alerts.rule.{reason.code}")
-    if transaction.country:
-        metrics.incr(f"alerts.country.{transaction.country}")
-    if transaction.channel:
-        metrics.incr(f"alerts.channel.{transaction.channel}")
-    metrics.incr(f"alerts.device.{device}")
-    if transaction.merchant_id:
-        metrics.incr(f"alerts.merchant.{transaction.merchant_id}")
+def _count(transaction: Transaction, decision: Decision, shadow: ShadowVerdict | None) -> None:
+    for name, amount in decision_counters(transaction, decision):
+        worker_metrics.incr(name, amount)
+    if shadow is not None and shadow.alert:
+        worker_metrics.incr(f"shadow_alerts.{shadow.version}")

@@ -1,20 +1,33 @@
-"""Confirmed outcomes -> customer risk, merchant/terminal risk, and detection-quality counts."""
+"""Confirmed outcomes -> customer, terminal and merchant risk, and detection-quality counts.
+
+A chargeback may name only the transaction and the customer: the decisions log (co-partitioned
+with feedback by customer) supplies its time, terminal and merchant and how each model scored
+it. Feedback for a transaction the log does not know (never scored here, or older than the
+chargeback horizon) still counts against the customer, and is counted, logged and dead-lettered
+(reason ``unknown_transaction``) so it never vanishes.
+"""
 
 from __future__ import annotations
+
+import logging
 
 import faust
 
 from agents import topics
 from agents.app import app
-from agents.dead_letter import process_guarded
+from agents.dead_letter import process_guarded, send_to_dead_letter
+from agents.decisions_log import load_decision, send_activity
 from agents.metrics import worker_metrics
 from agents.state_access import load_merchant_risk, load_reference, save_reference
+from agents.tables import alerted_transactions, merchant_risk
+from detection.decisions import DecisionRecord, fraud_deltas
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
-from detection.models import Feedback, MerchantRiskUpdate
+from detection.metrics import Family, Outcome, counter
+from detection.model_quality import RULES_ONLY, judged_counters
+from detection.models import Feedback, FieldError, MerchantRiskUpdate
 from detection.reference import CustomerReference, MerchantRisk
-from tables.customers import alerted_transactions
-from tables.merchants import merchant_risk
 
+logger = logging.getLogger(__name__)
 STAGE = "feedback"
 
 
@@ -29,17 +42,43 @@ async def apply_one(event: faust.EventT[bytes]) -> None:
     reference = load_reference(customer_key) or CustomerReference()
     if apply_customer_feedback(reference, feedback):
         save_reference(customer_key, reference)
+    record = load_decision(feedback.transaction_id)
+    if record is not None:  # what the chargeback did not say, the log knows
+        feedback = feedback.model_copy(
+            update={
+                "terminal_id": feedback.terminal_id or record.terminal_id,
+                "merchant_id": feedback.merchant_id or record.merchant_id,
+            }
+        )
     for update in merchant_risk_updates(feedback):
         await topics.merchant_risk.send(key=update.entity.encode(), value=update.model_dump_json().encode())
+    for delta in fraud_deltas(feedback, record):
+        await send_activity(delta)
     # Detection quality: was this transaction alerted? (Counts once per feedback record.)
-    alerted = alerted_transactions.get(feedback.transaction_id.encode()) is not None
-    outcome = {
-        (True, True): "true_positive",
-        (True, False): "false_positive",
-        (False, True): "false_negative",
-        (False, False): "true_negative",
-    }[(alerted, feedback.is_fraud)]
-    worker_metrics.incr(f"quality.{outcome}")
+    if record is not None:
+        alerted = record.alert
+    else:
+        alerted = alerted_transactions.get(feedback.transaction_id.encode()) is not None
+    worker_metrics.incr(counter(Family.QUALITY, Outcome.of(alerted, feedback.is_fraud)))
+    if record is None:
+        worker_metrics.incr("feedback.unknown_transaction")
+        logger.warning("feedback for %s: not in the decisions log", feedback.transaction_id)
+        error = FieldError(loc="transaction_id", msg="no decision logged for this transaction", type="not_found")
+        await send_to_dead_letter(event, "unknown_transaction", [error], STAGE)
+        return
+    count_model_quality(record, feedback.is_fraud)
+
+
+def count_model_quality(record: DecisionRecord, is_fraud: bool) -> None:
+    """Judge the champion's (or the rules') and the shadow's decision on this transaction."""
+    champion = record.model_version or RULES_ONLY
+    probability = record.model_probability if record.model_probability is not None else record.score / 100
+    for name in judged_counters(champion, probability, record.alert, is_fraud):
+        worker_metrics.incr(name)
+    if record.shadow_version is not None and record.shadow_probability is not None:
+        shadow_alerted = bool(record.shadow_alert)
+        for name in judged_counters(record.shadow_version, record.shadow_probability, shadow_alerted, is_fraud):
+            worker_metrics.incr(name)
 
 
 @app.agent(topics.merchant_risk)

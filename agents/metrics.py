@@ -30,6 +30,8 @@ class WorkerMetrics:
         self.counters: defaultdict[str, float] = defaultdict(float)
         self.latencies_ms: list[float] = []
         self.interval_start = datetime.now(UTC)
+        #: Role ('champion', 'shadow') -> model version this worker scores with (agents.models sets it).
+        self.models: dict[str, str] = {}
 
     def incr(self, name: str, amount: float = 1) -> None:
         self.counters[name] += amount
@@ -49,6 +51,7 @@ class WorkerMetrics:
             latency_ms_p99=_percentile(latencies, 0.99),
             latency_ms_max=latencies[-1] if latencies else None,
             consumer_lag=consumer_lag,
+            models=dict(self.models),
         )
         self.counters = defaultdict(float)
         self.latencies_ms = []

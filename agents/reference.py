@@ -1,4 +1,4 @@
-"""Reference topics (customers, blacklist, credit scores, fraud reports) -> customer_reference table.
+"""Reference topics (one per source in detection.sources) -> customer_reference table.
 
 An agent writes the table rather than the table reading these topics as its changelog: a
 table only tails a changelog it does not own as a standby, so the active worker would never
@@ -15,11 +15,15 @@ from agents.dead_letter import process_guarded, send_to_dead_letter
 from agents.metrics import worker_metrics
 from agents.state_access import load_reference, save_reference
 from config import get_settings
-from detection.models import BlacklistEntry, CreditScore, Customer, FieldError, FraudReport
+from config.topics import reference_topics
+from detection.metrics import Family, counter
+from detection.models import FieldError
 from detection.reference import CustomerReference
 
 settings = get_settings()
 STAGE = "reference"
+#: Topic name -> the source whose records it carries.
+SOURCES_BY_TOPIC = reference_topics(settings)
 
 
 @app.agent(topics.reference_data)
@@ -28,20 +32,15 @@ async def load_reference_data(stream: faust.StreamT[bytes]) -> None:
 
 
 async def apply_reference_record(event: faust.EventT[bytes]) -> None:
-    topic, key, value = event.message.topic, event.key, event.value
+    topic, key = event.message.topic, event.key
     if not key:
         await send_to_dead_letter(
             event, "missing_key", [FieldError(loc="key", msg="no customer id key", type="key")], STAGE
         )
         return
+    source = SOURCES_BY_TOPIC[topic]
+    record = source.parse(event.value)  # a pydantic error dead-letters the record (process_guarded)
     reference = load_reference(key) or CustomerReference()
-    if topic == settings.topic_customers:
-        reference.profile = Customer.model_validate_json(value) if value else None
-    elif topic == settings.topic_blacklist:
-        reference.blacklist = BlacklistEntry.model_validate_json(value) if value else None  # null value: delisted
-    elif topic == settings.topic_credit_scores:
-        reference.credit_score = CreditScore.model_validate_json(value) if value else None
-    elif topic == settings.topic_fraud_reports and value:
-        reference.add_fraud_report(FraudReport.model_validate_json(value))
+    source.apply(reference, record)
     save_reference(key, reference)
-    worker_metrics.incr(f"reference.{topic}")
+    worker_metrics.incr(counter(Family.REFERENCE, topic))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from detection.reference import CustomerReference, MerchantRisk, merchant_key, terminal_key
+from agents.tables import customer_behaviour, customer_reference, merchant_risk
+from detection import reference
+from detection.reference import CustomerReference, MerchantRisk
 from detection.state import CustomerState
-from tables.customers import customer_behaviour, customer_reference
-from tables.merchants import merchant_risk
 
 
 def load_state(customer_key: bytes, now: float, ttl_s: float) -> CustomerState:
@@ -44,6 +44,4 @@ def load_merchant_risk(entity: str) -> MerchantRisk | None:
 def merchant_and_terminal_risk(
     merchant_id: str | None, terminal_id: str | None
 ) -> tuple[MerchantRisk | None, MerchantRisk | None]:
-    merchant = load_merchant_risk(merchant_key(merchant_id)) if merchant_id else None
-    terminal = load_merchant_risk(terminal_key(terminal_id)) if terminal_id else None
-    return merchant, terminal
+    return reference.merchant_and_terminal_risk(load_merchant_risk, merchant_id, terminal_id)

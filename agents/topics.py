@@ -8,7 +8,7 @@ import faust
 
 from agents.app import app
 from config import get_settings
-from config.topics import TopicSpec, topic_specs
+from config.topics import TopicSpec, reference_topics, topic_specs
 
 settings = get_settings()
 #: Header on validated (and rekeyed) transactions: the raw message's broker timestamp (ms), from
@@ -36,15 +36,12 @@ alerts = _topic(settings.topic_alerts)
 feedback = _topic(settings.topic_feedback)
 merchant_risk = _topic(settings.topic_merchant_risk)
 metrics = _topic(settings.topic_metrics)
-reference_data = app.topic(
-    settings.topic_customers,
-    settings.topic_blacklist,
-    settings.topic_credit_scores,
-    settings.topic_fraud_reports,
-    key_type=bytes,
-    value_type=bytes,
-)
+decisions = _topic(settings.topic_decisions)
+entity_activity = _topic(settings.topic_entity_activity)
+reference_data = app.topic(*reference_topics(settings), key_type=bytes, value_type=bytes)
 notify_dead_letter = _topic(settings.topic_notify_dead_letter)
 notify_retry = _topic(settings.topic_notify_retry)
-#: What the notifier reads: new alerts, and alerts it put back while stopping or rebalancing.
+webhook_retry = _topic(settings.topic_webhook_retry)
+#: What each sink reads: new alerts, and alerts it put back while stopping or rebalancing.
 notify_input = app.topic(settings.topic_alerts, settings.topic_notify_retry, key_type=bytes, value_type=bytes)
+webhook_input = app.topic(settings.topic_alerts, settings.topic_webhook_retry, key_type=bytes, value_type=bytes)

@@ -18,13 +18,16 @@ from aiokafka.partitioner import murmur2
 
 from agents import topics
 from agents.app import app
-from agents.batching import Event, Outbound, process_in_batches, send_with_batch
+from agents.batching import Event, process_in_batches
 from agents.dead_letter import send_to_dead_letter
 from agents.detect import Incoming, detect_transactions
 from agents.metrics import worker_metrics
+from agents.models import live_models
 from agents.topics import INGESTED_AT_HEADER
 from config import get_settings
+from detection.metrics import TRANSACTIONS_INVALID, TRANSACTIONS_VALID
 from detection.validation import Rejection, ValidationLimits, validate_transaction
+from tables.batched import Outbound, send_with_batch
 
 __all__ = ["INGESTED_AT_HEADER", "validate", "validate_records"]
 
@@ -43,6 +46,7 @@ limits = ValidationLimits(
 
 @app.agent(topics.raw_transactions)
 async def validate(stream: faust.StreamT[bytes]) -> None:
+    await live_models.wait_ready(settings.models_wait_s)  # it detects too: score with the latest champion
     await process_in_batches(
         stream, validate_records, STAGE, max_events=settings.batch_max_events, within_s=settings.batch_within_s
     )
@@ -54,10 +58,10 @@ async def validate_records(events: Sequence[Event]) -> None:
     for event in events:
         result = validate_transaction(event.value, limits, now)
         if isinstance(result, Rejection):
-            worker_metrics.incr("transactions.invalid")
+            worker_metrics.incr(TRANSACTIONS_INVALID)
             await send_to_dead_letter(event, result.reason, result.errors, STAGE)
             continue
-        worker_metrics.incr("transactions.valid")
+        worker_metrics.incr(TRANSACTIONS_VALID)
         customer_key = result.customer_id.encode()
         ingested_at = event.message.timestamp
         headers = {INGESTED_AT_HEADER: str(int(ingested_at * 1000)).encode()}

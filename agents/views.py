@@ -13,11 +13,12 @@ from typing import Any
 from faust.web import Request, Response, View
 
 from agents.app import app
-from agents.detect import detector, recent_alerts
+from agents.detect import recent_alerts
+from agents.models import live_models
 from agents.state_access import load_merchant_risk, load_reference
+from agents.tables import customer_behaviour
 from detection.reference import merchant_key, terminal_key
 from detection.state import CustomerState
-from tables.customers import customer_behaviour
 
 MAX_PAGE = 500
 
@@ -140,6 +141,6 @@ class RecentAlertsView(JsonView):
             and (rule is None or any(reason.code == rule for reason in alert.reasons))
         ]
         try:
-            return self.json({"rules_version": detector.rules_version, **page_of(alerts, request)})
+            return self.json({"rules_version": live_models.detector.rules_version, **page_of(alerts, request)})
         except ValueError as exc:
             return self.bad_request(str(exc))

@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import broker_and_worker, percentile
+from config.broker import bootstrap_servers
 from config.settings import Settings
 from detection.alert import Alert
 from detection.models import BlacklistEntry, Transaction
 from producers.kafka import kafka_producer
 from runtime.broker import EmbeddedBroker
-from runtime.topics import bootstrap_servers
 
 BLACKLISTED = [f"B{i:04d}" for i in range(50)]
 

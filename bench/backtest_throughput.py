@@ -15,6 +15,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from detection.sources import REFERENCE_SOURCES
 from producers.generate import write_files
 from runtime.backtest import run_backtest, write_report
 
@@ -39,12 +40,15 @@ def main() -> None:
             fraud_rate=0.01,
             start=datetime(2026, 1, 1, tzinfo=UTC),
         )
-        inputs = {
-            name: data / f"{name}.jsonl"
-            for name in ("customers", "blacklist", "credit_scores", "fraud_reports", "feedback")
-        }
+        reference = {source.name: data / f"{source.name}.jsonl" for source in REFERENCE_SOURCES}
         for workers in sorted({1, os.cpu_count() or 1}):
-            report = run_backtest(data / "transactions.jsonl", workers=workers, show_progress=False, **inputs)
+            report = run_backtest(
+                data / "transactions.jsonl",
+                feedback=data / "feedback.jsonl",
+                reference=reference,
+                workers=workers,
+                show_progress=False,
+            )
             print(f"workers={workers}  {report['throughput_tx_per_s']:>8,} tx/s  ({report['seconds']} s)")
         write_report(report, OUT / "backtest-report.json")
     keys = ("transactions", "frauds", "alerts", "precision", "recall", "f1", "alerts_per_1000", "card_precision_at_100")

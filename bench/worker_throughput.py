@@ -36,11 +36,11 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import REPO, embedded_system
+from config.broker import bootstrap_servers
 from config.settings import Settings
 from detection.models import MetricsSnapshot, Transaction
 from producers.kafka import kafka_producer
 from runtime.broker import EmbeddedBroker
-from runtime.topics import bootstrap_servers
 
 METRICS_INTERVAL_S = 0.1
 ROWS = ("aiokafka + json.loads", "Faust, one empty agent", "fraudwatch worker")

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from detection.models import Severity
+
 EMBEDDED = "embedded"
 # A comma-separated list in the environment ("EUR,USD"), a tuple in code.
 CsvList = Annotated[tuple[str, ...], NoDecode]
@@ -98,6 +100,10 @@ class Settings(BaseSettings):
     topic_metrics: str = "fraudwatch.metrics"
     topic_notify_dead_letter: str = "fraud.alerts.undeliverable"
     topic_notify_retry: str = "fraud.alerts.notify-retry"
+    topic_webhook_retry: str = "fraud.alerts.webhook-retry"
+    topic_decisions: str = "fraud.decisions"
+    topic_models: str = "fraudwatch.models"
+    topic_entity_activity: str = "reference.entity-activity"
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention.ms of non-compacted topics.")
 
     # --- validation -------------------------------------------------------------------------
@@ -121,6 +127,26 @@ class Settings(BaseSettings):
         30 * 24 * 3600, gt=0, description="A customer's behaviour state is forgotten after this idle time."
     )
 
+    # --- learning loop (decisions log, models, retraining) -----------------------------------
+    chargeback_horizon_days: int = Field(
+        120, ge=1, description="Decisions are kept (topic retention, table TTL) this long, for late chargebacks."
+    )
+    retrain_interval_s: float = Field(
+        24 * 3600.0, ge=0, description="The leader retrains a shadow model this often; 0 turns scheduled training off."
+    )
+    retrain_window_days: int = Field(
+        30, ge=1, description="Scheduled training learns from this many days of decisions."
+    )
+    activity_batch_size: int = Field(
+        500, ge=1, description="Decisions folded into one terminal/merchant activity update per entity (at most)."
+    )
+    activity_batch_s: float = Field(
+        1.0, gt=0, description="Longest a decision waits before its terminal/merchant counts are published."
+    )
+    models_wait_s: float = Field(
+        15.0, ge=0, description="At start, detection waits this long for the champion model before scoring."
+    )
+
     # --- email ------------------------------------------------------------------------------
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
@@ -129,7 +155,7 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     mail_from: str = "fraudwatch@localhost"
     mail_to: CsvList = ("fraud-analysts@localhost",)
-    mail_min_severity: Literal["low", "medium", "high", "critical"] = "medium"
+    mail_min_severity: Severity = Severity.MEDIUM
     mail_oncall: CsvList = Field((), description="Also receive critical alerts (comma separated).")
     mail_rate_per_minute: int = Field(20, ge=1, description="Individual alert emails per recipient per minute.")
     mail_digest_interval_s: float = Field(
@@ -142,6 +168,18 @@ class Settings(BaseSettings):
     smtp_retry_initial_s: float = Field(0.5, gt=0, description="First retry delay after a temporary SMTP failure.")
     smtp_retry_max_s: float = Field(60.0, gt=0, description="Longest retry delay (exponential backoff, full jitter).")
     sent_alerts_ttl_s: int = Field(14 * 24 * 3600, gt=0, description="How long sent alert ids are remembered.")
+
+    # --- webhook ----------------------------------------------------------------------------
+    webhook_url: str | None = Field(None, description="POST every alert as JSON here (unset: no webhook sink).")
+    webhook_secret: str | None = Field(
+        None, description="Signs each body: X-Fraudwatch-Signature: sha256=<HMAC-SHA256 hex of the body>."
+    )
+    webhook_min_severity: Severity = Severity.MEDIUM
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Per webhook request (connect, send, answer).")
+    webhook_retry_initial_s: float = Field(0.5, gt=0, description="First retry delay after a temporary failure.")
+    webhook_retry_max_s: float = Field(
+        60.0, gt=0, description="Longest retry delay (exponential backoff, full jitter)."
+    )
     commit_interval_s: float = Field(2.8, gt=0, description="Faust broker_commit_interval.")
 
     # --- dashboard --------------------------------------------------------------------------
@@ -160,6 +198,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @property
+    def decisions_retention_ms(self) -> int:
+        return self.chargeback_horizon_days * 24 * 3600 * 1000
 
     @property
     def is_embedded(self) -> bool:

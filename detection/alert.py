@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from detection.engine import Decision
-from detection.models import Contract, Reason, Transaction
+from detection.models import Contract, Reason, Severity, Transaction
 from detection.reference import CustomerReference
 
 SCHEMA_VERSION: Literal["1.0"] = "1.0"
@@ -52,7 +52,7 @@ class Alert(Contract):
     alert_id: str = Field(description="uuid5 of transaction id and rules version: stable across replays.")
     rules_version: str
     score: int = Field(ge=0, le=100)
-    severity: Literal["low", "medium", "high", "critical"]
+    severity: Severity
     reasons: list[Reason]
     anomaly_score: float = Field(ge=0, le=1)
     transaction: AlertTransaction
@@ -89,7 +89,7 @@ def build_alert(
         alert_id=alert_id_for(transaction.transaction_id, rules_version),
         rules_version=rules_version,
         score=decision.score,
-        severity=decision.severity,  # type: ignore[arg-type]
+        severity=decision.severity,
         reasons=decision.reasons,
         anomaly_score=round(decision.anomaly, 4),
         transaction=AlertTransaction(

@@ -1,4 +1,8 @@
-"""Features of one transaction in the light of its customer's state and reference data."""
+"""Features of one transaction in the light of its customer's state and reference data.
+
+``Features.vector()`` is the numeric form a model scores, aligned with ``FEATURE_NAMES``; the
+decision carries it as scored, so training later sees exactly what the model saw (no leakage).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from detection.activity import EntityActivity, risk_feature_names
 from detection.geo import haversine_km
 from detection.models import Transaction
 from detection.reference import CustomerReference, MerchantRisk
@@ -13,6 +18,46 @@ from detection.rules_config import RulesConfig
 from detection.state import CustomerState
 
 MINUTE_S, HOUR_S, DAY_S = 60.0, 3600.0, 86_400.0
+#: Speeds above this are all equally impossible; capping keeps one GPS glitch from dominating a model.
+MAX_TRAVEL_KMH = 5000.0
+#: Terminal/merchant risk values when the entity is unknown or has no activity yet.
+NO_ACTIVITY = (0.0,) * 6
+#: Epoch day 0 (1970-01-01) was a Thursday: (day + 3) % 7 is 0 on Mondays.
+WEEKDAY_OFFSET = 3
+
+#: The model's inputs, in the order of ``Features.vector()``.
+FEATURE_NAMES: tuple[str, ...] = (
+    "amount_eur",
+    "log_amount_ratio_30d",
+    "amount_z",
+    "typical_spend_ratio",
+    "count_1m",
+    "count_1h",
+    "count_24h",
+    "count_7d",
+    "count_30d",
+    "mean_amount_24h",
+    "mean_amount_7d",
+    "mean_amount_30d",
+    "small_before",
+    "history",
+    "hour_of_day",
+    "weekend",
+    "night",
+    "new_country",
+    "distance_from_home_km",
+    "travel_kmh",
+    "new_device",
+    "blacklisted",
+    "credit_score",
+    "customer_frauds",
+    "merchant_frauds",
+    "terminal_frauds",
+    *risk_feature_names("terminal"),
+    *risk_feature_names("merchant"),
+    "anomaly",
+    "rules_score",
+)
 
 
 @dataclass(slots=True)
@@ -39,6 +84,57 @@ class Features:
     merchant_frauds: int
     terminal_frauds: int
     duplicate: bool  # this transaction id is already in the state (a replay)
+    count_7d: int = 1  # this UTC day and the 6 before, including this transaction
+    count_30d: int = 1
+    amount_7d_eur: float = 0.0
+    amount_30d_eur: float = 0.0
+    hour_of_day: float = 0.0  # UTC, fractional
+    weekend: bool = False
+    terminal_risk: tuple[float, ...] = NO_ACTIVITY  # [tx count, fraud share] per window, ending at the delay
+    merchant_risk: tuple[float, ...] = NO_ACTIVITY
+    # Filled by the detector after the rules ran, before a model scores the vector.
+    anomaly: float = 0.0
+    rules_score: float = 0.0
+
+    def vector(self) -> list[float]:
+        """The numeric features as a model sees them, aligned with ``FEATURE_NAMES``."""
+        amount = self.amount_eur
+        previous_30d = self.amount_30d_eur - amount
+        previous_count = self.count_30d - 1
+        ratio = math.log(amount * previous_count / previous_30d) if previous_count and previous_30d > 0 else 0.0
+        hour = self.hour_of_day
+        return [
+            amount,
+            ratio,
+            self.amount_z,
+            self.typical_spend_ratio or 0.0,
+            float(self.count_1m),
+            float(self.count_1h),
+            float(self.count_24h),
+            float(self.count_7d),
+            float(self.count_30d),
+            self.amount_24h_eur / self.count_24h,
+            self.amount_7d_eur / max(self.count_7d, 1),
+            self.amount_30d_eur / max(self.count_30d, 1),
+            float(self.small_before),
+            float(self.history),
+            hour,
+            float(self.weekend),
+            float(hour < 6.0),
+            float(self.new_country),
+            -1.0 if self.distance_from_home_km is None else self.distance_from_home_km,
+            0.0 if self.travel_kmh is None else min(self.travel_kmh, MAX_TRAVEL_KMH),
+            float(self.new_device),
+            float(self.blacklisted),
+            float(self.credit_score or 0),
+            float(self.recent_reports),
+            float(self.merchant_frauds),
+            float(self.terminal_frauds),
+            *self.terminal_risk,
+            *self.merchant_risk,
+            self.anomaly,
+            self.rules_score,
+        ]
 
 
 class FeatureParams(NamedTuple):
@@ -50,6 +146,7 @@ class FeatureParams(NamedTuple):
     min_sigma: float
     report_lookback_days: int
     merchant_lookback_days: int
+    label_delay_days: int
 
     @classmethod
     def of(cls, config: RulesConfig) -> FeatureParams:
@@ -61,6 +158,7 @@ class FeatureParams(NamedTuple):
             config.anomaly.min_sigma,
             rules.high_risk_customer.report_lookback_days,
             rules.risky_merchant.lookback_days,
+            config.learning.label_delay_days,
         )
 
 
@@ -75,6 +173,8 @@ def extract_features(
     merchant: MerchantRisk | None,
     terminal: MerchantRisk | None,
     params: FeatureParams,
+    terminal_activity: EntityActivity | None = None,
+    merchant_activity: EntityActivity | None = None,
 ) -> Features:
     ts = transaction.timestamp.timestamp()
     amount = amount_in_eur(transaction, params.fx_to_eur)
@@ -124,6 +224,25 @@ def extract_features(
             hours = max(ts - previous_located.ts, 1.0) / HOUR_S  # a second's floor: same-instant pairs stay finite
             travel_kmh = travel_km / hours
 
+    day = int(ts // DAY_S)
+    count_7d = count_30d = 1
+    amount_7d = amount_30d = amount
+    for bucket in reversed(state.daily):  # days before today's are whole; today's holds earlier ones
+        age_days = day - bucket[0]
+        if age_days >= 30:
+            break
+        if age_days < 0:
+            continue
+        count_30d += int(bucket[1])
+        amount_30d += bucket[2]
+        if age_days < 7:
+            count_7d += int(bucket[1])
+            amount_7d += bucket[2]
+    if duplicate:  # a replay is already in its day's bucket
+        count_7d, count_30d = count_7d - 1, count_30d - 1
+        amount_7d, amount_30d = amount_7d - amount, amount_30d - amount
+
+    delay = params.label_delay_days
     country = transaction.country
     home_country = profile.home_country if profile else None
     return Features(
@@ -151,4 +270,12 @@ def extract_features(
         merchant_frauds=merchant.frauds_within(ts, params.merchant_lookback_days) if merchant else 0,
         terminal_frauds=terminal.frauds_within(ts, params.merchant_lookback_days) if terminal else 0,
         duplicate=duplicate,
+        count_7d=count_7d,
+        count_30d=count_30d,
+        amount_7d_eur=amount_7d,
+        amount_30d_eur=amount_30d,
+        hour_of_day=(ts % DAY_S) / HOUR_S,
+        weekend=(day + WEEKDAY_OFFSET) % 7 >= 5,
+        terminal_risk=tuple(terminal_activity.risk_features(ts, delay)) if terminal_activity else NO_ACTIVITY,
+        merchant_risk=tuple(merchant_activity.risk_features(ts, delay)) if merchant_activity else NO_ACTIVITY,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -133,6 +134,22 @@ class DeadLetter(Contract):
     failed_at: datetime
 
 
+class Severity(StrEnum):
+    """How urgent an alert is, from its score (bands in the rules file); declared from least to most."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
+
+
 class Reason(Contract):
     """Why a rule fired, in words and numbers."""
 
@@ -158,3 +175,6 @@ class MetricsSnapshot(Contract):
     latency_ms_p99: float | None = None
     latency_ms_max: float | None = None
     consumer_lag: int | None = None
+    models: dict[str, str] = Field(
+        default_factory=dict, description="Model version per role ('champion', 'shadow') the worker scores with."
+    )

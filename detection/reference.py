@@ -4,6 +4,7 @@ score, fraud reports and confirmed frauds; and the confirmed frauds per merchant
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,3 +87,12 @@ def merchant_key(merchant_id: str) -> str:
 
 def terminal_key(terminal_id: str) -> str:
     return f"terminal:{terminal_id}"
+
+
+def merchant_and_terminal_risk(
+    lookup: Callable[[str], MerchantRisk | None], merchant_id: str | None, terminal_id: str | None
+) -> tuple[MerchantRisk | None, MerchantRisk | None]:
+    """The risk of a transaction's merchant and terminal, each looked up by its key (None when absent)."""
+    merchant = lookup(merchant_key(merchant_id)) if merchant_id else None
+    terminal = lookup(terminal_key(terminal_id)) if terminal_id else None
+    return merchant, terminal

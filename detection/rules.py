@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 from detection.features import Features
@@ -22,11 +23,30 @@ from detection.rules_config import (
 )
 
 
+class RuleCode(StrEnum):
+    """Every rule's code, as reasons, alerts, metrics and the dashboard name it."""
+
+    HIGH_AMOUNT = "HIGH_AMOUNT"
+    VELOCITY = "VELOCITY"
+    BLACKLISTED = "BLACKLISTED"
+    HIGH_RISK_CUSTOMER = "HIGH_RISK_CUSTOMER"
+    AMOUNT_DEVIATION = "AMOUNT_DEVIATION"
+    UNUSUAL_LOCATION = "UNUSUAL_LOCATION"
+    IMPOSSIBLE_TRAVEL = "IMPOSSIBLE_TRAVEL"
+    RISKY_MERCHANT = "RISKY_MERCHANT"
+    CARD_TESTING = "CARD_TESTING"
+
+    @property
+    def setting(self) -> str:
+        """The rule's table in the rules file (config/rules.toml), e.g. [rules.high_amount]."""
+        return self.value.lower()
+
+
 def high_amount(f: Features, p: HighAmount) -> Reason | None:
     if f.amount_eur < p.threshold_eur:
         return None
     return Reason(
-        code="HIGH_AMOUNT",
+        code=RuleCode.HIGH_AMOUNT,
         description=f"Amount {f.amount_eur:,.2f} EUR is at or above the {p.threshold_eur:,.0f} EUR limit.",
         weight=p.weight,
         values={"amount_eur": round(f.amount_eur, 2), "threshold_eur": p.threshold_eur},
@@ -37,7 +57,7 @@ def velocity(f: Features, p: Velocity) -> Reason | None:
     if f.count_1m <= p.max_per_minute and f.count_1h <= p.max_per_hour:
         return None
     return Reason(
-        code="VELOCITY",
+        code=RuleCode.VELOCITY,
         description=f"{f.count_1m} transactions in the last minute and {f.count_1h} in the last hour "
         f"(limits {p.max_per_minute}/min, {p.max_per_hour}/h).",
         weight=p.weight,
@@ -54,7 +74,9 @@ def velocity(f: Features, p: Velocity) -> Reason | None:
 def blacklisted(f: Features, p: Blacklisted) -> Reason | None:
     if not f.blacklisted:
         return None
-    return Reason(code="BLACKLISTED", description="The customer is on the blacklist.", weight=p.weight, values={})
+    return Reason(
+        code=RuleCode.BLACKLISTED, description="The customer is on the blacklist.", weight=p.weight, values={}
+    )
 
 
 def high_risk_customer(f: Features, p: HighRiskCustomer) -> Reason | None:
@@ -68,7 +90,7 @@ def high_risk_customer(f: Features, p: HighRiskCustomer) -> Reason | None:
     if reported:
         parts.append(f"{f.recent_reports} fraud report(s) or confirmed fraud(s) in {p.report_lookback_days} days")
     return Reason(
-        code="HIGH_RISK_CUSTOMER",
+        code=RuleCode.HIGH_RISK_CUSTOMER,
         description="High-risk customer: " + " and ".join(parts) + ".",
         weight=p.weight,
         values={
@@ -97,7 +119,7 @@ def amount_deviation(f: Features, p: AmountDeviation) -> Reason | None:
     else:
         return None
     return Reason(
-        code="AMOUNT_DEVIATION",
+        code=RuleCode.AMOUNT_DEVIATION,
         description=description,
         weight=p.weight,
         values={
@@ -120,7 +142,7 @@ def unusual_location(f: Features, p: UnusualLocation) -> Reason | None:
     if far:
         parts.append(f"{f.distance_from_home_km:,.0f} km from home (limit {p.far_from_home_km:,.0f} km)")
     return Reason(
-        code="UNUSUAL_LOCATION",
+        code=RuleCode.UNUSUAL_LOCATION,
         description="Unusual location: " + " and ".join(parts) + ".",
         weight=p.weight,
         values={
@@ -137,7 +159,7 @@ def impossible_travel(f: Features, p: ImpossibleTravel) -> Reason | None:
     if f.travel_km < p.min_distance_km or f.travel_kmh <= p.max_speed_kmh:
         return None
     return Reason(
-        code="IMPOSSIBLE_TRAVEL",
+        code=RuleCode.IMPOSSIBLE_TRAVEL,
         description=f"{f.travel_km:,.0f} km from the previous transaction at {f.travel_kmh:,.0f} km/h "
         f"(faster than {p.max_speed_kmh:,.0f} km/h).",
         weight=p.weight,
@@ -153,7 +175,7 @@ def risky_merchant(f: Features, p: RiskyMerchant) -> Reason | None:
     if f.terminal_frauds < p.min_terminal_frauds and f.merchant_frauds < p.min_merchant_frauds:
         return None
     return Reason(
-        code="RISKY_MERCHANT",
+        code=RuleCode.RISKY_MERCHANT,
         description=f"{f.merchant_frauds} confirmed fraud(s) at this merchant and {f.terminal_frauds} at this "
         f"terminal in {p.lookback_days} days (limits {p.min_merchant_frauds} and {p.min_terminal_frauds}).",
         weight=p.weight,
@@ -175,7 +197,7 @@ def card_testing(f: Features, p: CardTesting) -> Reason | None:
     else:
         return None
     return Reason(
-        code="CARD_TESTING",
+        code=RuleCode.CARD_TESTING,
         description=f"Card-testing pattern: {what} (under {p.small_amount_eur} EUR) within {p.window_minutes} min.",
         weight=p.weight,
         values={
@@ -190,15 +212,15 @@ Rule = Callable[[Features, Any], Reason | None]
 
 #: Every rule, by its name in the rules file.
 RULES: dict[str, Rule] = {
-    "high_amount": high_amount,
-    "velocity": velocity,
-    "blacklisted": blacklisted,
-    "high_risk_customer": high_risk_customer,
-    "amount_deviation": amount_deviation,
-    "unusual_location": unusual_location,
-    "impossible_travel": impossible_travel,
-    "risky_merchant": risky_merchant,
-    "card_testing": card_testing,
+    RuleCode.HIGH_AMOUNT.setting: high_amount,
+    RuleCode.VELOCITY.setting: velocity,
+    RuleCode.BLACKLISTED.setting: blacklisted,
+    RuleCode.HIGH_RISK_CUSTOMER.setting: high_risk_customer,
+    RuleCode.AMOUNT_DEVIATION.setting: amount_deviation,
+    RuleCode.UNUSUAL_LOCATION.setting: unusual_location,
+    RuleCode.IMPOSSIBLE_TRAVEL.setting: impossible_travel,
+    RuleCode.RISKY_MERCHANT.setting: risky_merchant,
+    RuleCode.CARD_TESTING.setting: card_testing,
 }
 
 

@@ -78,7 +78,7 @@ class Rules(BaseModel):
     card_testing: CardTesting
 
 
-class Severity(BaseModel):
+class SeverityBands(BaseModel):
     """Lowest score of each severity; below ``medium`` is low."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -98,6 +98,25 @@ class Anomaly(BaseModel):
     )
 
 
+class Learning(BaseModel):
+    """How the model is trained from feedback and how its probability combines with the rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label_delay_days: int = Field(
+        7, ge=0, le=14, description="Terminal/merchant fraud-share windows end this many days before the day scored."
+    )
+    retrain_every_days: float = Field(1.0, gt=0, description="Event-time interval between retrainings.")
+    train_days: int = Field(28, ge=1, description="Days of logged decisions a model is trained on.")
+    min_frauds: int = Field(20, ge=1, description="Labelled frauds needed before a first model (cold start: rules).")
+    target_precision: float = Field(
+        0.8, gt=0, lt=1, description="The model's alert threshold is the lowest with this precision on held-out days."
+    )
+    hard_rule_weight: float = Field(
+        0.9, ge=0, le=1, description="A rule of at least this weight alerts whatever the model says (blacklist)."
+    )
+
+
 class RulesConfig(BaseModel):
     """Everything that decides a score. Its digest is part of ``rules_version`` and so of every alert id."""
 
@@ -107,10 +126,11 @@ class RulesConfig(BaseModel):
     alert_threshold: int = Field(ge=0, le=100, description="Scores at or above this publish an alert.")
     state_max_transactions: int = Field(ge=10, description="Recent transactions kept per customer.")
     state_window_hours: int = Field(ge=1, description="Recent transactions older than this are dropped.")
-    severity: Severity
+    severity: SeverityBands
     anomaly: Anomaly
     fx_to_eur: dict[str, float]
     rules: Rules
+    learning: Learning = Field(default_factory=Learning)
 
     @property
     def rules_version(self) -> str:

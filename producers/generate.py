@@ -12,6 +12,7 @@ from pathlib import Path
 
 from config import Settings
 from detection.models import Contract
+from detection.sources import REFERENCE_SOURCES
 from producers.generator import CORRUPTIONS, TransactionGenerator, corrupt, feedback_for
 from producers.kafka import kafka_producer, publish_reference_data
 from producers.progress import Progress
@@ -76,11 +77,10 @@ def write_files(
     world = World(seed, customers, merchants, start)
     generator = TransactionGenerator(world, seed, start, rate or world.daily_rate(), fraud_rate)
     rng = random.Random(seed + 3)
+    reference = world.reference.by_source()
     written = {
-        "customers.jsonl": _write_jsonl(output_dir / "customers.jsonl", world.reference.customers),
-        "blacklist.jsonl": _write_jsonl(output_dir / "blacklist.jsonl", world.reference.blacklist),
-        "credit_scores.jsonl": _write_jsonl(output_dir / "credit_scores.jsonl", world.reference.credit_scores),
-        "fraud_reports.jsonl": _write_jsonl(output_dir / "fraud_reports.jsonl", world.reference.fraud_reports),
+        f"{source.name}.jsonl": _write_jsonl(output_dir / f"{source.name}.jsonl", reference.get(source.name, []))
+        for source in REFERENCE_SOURCES
     }
     feedback = []
     with (output_dir / "transactions.jsonl").open("w") as out:

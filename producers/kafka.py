@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaProducer
 
 from config import Settings
+from config.broker import bootstrap_servers
+from config.topics import reference_topics
 from detection.models import Contract
 from producers.world import ReferenceData
-from runtime.topics import bootstrap_servers
 
 
 @asynccontextmanager
@@ -42,18 +43,9 @@ async def send_records(producer: AIOKafkaProducer, topic: str, records: Iterable
 async def publish_reference_data(
     producer: AIOKafkaProducer, settings: Settings, reference: ReferenceData
 ) -> dict[str, int]:
-    """Customers, blacklist, credit scores and fraud reports, each to its compacted topic."""
+    """Every reference source's records to its compacted topic (detection.sources); topic -> records sent."""
+    records = reference.by_source()
     return {
-        settings.topic_customers: await send_records(
-            producer, settings.topic_customers, reference.customers, "customer_id"
-        ),
-        settings.topic_blacklist: await send_records(
-            producer, settings.topic_blacklist, reference.blacklist, "customer_id"
-        ),
-        settings.topic_credit_scores: await send_records(
-            producer, settings.topic_credit_scores, reference.credit_scores, "customer_id"
-        ),
-        settings.topic_fraud_reports: await send_records(
-            producer, settings.topic_fraud_reports, reference.fraud_reports, "customer_id"
-        ),
+        topic: await send_records(producer, topic, records.get(source.name, []), source.key_field)
+        for topic, source in reference_topics(settings).items()
     }

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 
 from faker import Faker
 
-from detection.models import BlacklistEntry, CreditScore, Customer, FraudReport
+from detection.models import BlacklistEntry, Contract, CreditScore, Customer, FraudReport
 
 #: (country, city, latitude, longitude, currency): where customers live and shop.
 CITIES: tuple[tuple[str, str, float, float, str], ...] = (
@@ -68,10 +68,16 @@ class CustomerProfile:
 
 @dataclass(frozen=True, slots=True)
 class ReferenceData:
+    """Synthetic records of each reference source; each field is named as its source (detection.sources)."""
+
     customers: list[Customer]
     blacklist: list[BlacklistEntry]
     credit_scores: list[CreditScore]
     fraud_reports: list[FraudReport]
+
+    def by_source(self) -> dict[str, list[Contract]]:
+        """Source name -> records, as detection.sources.ReferenceRecords."""
+        return {f.name: list(getattr(self, f.name)) for f in fields(self)}
 
 
 class World:

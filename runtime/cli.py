@@ -13,10 +13,10 @@ import logging
 import os
 import sys
 
-from config import get_settings
+from config import Settings, get_settings
 from config.topics import topic_specs
 from runtime.broker import EmbeddedBroker, running_embedded_broker
-from runtime.topics import ensure_topics
+from runtime.topics import PartitionMismatchError, ensure_topics
 
 logger = logging.getLogger(__name__)
 
@@ -28,27 +28,44 @@ def _command(argv: list[str]) -> str | None:
     return next((arg for arg in argv[1:] if not arg.startswith("-") or arg in OFFLINE_COMMANDS), None)
 
 
+def hand_down_broker(url: str, settings: Settings) -> Settings:
+    """Make the resolved broker URL the one every later reader of the settings sees: this process's
+    app, agents and commands, and the child processes it starts (they inherit the environment), so
+    nothing below the entry point needs to know how an embedded broker is found."""
+    os.environ["FRAUDWATCH_BROKER"] = url
+    if settings.uses_embedded_profile:
+        os.environ["FRAUDWATCH_BROKER_PROFILE"] = "embedded"  # the URL no longer says 'embedded'
+    get_settings.cache_clear()
+    return get_settings()
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     settings = get_settings()
     started: EmbeddedBroker | None = None
     (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)  # Faust does not create parents
     command = _command(argv)
-    if settings.is_embedded and command not in OFFLINE_COMMANDS and command is not None:
+    needs_broker = command not in OFFLINE_COMMANDS and command is not None
+    if needs_broker and settings.is_embedded:
         url = running_embedded_broker(settings.embedded_state_file)
         if url is None:
             started = EmbeddedBroker(state_file=settings.embedded_state_file).start()
             url = started.url
             print(f"fraudwatch: embedded broker on {started.bootstrap}", file=sys.stderr)
-        asyncio.run(ensure_topics(url, topic_specs(settings), settings.topic_retention_ms))
-    elif not settings.is_embedded and command not in OFFLINE_COMMANDS and command is not None:
-        asyncio.run(ensure_topics(settings.broker, topic_specs(settings), settings.topic_retention_ms))
+        settings = hand_down_broker(url, settings)
     try:
-        import runtime.commands  # noqa: F401  (registers the project's commands on the app)
+        if needs_broker:
+            asyncio.run(ensure_topics(settings.broker, topic_specs(settings), settings.topic_retention_ms))
+        # Registers the project's commands on the app.
+        import runtime.commands
+        import runtime.train_commands  # noqa: F401
         from agents.app import app
 
         sys.argv = argv
         app.main()
+    except PartitionMismatchError as exc:
+        print(f"fraudwatch: refusing to start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
     finally:
         if started is not None:
             started.stop()

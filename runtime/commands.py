@@ -7,14 +7,18 @@ import json
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from faust.cli import AppCommand, option
 
 from agents.app import app, broker_url
 from config import get_settings
+from detection.sources import REFERENCE_SOURCES
 from producers.generate import produce_live, write_files
 from producers.replay import replay_file
+from runtime.backtest_commands import BACKTEST_OPTIONS, SUMMARY_KEYS, one_line_failure
+from runtime.handbook_commands import DEFAULT_PROFILE, HANDBOOK_OPTIONS, generate_handbook_files
 from runtime.schemas import write_schemas
 
 settings = get_settings()
@@ -32,7 +36,7 @@ LIVE_RATE = 20.0
     ),
     option("--count", type=int, default=0, show_default=True, help="Transactions to produce; 0 runs forever."),
     option("--seed", type=int, default=42, show_default=True, help="Same seed, same data."),
-    option("--customers", type=int, default=10_000, show_default=True),
+    option("--customers", type=int, default=None, help="Default: 10 000; 5 000 with a Handbook profile."),
     option("--merchants", type=int, default=300, show_default=True),
     option("--fraud-rate", type=float, default=0.01, show_default=True, help="Share of episodes that are fraud."),
     option(
@@ -48,19 +52,37 @@ LIVE_RATE = 20.0
         default=None,
         help="Write labelled JSONL files (transactions, reference data, feedback) instead of producing.",
     ),
+    *HANDBOOK_OPTIONS,
 )
 async def generate(
     self: AppCommand,
     rate: float | None,
     count: int,
     seed: int,
-    customers: int,
+    customers: int | None,
     merchants: int,
     fraud_rate: float,
     invalid_rate: float,
     output_dir: Path | None,
+    profile: str,
+    feedback_with_terminal: bool,
+    **handbook_parameters: Any,
 ) -> None:
     """Produce synthetic customers, reference data and labelled transactions."""
+    if profile != DEFAULT_PROFILE:
+        if output_dir is None:
+            raise click.UsageError(f"--profile {profile} writes files: give --output-dir")
+        written = generate_handbook_files(
+            output_dir,
+            profile,
+            seed=seed,
+            customers=customers,
+            feedback_with_terminal=feedback_with_terminal,
+            **handbook_parameters,
+        )
+        self.say(json.dumps(written, indent=2))
+        return
+    customers = customers or 10_000
     if output_dir is not None:
         written = write_files(
             output_dir,
@@ -142,10 +164,16 @@ async def demo(self: AppCommand, rate: float) -> None:
 
 @app.command(
     click.argument("transactions", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
-    option("--customers", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
-    option("--blacklist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
-    option("--credit-scores", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
-    option("--fraud-reports", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
+    *(
+        option(
+            source.option,
+            source.name,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help=f"JSONL of {source.description} ({source.model.__name__}).",
+        )
+        for source in REFERENCE_SOURCES
+    ),
     option("--feedback", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None),
     option(
         "--rules",
@@ -155,35 +183,36 @@ async def demo(self: AppCommand, rate: float) -> None:
     ),
     option("--report", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write JSON."),
     option("--workers", type=int, default=None, help="Processes (default: one per core); customers are sharded."),
+    *BACKTEST_OPTIONS,
 )
 async def backtest(
     self: AppCommand,
     transactions: Path,
-    customers: Path | None,
-    blacklist: Path | None,
-    credit_scores: Path | None,
-    fraud_reports: Path | None,
     feedback: Path | None,
     rules: Path | None,
     report: Path,
     workers: int | None,
+    test_start: datetime | None,
+    test_end: datetime | None,
+    decisions: Path | None,
+    **reference_files: Path | None,
 ) -> None:
     """Run the detection rules over a file of transactions and report their quality."""
     from runtime.backtest import run_backtest, write_report
 
-    result = run_backtest(
-        transactions,
-        customers=customers,
-        blacklist=blacklist,
-        credit_scores=credit_scores,
-        fraud_reports=fraud_reports,
-        feedback=feedback,
-        rules=rules,
-        workers=workers,
-    )
+    with one_line_failure(self):
+        result = run_backtest(
+            transactions,
+            feedback=feedback,
+            rules=rules,
+            workers=workers,
+            test_start=test_start,
+            test_end=test_end,
+            decisions=decisions,
+            reference=reference_files,
+        )
     write_report(result, report)
-    summary = {k: result[k] for k in ("transactions", "alerts", "precision", "recall", "f1", "throughput_tx_per_s")}
-    self.say(json.dumps(summary))
+    self.say(json.dumps({k: result[k] for k in SUMMARY_KEYS}))
 
 
 @app.command()

@@ -15,7 +15,15 @@ import time
 from pathlib import Path
 
 from config import Settings
-from runtime.metrics_feed import MetricsTotals, metrics_snapshots
+from detection.metrics import (
+    TRANSACTIONS_INVALID,
+    TRANSACTIONS_VALID,
+    Family,
+    MetricsTotals,
+    SinkEvent,
+    sink_counter,
+)
+from runtime.metrics_feed import metrics_snapshots
 
 
 class Demo:
@@ -96,14 +104,14 @@ class Demo:
 
 
 def format_counts(totals: MetricsTotals) -> str:
-    tx = totals.family("transactions")
-    dead = totals.family("dead_letter")
-    alerts = totals.family("alerts.severity")
+    dead = totals.family(Family.DEAD_LETTER)
+    alerts = totals.family(Family.ALERTS_SEVERITY)
     reasons = ", ".join(f"{k}={int(v)}" for k, v in sorted(dead.items())) or "-"
     severities = ", ".join(f"{k}={int(v)}" for k, v in sorted(alerts.items())) or "-"
-    notify = totals.family("notify")
     return (
-        f"validated={int(tx.get('valid', 0))} dead-lettered={int(tx.get('invalid', 0))} ({reasons}) "
+        f"validated={int(totals.get(TRANSACTIONS_VALID))} "
+        f"dead-lettered={int(totals.get(TRANSACTIONS_INVALID))} ({reasons}) "
         f"alerts={int(sum(alerts.values()))} ({severities}) "
-        f"emails={int(notify.get('sent', 0))} digests={int(notify.get('digests_sent', 0))}"
+        f"emails={int(totals.get(sink_counter('email', SinkEvent.SENT)))} "
+        f"digests={int(totals.get(sink_counter('email', SinkEvent.DIGESTS_SENT)))}"
     )

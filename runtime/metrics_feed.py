@@ -1,31 +1,13 @@
-"""Read the workers' metrics snapshots from the metrics topic and keep running totals."""
+"""Read the workers' metrics snapshots from the metrics topic (detection.metrics keeps their totals)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer
 
+from config.broker import bootstrap_servers
 from detection.models import MetricsSnapshot
-from runtime.topics import bootstrap_servers
-
-
-class MetricsTotals:
-    """Sums of every counter over all workers since the feed started."""
-
-    def __init__(self) -> None:
-        self.counters: Counter[str] = Counter()
-        self.last: MetricsSnapshot | None = None
-
-    def add(self, snapshot: MetricsSnapshot) -> None:
-        self.counters.update(snapshot.counters)
-        self.last = snapshot
-
-    def family(self, prefix: str) -> dict[str, float]:
-        """Counters under ``prefix.`` with the prefix removed, e.g. family('dead_letter')."""
-        cut = len(prefix) + 1
-        return {name[cut:]: value for name, value in self.counters.items() if name.startswith(prefix + ".")}
 
 
 async def metrics_snapshots(broker_url: str, topic: str, from_beginning: bool = True) -> AsyncIterator[MetricsSnapshot]:

@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from detection import models
 from detection.alert import Alert
+from detection.decisions import DecisionRecord, EntityActivityDelta
+from detection.model import ModelArtifact
+from detection.model_registry import ModelEvent
+from detection.sources import REFERENCE_SOURCES
 
-SCHEMAS: dict[str, type[BaseModel]] = {
-    "alert": Alert,
-    "transaction": models.Transaction,
-    "customer": models.Customer,
-    "blacklist-entry": models.BlacklistEntry,
-    "credit-score": models.CreditScore,
-    "fraud-report": models.FraudReport,
-    "feedback": models.Feedback,
-    "merchant-risk-update": models.MerchantRiskUpdate,
-    "dead-letter": models.DeadLetter,
-    "metrics-snapshot": models.MetricsSnapshot,
-}
+
+def schema_name(model: type[BaseModel]) -> str:
+    """'MerchantRiskUpdate' -> 'merchant-risk-update' (the file docs/schemas/<name>.schema.json)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", model.__name__).lower()
+
+
+#: Every topic's value contract: the reference sources' models come from their registry.
+CONTRACTS: tuple[type[BaseModel], ...] = (
+    Alert,
+    models.Transaction,
+    *(source.model for source in REFERENCE_SOURCES),
+    models.Feedback,
+    models.MerchantRiskUpdate,
+    models.DeadLetter,
+    models.MetricsSnapshot,
+    DecisionRecord,
+    EntityActivityDelta,
+    ModelArtifact,
+    ModelEvent,
+)
+SCHEMAS: dict[str, type[BaseModel]] = {schema_name(model): model for model in CONTRACTS}
 
 
 def write_schemas(output_dir: Path) -> list[Path]:

@@ -1,4 +1,10 @@
-"""Create fraudwatch's topics explicitly, with partition counts and configs."""
+"""Create fraudwatch's topics explicitly, with partition counts and configs, and check the ones that exist.
+
+Faust joins a customer's transactions with their state by partition number, so every co-partitioned
+topic (config.topics.TopicSpec.copartitioned) must have the configured partition count: a topic
+created earlier with another count would silently send a customer's records to a worker that does
+not hold their state. Startup refuses instead.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +14,54 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from config.broker import bootstrap_servers
 from config.topics import TopicSpec
 
 logger = logging.getLogger(__name__)
 
 
-def bootstrap_servers(broker_url: str) -> list[str]:
-    """'kafka://a:9092;kafka://b:9092' -> ['a:9092', 'b:9092'] (Faust's URL form to aiokafka's)."""
-    return [part.split("://", 1)[-1] for part in broker_url.split(";") if part.strip()]
+class PartitionMismatchError(RuntimeError):
+    """Existing co-partitioned topics have another partition count than configured; the message says which."""
+
+
+def partition_mismatches(specs: list[TopicSpec], existing: dict[str, int]) -> list[str]:
+    """A line per existing co-partitioned topic whose partition count differs from its spec."""
+    return [
+        f"{spec.name} has {existing[spec.name]} partitions, the configuration {spec.partitions}"
+        for spec in specs
+        if spec.copartitioned and spec.name in existing and existing[spec.name] != spec.partitions
+    ]
+
+
+def check_partitions(specs: list[TopicSpec], existing: dict[str, int]) -> None:
+    """Raise PartitionMismatchError when co-partitioned topics differ; log other differences."""
+    for spec in specs:
+        if not spec.copartitioned and spec.name in existing and existing[spec.name] != spec.partitions:
+            logger.warning("%s has %d partitions, configured %d", spec.name, existing[spec.name], spec.partitions)
+    problems = partition_mismatches(specs, existing)
+    if problems:
+        raise PartitionMismatchError(
+            "co-partitioned topics must all have FRAUDWATCH_PARTITIONS partitions, or a customer's records "
+            "and state land on different workers: "
+            + "; ".join(problems)
+            + ". Set FRAUDWATCH_PARTITIONS to the existing count, or recreate these topics (and the tables' "
+            "changelogs) with the new one."
+        )
+
+
+async def partition_counts(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, int]:
+    """Topic name -> partition count, for the topics that exist."""
+    if not topics:
+        return {}
+    described = await admin.describe_topics(topics)
+    return {str(t["topic"]): len(t["partitions"]) for t in described if t.get("error_code", 0) == 0}
 
 
 async def ensure_topics(
     broker_url: str, specs: list[TopicSpec], retention_ms: int, timeout_s: float = 30.0
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+    """Create the topics that do not exist yet; returns the names created. Raises PartitionMismatchError
+    (before creating anything) when existing co-partitioned topics have another partition count."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(broker_url), request_timeout_ms=10_000)
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
@@ -34,6 +74,7 @@ async def ensure_topics(
             await asyncio.sleep(0.2)
     try:
         existing = set(await admin.list_topics())
+        check_partitions(specs, await partition_counts(admin, [s.name for s in specs if s.name in existing]))
         missing = [s for s in specs if s.name not in existing]
         for spec in missing:
             try:

@@ -1,6 +1,6 @@
 """Per-customer tables, keyed by customer_id (UTF-8 bytes); values are JSON bytes.
 
-- customer_behaviour: detection.state.CustomerState; one write per transaction.
+- customer_behaviour: detection.state.CustomerState; one write per customer per batch.
 - customer_reference: detection.reference.CustomerReference (profile, blacklist, credit score,
   fraud reports, confirmed frauds); written by the reference and feedback agents.
 - alerted_transactions: transaction_id -> alert_id of alerts published, so feedback can tell a
@@ -13,28 +13,32 @@ state idle for longer as new, so a restored old value never counts.
 
 from __future__ import annotations
 
-from faust.types import TableT
+from faust.types import AppT, TableT
 
-from agents.batching import batched_table
-from config import get_settings
-
-settings = get_settings()
-
-_options = {"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes}
+from config import Settings
+from tables.batched import batched_table
 
 
-def _customer_table(name: str, help_text: str) -> TableT[bytes, bytes]:
-    # Written by the batched detect path: changelog records go out with the batch (agents.batching).
+def _customer_table(app: AppT, settings: Settings, name: str, help_text: str) -> TableT[bytes, bytes]:
+    # Written by the batched detect path: changelog records go out with the batch (tables.batched).
     return batched_table(
+        app,
         name,
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
-        options=_options,
+        options={"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
         help=help_text,
     )
 
 
-customer_behaviour = _customer_table("customer-behaviour", "Recent behaviour per customer (CustomerState JSON).")
-customer_reference = _customer_table("customer-reference", "Reference data per customer (CustomerReference JSON).")
-alerted_transactions = _customer_table("alerted-transactions", "transaction_id -> alert_id of published alerts.")
+def customer_behaviour_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return _customer_table(app, settings, "customer-behaviour", "Recent behaviour per customer (CustomerState JSON).")
+
+
+def customer_reference_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return _customer_table(app, settings, "customer-reference", "Reference data per customer (CustomerReference JSON).")
+
+
+def alerted_transactions_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return _customer_table(app, settings, "alerted-transactions", "transaction_id -> alert_id of published alerts.")

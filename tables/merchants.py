@@ -7,16 +7,17 @@ with several partitions; the class docstring asks for partitions=1).
 
 from __future__ import annotations
 
-from agents.app import app
-from config import get_settings
+from faust.types import AppT, TableT
 
-settings = get_settings()
+from config import Settings
 
-merchant_risk = app.GlobalTable(
-    "merchant-risk",
-    key_type=bytes,
-    value_type=bytes,
-    partitions=1,
-    options={"block_cache_size": settings.table_block_cache_bytes},
-    help="Confirmed frauds per merchant and terminal (MerchantRisk JSON).",
-)
+
+def merchant_risk_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return app.GlobalTable(
+        "merchant-risk",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=1,
+        options={"block_cache_size": settings.table_block_cache_bytes},
+        help="Confirmed frauds per merchant and terminal (MerchantRisk JSON).",
+    )

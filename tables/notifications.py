@@ -1,23 +1,25 @@
-"""sent-alerts: '<alert_id>|<recipient>' -> time sent (epoch seconds, text).
+"""Delivered alerts, one table per sink: '<alert_id>|<target>' -> time delivered (epoch seconds, text).
 
-Written by the notifier right after the SMTP server accepted a message and flushed to the
-changelog before the alert's offset is committed, so a restart or replay does not email the
-same alert to the same person twice. Expires with RocksDB's TTL (FRAUDWATCH_SENT_ALERTS_TTL_S).
-Keyed under the alerts topic's partitions (customer id), like every customer-keyed table.
+Written by the sink agent (agents/sinks/runner.py) right after the target accepted the alert and
+flushed to the changelog before the alert's offset is committed, so a restart or replay does not
+deliver the same alert to the same target twice. Expires with RocksDB's TTL
+(FRAUDWATCH_SENT_ALERTS_TTL_S). Keyed under the alerts topic's partitions (customer id), like every
+customer-keyed table.
 """
 
 from __future__ import annotations
 
-from agents.app import app
-from config import get_settings
+from faust.types import AppT, TableT
 
-settings = get_settings()
+from config import Settings
 
-sent_alerts = app.Table(
-    "sent-alerts",
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.partitions,
-    options={"ttl": settings.sent_alerts_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
-    help="Alert emails accepted by the SMTP server, per recipient.",
-)
+
+def delivered_table(app: AppT, settings: Settings, name: str, help_text: str) -> TableT[bytes, bytes]:
+    return app.Table(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        options={"ttl": settings.sent_alerts_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
+        help=help_text,
+    )

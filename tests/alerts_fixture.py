@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from config.rules import load_rules
 from detection.alert import Alert, build_alert
-from detection.engine import Detector
+from detection.engine import Decision, Detector
 from detection.models import Customer, Transaction
 from detection.reference import CustomerReference
 from detection.state import CustomerState
@@ -15,6 +15,14 @@ DETECTOR = Detector(load_rules(environ={}))
 
 
 def make_alert(n: int, customer: str | None = None, amount: float = 5000.0, blacklisted: bool = False) -> Alert:
+    transaction, decision, reference = alerting_decision(n, customer, amount, blacklisted)
+    return build_alert(transaction, decision, reference, DETECTOR.rules_version, datetime.now(UTC))
+
+
+def alerting_decision(
+    n: int, customer: str | None = None, amount: float = 5000.0, blacklisted: bool = False
+) -> tuple[Transaction, Decision, CustomerReference]:
+    """A transaction the real detector alerts on, its decision and the customer's reference data."""
     customer_id = customer or f"C{n}"
     transaction = Transaction(
         transaction_id=f"N{n}",
@@ -47,4 +55,4 @@ def make_alert(n: int, customer: str | None = None, amount: float = 5000.0, blac
         reference.blacklist = BlacklistEntry(customer_id=customer_id, reason="test", listed_at=datetime.now(UTC))
     decision = DETECTOR.evaluate(transaction, CustomerState(), reference)
     assert decision.alert
-    return build_alert(transaction, decision, reference, DETECTOR.rules_version, datetime.now(UTC))
+    return transaction, decision, reference

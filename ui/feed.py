@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from config import Settings
+from config.broker import bootstrap_servers
 from detection.alert import Alert
+from detection.metrics import TRANSACTIONS_SCORED, Family, MetricsTotals, family_of
 from detection.models import Feedback, MetricsSnapshot
-from runtime.metrics_feed import MetricsTotals
-from runtime.topics import bootstrap_servers
 
 logger = logging.getLogger(__name__)
 #: A second of history is final once this many seconds have passed (late snapshots from other workers).
@@ -126,9 +126,9 @@ class DashboardFeed:
                 state.lag[snapshot.worker] = snapshot.consumer_lag
             state.last_message_at = time.time()
             second = state.seconds.setdefault(t, Second(t))
-            second.transactions += counters.get("transactions.scored", 0.0)
-            second.alerts += sum(v for k, v in counters.items() if k.startswith("alerts.severity."))
-            second.dead_letters += sum(v for k, v in counters.items() if k.startswith("dead_letter."))
+            second.transactions += counters.get(TRANSACTIONS_SCORED, 0.0)
+            second.alerts += sum(family_of(counters, Family.ALERTS_SEVERITY).values())
+            second.dead_letters += sum(family_of(counters, Family.DEAD_LETTER).values())
             if snapshot.latency_ms_p99 is not None:
                 second.latency_p99_ms = max(second.latency_p99_ms, snapshot.latency_ms_p99)
             horizon = t - self.settings.dashboard_history_s

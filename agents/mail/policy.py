@@ -6,16 +6,17 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from detection.alert import Alert
+from detection.models import Severity
 
-SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
-
-def recipients_for(alert: Alert, min_severity: str, everyone: tuple[str, ...], oncall: tuple[str, ...]) -> list[str]:
+def recipients_for(
+    alert: Alert, min_severity: Severity, everyone: tuple[str, ...], oncall: tuple[str, ...]
+) -> list[str]:
     """Analysts get alerts at or above the minimum severity; the on-call list also gets critical ones."""
-    if SEVERITY_ORDER[alert.severity] < SEVERITY_ORDER[min_severity]:
+    if alert.severity.rank < min_severity.rank:
         return []
     recipients = list(everyone)
-    if alert.severity == "critical":
+    if alert.severity is Severity.CRITICAL:
         recipients += [address for address in oncall if address not in recipients]
     return recipients
 

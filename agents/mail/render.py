@@ -7,8 +7,14 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from detection.alert import Alert
+from detection.models import Severity
 
-SEVERITY_COLOURS = {"low": "#6b7280", "medium": "#d97706", "high": "#dc2626", "critical": "#7f1d1d"}
+SEVERITY_COLOURS = {
+    Severity.LOW: "#6b7280",
+    Severity.MEDIUM: "#d97706",
+    Severity.HIGH: "#dc2626",
+    Severity.CRITICAL: "#7f1d1d",
+}
 
 
 def message_id_for(alert_id: str, domain: str = "fraudwatch") -> str:

@@ -8,17 +8,10 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from agents.sinks.protocol import PermanentDeliveryError, TemporaryDeliveryError
 from config import Settings
 
 logger = logging.getLogger(__name__)
-
-
-class PermanentDeliveryError(Exception):
-    """The server refused the message for good (5xx, or every recipient refused)."""
-
-
-class TemporaryDeliveryError(Exception):
-    """Worth retrying: connection refused or lost, timeout, 4xx."""
 
 
 class MailTransport:

@@ -14,9 +14,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from config.broker import bootstrap_servers
 from config.settings import Settings
 from runtime.broker import EmbeddedBroker, free_port
-from runtime.topics import bootstrap_servers
 
 REPO = Path(__file__).resolve().parents[2]
 

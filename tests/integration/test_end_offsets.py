@@ -7,8 +7,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.types import TP
 
 from agents.transport import true_end_offsets
+from config.broker import bootstrap_servers
 from runtime.broker import EmbeddedBroker
-from runtime.topics import bootstrap_servers
 
 
 async def test_the_probe_finds_the_true_end_of_partitions_written_in_batches(broker: EmbeddedBroker) -> None:

@@ -85,6 +85,14 @@ async def publish_alerts(
             )
 
 
+def plain_text(message: Message) -> str:
+    for part in message.walk():
+        payload = part.get_payload(decode=True)
+        if part.get_content_type() == "text/plain" and isinstance(payload, bytes):
+            return payload.decode()
+    return ""
+
+
 async def received(inbox: Inbox, count: int, timeout_s: float = 60) -> None:
     async def enough() -> bool:
         return len(inbox.messages) >= count
@@ -169,7 +177,7 @@ async def test_a_permanent_refusal_goes_to_the_dead_letter_topic(
         for r in await read_topic(broker.url, settings.topic_notify_dead_letter, 2)
     ]
     assert len(letters) == 2
-    assert all(letter.reason == "smtp_refused" and letter.stage == "notify" for letter in letters)
+    assert all(letter.reason == "smtp_refused" and letter.stage == "notify.email" for letter in letters)
     assert "550" in letters[0].errors[0].msg and handler.messages == []
 
 
@@ -211,3 +219,37 @@ async def test_stopping_during_an_smtp_outage_loses_nothing_and_does_not_hang(
         assert len(handler.messages) == 3 and len(set(handler.message_ids())) == 3
     finally:
         controller.stop()
+
+
+async def test_sigterm_with_alerts_held_for_the_digest_stops_promptly_and_loses_none(
+    broker: EmbeddedBroker,
+    tmp_path: Path,
+    smtp_port: int,
+    inbox: tuple[Inbox, Controller],
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    """Faust's timers end on SIGTERM and its wait_empty waits for every unacknowledged event: alerts held
+    for a digest due in a minute used to keep the worker from exiting. They are put back instead."""
+    handler, _ = inbox
+    settings, env = await notifier_system(
+        broker, tmp_path, smtp_port, mail_rate_per_minute=1, mail_digest_interval_s=60
+    )
+    first = start_worker(env, "first")
+    await publish_alerts(broker, settings, range(6), customer="C-held")
+    await received(handler, 1)  # the first alert went out directly; the other five wait for the digest
+    await asyncio.sleep(2.0)
+    loop = asyncio.get_running_loop()
+    stopping = loop.time()
+    assert await asyncio.to_thread(first.stop, 20.0) == 0  # exited by itself, not killed after the timeout
+    assert loop.time() - stopping < 15
+    assert len(handler.messages) == 1
+
+    # The second worker's own rate limit sends one of the five directly and digests the other four.
+    start_worker({**env, "FRAUDWATCH_MAIL_DIGEST_INTERVAL_S": "1"}, "second")
+    await received(handler, 3)
+    await asyncio.sleep(2.0)
+    texts = [plain_text(message) for message in handler.messages]
+    for n in range(6):
+        alert_id = make_alert(n, customer="C-held").alert_id
+        assert sum(alert_id in text for text in texts) == 1, alert_id
+    assert len(handler.messages) == 3

@@ -12,7 +12,7 @@ from detection.engine import Detector
 from detection.models import Feedback
 from detection.reference import terminal_key
 from producers.generate import write_files
-from runtime.backtest import BacktestInputError, run_backtest
+from runtime.backtest import run_backtest
 from tests.unit.detection_fixtures import T0, tx
 
 REPORT_KEYS = {
@@ -95,8 +95,10 @@ def test_feedback_takes_effect_only_once_event_time_reaches_known_at() -> None:
     assert len(run.merchant_risk[terminal_key("M1-T0")].confirmed_frauds) == 3
 
 
-def test_a_bad_input_line_is_reported_with_file_and_line(tmp_path: Path) -> None:
+def test_a_bad_input_line_is_counted_by_reason_with_file_and_line_and_the_run_finishes(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text(tx(1).model_dump_json() + "\n" + '{"customer_id": "C1", "amount": "x"}\n')
-    with pytest.raises(BacktestInputError, match=r"t\.jsonl:2"):
-        run_backtest(path, workers=1, show_progress=False)
+    report = run_backtest(path, workers=1, show_progress=False)
+    assert report["transactions"] == 1 and report["rejected"] == 1
+    assert report["rejected_by_reason"] == {"transactions": {"missing_field": 1}}
+    assert report["rejected_lines"][0].startswith("t.jsonl:2: missing_field: ")  # type: ignore[index]

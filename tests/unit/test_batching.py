@@ -4,8 +4,9 @@ import asyncio
 
 import pytest
 
-from agents.batching import Outbound, _on_stored
+from agents.batching import _on_stored
 from agents.transport import DeliveryGuard, UndeliveredRecordsError, delivery_guard
+from tables.batched import Outbound
 
 
 def test_a_failed_delivery_blocks_every_later_commit() -> None:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.detect import detect, detector
+from agents.detect import detect
+from agents.models import live_models
 from config import get_settings
 from detection.alert import Alert, alert_id_for
 from detection.state import CustomerState
@@ -23,7 +24,7 @@ async def test_alerts_carry_reasons_and_a_replay_yields_the_same_alert_id(monkey
 
     alerts = [Alert.model_validate_json(r.value) for r in capture.sent[settings.topic_alerts]]
     assert [a.transaction.transaction_id for a in alerts] == ["T4", "T5", "T5"]
-    assert alerts[-1].alert_id == alerts[-2].alert_id == alert_id_for("T5", detector.rules_version)
+    assert alerts[-1].alert_id == alerts[-2].alert_id == alert_id_for("T5", live_models.detector.rules_version)
     assert all("VELOCITY" in {r.code for r in a.reasons} for a in alerts)
     assert all(r.key == b"C-agent" for r in capture.sent[settings.topic_alerts])
     state_writes = [name for name in capture.sent if name.endswith("customer-behaviour-changelog")]

@@ -5,6 +5,7 @@ from email.message import EmailMessage
 
 from agents.mail.policy import RateLimiter, RepeatGrouper, recipients_for
 from agents.mail.render import alert_email, digest_email, message_id_for
+from detection.models import Severity
 from tests.alerts_fixture import make_alert
 
 
@@ -39,11 +40,11 @@ def test_digest_lists_every_alert() -> None:
 
 def test_routing_by_severity_with_oncall_for_critical() -> None:
     critical = make_alert(1, blacklisted=True)
-    assert critical.severity == "critical"
-    assert recipients_for(critical, "medium", ("a@x",), ("oncall@x",)) == ["a@x", "oncall@x"]
-    medium = critical.model_copy(update={"severity": "medium"})
-    assert recipients_for(medium, "medium", ("a@x",), ("oncall@x",)) == ["a@x"]
-    assert recipients_for(medium, "high", ("a@x",), ("oncall@x",)) == []
+    assert critical.severity is Severity.CRITICAL
+    assert recipients_for(critical, Severity.MEDIUM, ("a@x",), ("oncall@x",)) == ["a@x", "oncall@x"]
+    medium = critical.model_copy(update={"severity": Severity.MEDIUM})
+    assert recipients_for(medium, Severity.MEDIUM, ("a@x",), ("oncall@x",)) == ["a@x"]
+    assert recipients_for(medium, Severity.HIGH, ("a@x",), ("oncall@x",)) == []
 
 
 def test_rate_limit_is_a_sliding_minute_per_recipient() -> None:

@@ -1,0 +1,181 @@
+"""The decisions log: what the detector decided about each transaction, as it decided it.
+
+Every decision, alert or not, is one ``DecisionRecord`` (topic fraud.decisions, keyed by
+customer_id, kept for the chargeback horizon). It carries the feature vector *as scored*, so
+training joins it with labels known at a cut-off and never sees a feature from after the
+transaction; and the terminal and merchant, so a chargeback naming only the transaction and
+the customer still teaches the terminal's and merchant's risk.
+
+Terminal and merchant activity (transactions and confirmed frauds per UTC day) is keyed by
+entity, not customer: ``activity_deltas`` folds a batch of decisions into one delta per entity,
+so the one-partition activity topic carries a record per entity per batch, not per transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from pydantic import AwareDatetime, Field
+
+from detection.activity import DAY_S, EntityActivity, day_of
+from detection.engine import Decision
+from detection.features import FEATURE_NAMES
+from detection.models import Contract, Feedback, Transaction
+from detection.reference import merchant_key, terminal_key
+from detection.shadow import ShadowVerdict
+from detection.training import LoggedDecision, Outcome
+
+
+def feature_set_id(names: Sequence[str]) -> str:
+    """A short fingerprint of the feature names, in order: vectors of another feature set are not comparable."""
+    return hashlib.sha256(",".join(names).encode()).hexdigest()[:12]
+
+
+class DecisionRecord(Contract):
+    """One decision (topic fraud.decisions, keyed by customer_id)."""
+
+    transaction_id: str
+    customer_id: str
+    timestamp: AwareDatetime = Field(description="The transaction's event time.")
+    terminal_id: str | None = None
+    merchant_id: str | None = None
+    score: int = Field(ge=0, le=100, description="The 0-100 risk score that decided the alert.")
+    alert: bool
+    replay: bool = Field(False, description="The transaction was already in the customer's state (a redelivery).")
+    rules_version: str
+    model_version: str | None = Field(None, description="The champion model that scored it; None = rules only.")
+    model_probability: float | None = None
+    shadow_version: str | None = Field(None, description="A model scored in shadow: it never alerts.")
+    shadow_probability: float | None = None
+    shadow_alert: bool | None = Field(None, description="Whether the shadow model, as champion, would have alerted.")
+    feature_set: str = Field(description="feature_set_id of the names the vector is aligned with.")
+    feature_vector: list[float] = Field(default_factory=list, description="The model's inputs as scored.")
+
+    @property
+    def ts(self) -> float:
+        return self.timestamp.timestamp()
+
+
+#: The feature set this code scores (vectors are aligned with detection.features.FEATURE_NAMES).
+FEATURE_SET = feature_set_id(FEATURE_NAMES)
+
+
+def decision_record(
+    transaction: Transaction, decision: Decision, rules_version: str, shadow: ShadowVerdict | None = None
+) -> DecisionRecord:
+    return DecisionRecord(
+        transaction_id=transaction.transaction_id,
+        customer_id=transaction.customer_id,
+        timestamp=transaction.timestamp,
+        terminal_id=transaction.terminal_id,
+        merchant_id=transaction.merchant_id,
+        score=decision.score,
+        alert=decision.alert,
+        replay=decision.duplicate,
+        rules_version=rules_version,
+        model_version=decision.model_version,
+        model_probability=decision.model_probability,
+        shadow_version=shadow.version if shadow else None,
+        shadow_probability=shadow.probability if shadow else None,
+        shadow_alert=shadow.alert if shadow else None,
+        feature_set=FEATURE_SET,
+        feature_vector=decision.feature_vector,
+    )
+
+
+class FraudMark(Contract):
+    """A confirmed fraud, counted on its transaction's day."""
+
+    transaction_id: str
+    timestamp: AwareDatetime
+
+
+class EntityActivityDelta(Contract):
+    """Counts to add to one terminal's or merchant's activity (topic reference.entity-activity, keyed by entity)."""
+
+    entity: str = Field(description="'terminal:<id>' or 'merchant:<id>'")
+    transactions: dict[int, int] = Field(default_factory=dict, description="UTC day number -> transactions")
+    frauds: list[FraudMark] = Field(default_factory=list)
+
+
+def _entities(terminal_id: str | None, merchant_id: str | None) -> list[str]:
+    entities = []
+    if terminal_id:
+        entities.append(terminal_key(terminal_id))
+    if merchant_id:
+        entities.append(merchant_key(merchant_id))
+    return entities
+
+
+def activity_deltas(records: Iterable[DecisionRecord]) -> list[EntityActivityDelta]:
+    """One delta per terminal and merchant with its transactions per day; replays are not counted again."""
+    counts: dict[str, dict[int, int]] = {}
+    for record in records:
+        if record.replay:
+            continue
+        day = day_of(record.ts)
+        for entity in _entities(record.terminal_id, record.merchant_id):
+            per_day = counts.setdefault(entity, {})
+            per_day[day] = per_day.get(day, 0) + 1
+    return [EntityActivityDelta(entity=entity, transactions=per_day) for entity, per_day in counts.items()]
+
+
+def fraud_deltas(feedback: Feedback, record: DecisionRecord | None) -> list[EntityActivityDelta]:
+    """A confirmed fraud for the terminal and merchant of its transaction (found in the decisions log).
+
+    The feedback's own terminal/merchant ids serve when the decision is not (or no longer) known,
+    but only with the transaction's time, which only the log has; without it nothing is counted.
+    """
+    if not feedback.is_fraud or record is None:
+        return []
+    mark = FraudMark(transaction_id=feedback.transaction_id, timestamp=record.timestamp)
+    terminal_id = record.terminal_id or feedback.terminal_id
+    merchant_id = record.merchant_id or feedback.merchant_id
+    return [EntityActivityDelta(entity=entity, frauds=[mark]) for entity in _entities(terminal_id, merchant_id)]
+
+
+def apply_activity_delta(activity: EntityActivity, delta: EntityActivityDelta) -> None:
+    """Add a delta's transactions and frauds (a fraud already counted is not counted twice)."""
+    for day, transactions in sorted(delta.transactions.items()):
+        at = day * DAY_S
+        for _ in range(transactions):
+            activity.add_transaction(at)
+    for mark in delta.frauds:
+        activity.add_fraud(mark.timestamp.timestamp(), mark.transaction_id)
+
+
+class TrainingSet(NamedTuple):
+    """The decisions log joined with feedback, ready for ``detection.training.label_examples``."""
+
+    decisions: list[LoggedDecision]
+    outcomes: dict[str, Outcome]
+    #: Decisions left out because their vector belongs to another feature set (older code).
+    other_feature_set: int
+
+
+def training_set(
+    records: Iterable[DecisionRecord], feedback: Iterable[Feedback], *, since: float, cutoff: float
+) -> TrainingSet:
+    """Decisions of transactions in [since, cutoff] (first decision per transaction: replays are
+    not new examples) and, per transaction, the latest outcome known at ``cutoff``."""
+    decisions: dict[str, LoggedDecision] = {}
+    other = 0
+    for record in records:
+        ts = record.ts
+        if not since <= ts <= cutoff or record.transaction_id in decisions:
+            continue
+        if record.feature_set != FEATURE_SET:
+            other += 1
+            continue
+        decisions[record.transaction_id] = LoggedDecision(record.transaction_id, ts, record.feature_vector)
+    outcomes: dict[str, Outcome] = {}
+    for item in feedback:
+        known_at = item.known_at.timestamp()
+        if known_at > cutoff or item.transaction_id not in decisions:
+            continue
+        previous = outcomes.get(item.transaction_id)
+        if previous is None or previous.known_at <= known_at:
+            outcomes[item.transaction_id] = Outcome(item.is_fraud, known_at)
+    return TrainingSet(list(decisions.values()), outcomes, other)

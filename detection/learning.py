@@ -1,0 +1,131 @@
+"""The learning loop's data in the backtest: decisions log, outcomes, terminal/merchant activity, retraining.
+
+It does in memory what the live system does with topics and tables, with the same core calls:
+every decision is logged with its feature vector as scored; feedback (which may name only the
+transaction and the customer) finds the terminal and merchant in that log; terminal and merchant
+activity is brought up to date once a day (a live terminal-keyed table lags too, and the risk
+windows end at the label delay, so a day's lag changes nothing); on a schedule in event time a
+model is trained from the log joined with the outcomes known at that moment, and used from then on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from detection.activity import DAY_S, KEPT_DAYS, EntityActivity
+from detection.model import FraudModel, ModelArtifact, load_model
+from detection.models import Feedback, Transaction
+from detection.reference import merchant_key, terminal_key
+from detection.rules_config import Learning
+from detection.training import NotEnoughLabelsError, Outcome, TrainingParams, label_maturity_s, train_arrays
+
+
+@dataclass
+class LoggedChunk:
+    """Decisions scored together: their transactions' ids and times and their feature vectors (rows)."""
+
+    transaction_ids: list[str]
+    times: np.ndarray[Any, Any]
+    vectors: np.ndarray[Any, Any]
+
+
+@dataclass
+class LearningLog:
+    settings: Learning
+    params: TrainingParams
+    chunks: deque[LoggedChunk] = field(default_factory=deque)
+    #: transaction_id -> (time, terminal key, merchant key), kept as long as activity keeps days
+    where: dict[str, tuple[float, str | None, str | None]] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    activity: dict[str, EntityActivity] = field(default_factory=dict)
+    models: list[ModelArtifact] = field(default_factory=list)
+    _new_transactions: list[tuple[float, str | None, str | None]] = field(default_factory=list)
+    _new_frauds: list[str] = field(default_factory=list)
+
+    def entity(self, key: str | None) -> EntityActivity | None:
+        return self.activity.get(key) if key is not None else None
+
+    def log(self, transactions: list[Transaction], times: list[float], vectors: np.ndarray[Any, Any]) -> None:
+        self.chunks.append(LoggedChunk([t.transaction_id for t in transactions], np.asarray(times), vectors))
+        for transaction, ts in zip(transactions, times, strict=True):
+            terminal = terminal_key(transaction.terminal_id) if transaction.terminal_id else None
+            merchant = merchant_key(transaction.merchant_id) if transaction.merchant_id else None
+            self.where[transaction.transaction_id] = (ts, terminal, merchant)
+            self._new_transactions.append((ts, terminal, merchant))
+
+    def learn_outcome(self, feedback: Feedback) -> None:
+        self.outcomes[feedback.transaction_id] = Outcome(feedback.is_fraud, feedback.known_at.timestamp())
+        if feedback.is_fraud:
+            self._new_frauds.append(feedback.transaction_id)
+
+    def sync(self, now: float) -> None:
+        """Bring terminal/merchant activity up to ``now`` and forget what no window reaches any more."""
+        for ts, terminal, merchant in self._new_transactions:
+            for key in (terminal, merchant):
+                if key is not None:
+                    activity = self.activity.get(key)
+                    if activity is None:
+                        activity = self.activity[key] = EntityActivity()
+                    activity.add_transaction(ts)
+        self._new_transactions.clear()
+        for transaction_id in self._new_frauds:
+            found = self.where.get(transaction_id)
+            if found is None:  # not decided here (another shard's customer, or older than kept)
+                continue
+            ts, terminal, merchant = found
+            for key in (terminal, merchant):
+                if key is not None and key in self.activity:
+                    self.activity[key].add_fraud(ts, transaction_id)
+        self._new_frauds.clear()
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        horizon = now - self.settings.train_days * DAY_S - 30 * DAY_S  # training window plus label maturity
+        while self.chunks and self.chunks[0].times[-1] < horizon:
+            for transaction_id in self.chunks[0].transaction_ids:
+                self.outcomes.pop(transaction_id, None)
+            self.chunks.popleft()
+        kept_since = now - KEPT_DAYS * DAY_S
+        if self.where and next(iter(self.where.values()))[0] < kept_since:
+            self.where = {t: w for t, w in self.where.items() if w[0] >= kept_since}
+
+    def retrain(self, cutoff: float) -> FraudModel | None:
+        """A model from the decisions of the last ``train_days`` and the outcomes known at ``cutoff``."""
+        since = cutoff - self.settings.train_days * DAY_S
+        chunks = [c for c in self.chunks if c.times[-1] >= since]
+        if not chunks:
+            return None
+        ids = [t for c in chunks for t in c.transaction_ids]
+        times = np.concatenate([c.times for c in chunks])
+        vectors = np.concatenate([c.vectors for c in chunks])
+        outcomes = self.outcomes
+        known = [(times[i], outcomes[t]) for i, t in enumerate(ids) if t in outcomes]
+        maturity = label_maturity_s(known, cutoff)
+        labels = np.zeros(len(ids), dtype=bool)
+        known_at = times + maturity  # silence means legitimate once the usual reporting delay has passed
+        for i, transaction_id in enumerate(ids):
+            outcome = outcomes.get(transaction_id)
+            if outcome is not None and outcome.known_at <= cutoff:
+                labels[i] = outcome.is_fraud
+                known_at[i] = outcome.known_at
+        keep = times >= since
+        trained_until = datetime.fromtimestamp(cutoff, UTC)
+        try:
+            artifact = train_arrays(
+                vectors[keep],
+                labels[keep],
+                times[keep],
+                known_at[keep],
+                version=f"backtest-{trained_until:%Y%m%dT%H%M}",
+                trained_until=trained_until,
+                params=self.params,
+            )
+        except NotEnoughLabelsError:
+            return None
+        self.models.append(artifact)
+        return load_model(artifact)

@@ -1,0 +1,272 @@
+"""A fraud model as data: the versioned artifact (value of the models topic) and its pure scorer.
+
+The payload is library-independent: a tree ensemble (exported from the trainer's boosted trees)
+or a linear model, as arrays in compressed JSON. Workers score it with this module alone, no
+training library, no I/O; the backtest scores a whole batch at once with numpy.
+
+Contributions explain one score: for trees, each split on the transaction's path moves the
+expected log-odds from the node to the child taken, and that move is credited to the split's
+feature (Saabas); for a linear model, a feature's weight times its standardized value.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from detection.features import FEATURE_NAMES
+
+
+class ModelArtifact(BaseModel):
+    """A trained model (topic fraudwatch.models, compacted, keyed by version)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: str = Field(min_length=1, max_length=128)
+    created_at: AwareDatetime = Field(description="When it was trained (event time in a backtest).")
+    trained_until: AwareDatetime = Field(description="The label cut-off: no label known after it was used.")
+    library: str = Field(description="What fitted it, e.g. 'lightgbm 4.7.0'.")
+    feature_names: list[str] = Field(description="The names of the inputs, in the payload's order.")
+    payload: str = Field(description="The model: base64 of zlib-compressed JSON (trees or linear).")
+    threshold: float = Field(
+        0.5, ge=0, le=1, description="Probability at and above which the model alone alerts (picked on held-out days)."
+    )
+    metrics: dict[str, float] = Field(default_factory=dict, description="Held-out figures: ap, auc, precision, ...")
+    notes: str | None = None
+
+
+class ModelCompatibilityError(ValueError):
+    """The artifact needs a feature this code does not compute, or its payload is not a model."""
+
+
+class Contribution(NamedTuple):
+    """How much one feature moved a score (log-odds), and the feature's value."""
+
+    name: str
+    value: float
+    contribution: float
+
+
+def encode_payload(document: dict[str, Any]) -> str:
+    return base64.b64encode(zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 6)).decode()
+
+
+def decode_payload(payload: str) -> dict[str, Any]:
+    try:
+        document: dict[str, Any] = json.loads(zlib.decompress(base64.b64decode(payload, validate=True)))
+    except (ValueError, zlib.error) as exc:
+        raise ModelCompatibilityError(f"model payload is not base64 zlib JSON: {exc}") from exc
+    return document
+
+
+class _SelfLooping(NamedTuple):
+    feature: np.ndarray[Any, Any]
+    threshold: np.ndarray[Any, Any]
+    left: np.ndarray[Any, Any]
+    right: np.ndarray[Any, Any]
+    value: np.ndarray[Any, Any]
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEnsemble:
+    """Boosted trees, all nodes in flat arrays; a leaf has feature -1. Decision: x <= threshold goes left."""
+
+    base: float
+    roots: tuple[int, ...]
+    feature: tuple[int, ...]  # index into the scored vector (remapped at load)
+    threshold: tuple[float, ...]
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    value: tuple[float, ...]  # leaf value, or an internal node's expected value
+    looping: _SelfLooping  # the same as numpy arrays for batches (see ``raw_many``)
+
+    @classmethod
+    def build(
+        cls,
+        base: float,
+        roots: Sequence[int],
+        feature: Sequence[int],
+        threshold: Sequence[float],
+        left: Sequence[int],
+        right: Sequence[int],
+        value: Sequence[float],
+    ) -> TreeEnsemble:
+        return cls(
+            base,
+            tuple(roots),
+            tuple(feature),
+            tuple(threshold),
+            tuple(left),
+            tuple(right),
+            tuple(value),
+            _self_looping(roots, feature, threshold, left, right, value),
+        )
+
+    def raw(self, x: Sequence[float]) -> float:
+        feature, threshold, left, right, value = self.feature, self.threshold, self.left, self.right, self.value
+        total = self.base
+        for node in self.roots:
+            f = feature[node]
+            while f >= 0:
+                node = left[node] if x[f] <= threshold[node] else right[node]
+                f = feature[node]
+            total += value[node]
+        return total
+
+    def raw_many(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        # All trees step down one level at a time for all rows; a leaf loops to itself (feature 0,
+        # threshold +inf), so every step is the same five gathers with no masking.
+        loop = self.looping
+        width = x.shape[1]
+        flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
+        offsets = (np.arange(x.shape[0]) * width)[:, None]
+        node = np.broadcast_to(np.asarray(self.roots), (x.shape[0], len(self.roots)))
+        for _ in range(loop.depth):
+            go_left = flat[offsets + loop.feature[node]] <= loop.threshold[node]
+            node = np.where(go_left, loop.left[node], loop.right[node])
+        result: np.ndarray[Any, Any] = self.base + loop.value[node].sum(axis=1)
+        return result
+
+    def contributions(self, x: Sequence[float]) -> dict[int, float]:
+        credit: dict[int, float] = {}
+        for node in self.roots:
+            f = self.feature[node]
+            while f >= 0:
+                child = self.left[node] if x[f] <= self.threshold[node] else self.right[node]
+                credit[f] = credit.get(f, 0.0) + self.value[child] - self.value[node]
+                node, f = child, self.feature[child]
+        return credit
+
+
+def _self_looping(
+    roots: Sequence[int],
+    feature: Sequence[int],
+    threshold: Sequence[float],
+    left: Sequence[int],
+    right: Sequence[int],
+    value: Sequence[float],
+) -> _SelfLooping:
+    """The ensemble's arrays with leaves as self-loops, and the depth that reaches every leaf."""
+    leaf = np.asarray(feature) < 0
+    index = np.arange(len(feature))
+    depth = 0
+    for root in roots:
+        stack = [(root, 0)]
+        while stack:
+            node, level = stack.pop()
+            if feature[node] < 0:
+                depth = max(depth, level)
+            else:
+                stack += [(left[node], level + 1), (right[node], level + 1)]
+    return _SelfLooping(
+        np.where(leaf, 0, feature),
+        np.where(leaf, np.inf, threshold),
+        np.where(leaf, index, left),
+        np.where(leaf, index, right),
+        np.asarray(value, dtype=np.float64),
+        depth,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    """Logistic regression on standardized inputs: log-odds = intercept + sum(w * (x - mean) / scale)."""
+
+    intercept: float
+    features: tuple[int, ...]
+    weights: tuple[float, ...]  # already divided by scale
+    means: tuple[float, ...]
+
+    def raw(self, x: Sequence[float]) -> float:
+        total = self.intercept
+        for f, w, m in zip(self.features, self.weights, self.means, strict=True):
+            total += w * (x[f] - m)
+        return total
+
+    def raw_many(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        centred = x[:, list(self.features)] - np.asarray(self.means)
+        result: np.ndarray[Any, Any] = self.intercept + centred @ np.asarray(self.weights)
+        return result
+
+    def contributions(self, x: Sequence[float]) -> dict[int, float]:
+        return {f: w * (x[f] - m) for f, w, m in zip(self.features, self.weights, self.means, strict=True)}
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@dataclass(frozen=True, slots=True)
+class FraudModel:
+    """A loaded model: immutable, pure; scores vectors aligned with ``detection.features.FEATURE_NAMES``."""
+
+    version: str
+    threshold: float
+    kind: Literal["trees", "linear"]
+    body: TreeEnsemble | LinearModel
+    names: tuple[str, ...]  # of the scored vector (FEATURE_NAMES when loaded)
+
+    def score(self, vector: Sequence[float]) -> float:
+        """Probability of fraud."""
+        return _sigmoid(self.body.raw(vector))
+
+    def score_many(self, vectors: Sequence[Sequence[float]] | np.ndarray[Any, Any]) -> list[float]:
+        matrix = np.asarray(vectors, dtype=np.float64)
+        if matrix.size == 0:
+            return []
+        raw = np.clip(self.body.raw_many(matrix.reshape(len(matrix), -1)), -500, 500)
+        probabilities: list[float] = (1.0 / (1.0 + np.exp(-raw))).tolist()
+        return probabilities
+
+    def contributions(self, vector: Sequence[float], top: int = 3) -> list[Contribution]:
+        """The ``top`` features that raised this score most (log-odds), with their values."""
+        credit = self.body.contributions(vector)
+        ranked = sorted(((c, f) for f, c in credit.items() if c > 0), reverse=True)[:top]
+        return [Contribution(self.names[f], float(vector[f]), c) for c, f in ranked]
+
+
+def load_model(artifact: ModelArtifact, feature_names: Sequence[str] = FEATURE_NAMES) -> FraudModel:
+    """Build the scorer; the artifact's inputs are found by name in ``feature_names`` (order may differ)."""
+    position = {name: index for index, name in enumerate(feature_names)}
+    missing = [name for name in artifact.feature_names if name not in position]
+    if missing:
+        raise ModelCompatibilityError(f"model {artifact.version} needs features this code lacks: {missing}")
+    remap = [position[name] for name in artifact.feature_names]
+    document = decode_payload(artifact.payload)
+    body: TreeEnsemble | LinearModel
+    try:
+        if document["kind"] == "trees":
+            body = TreeEnsemble.build(
+                float(document["base"]),
+                [int(r) for r in document["roots"]],
+                [remap[f] if f >= 0 else -1 for f in document["feature"]],
+                [float(t) for t in document["threshold"]],
+                [int(n) for n in document["left"]],
+                [int(n) for n in document["right"]],
+                [float(v) for v in document["value"]],
+            )
+        elif document["kind"] == "linear":
+            scale = document["scale"]
+            body = LinearModel(
+                intercept=float(document["intercept"]),
+                features=tuple(remap),
+                weights=tuple(w / s for w, s in zip(document["weights"], scale, strict=True)),
+                means=tuple(document["mean"]),
+            )
+        else:
+            raise ModelCompatibilityError(f"model {artifact.version}: unknown kind {document['kind']!r}")
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ModelCompatibilityError(f"model {artifact.version}: malformed payload ({exc!r})") from exc
+    return FraudModel(artifact.version, artifact.threshold, document["kind"], body, tuple(feature_names))

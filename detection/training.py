@@ -1,0 +1,309 @@
+"""Train a model from decisions as they were scored, joined with the labels known at a cut-off.
+
+No leakage: an example counts only if its label was known at ``trained_until`` (``known_at``);
+a transaction with no report is taken as legitimate only once it is older than the delay within
+which most frauds get reported (measured from the reports themselves), so a fraud not reported
+*yet* is not learned as a legitimate payment.
+
+Library (measured, bench/RESULTS.md): LightGBM boosted trees, exported to the library-free
+``detection.model`` tree format; logistic regression (scikit-learn) is the alternative kind.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+from detection.features import FEATURE_NAMES
+from detection.model import ModelArtifact, encode_payload, load_model
+
+DAY_S = 86_400.0
+#: Reports arrive within this share of their delays; used as the age at which silence means legitimate.
+MATURITY_QUANTILE = 0.9
+MAX_MATURITY_S = 30 * DAY_S
+
+
+class LabelledExample(NamedTuple):
+    """A decision's feature vector as scored, its label, its transaction time and when the label became known."""
+
+    vector: Sequence[float]
+    label: bool
+    ts: float
+    known_at: float
+
+
+class Outcome(NamedTuple):
+    """What feedback said about a transaction, and when it was known (epoch seconds)."""
+
+    is_fraud: bool
+    known_at: float
+
+
+class LoggedDecision(NamedTuple):
+    """One line of the decisions log: what training needs of it."""
+
+    transaction_id: str
+    ts: float
+    vector: Sequence[float]
+
+
+class NotEnoughLabelsError(ValueError):
+    """Too few frauds or legitimate examples known at the cut-off to fit a model."""
+
+
+def label_maturity_s(outcomes: Iterable[tuple[float, Outcome]], cutoff: float) -> float:
+    """The delay within which ``MATURITY_QUANTILE`` of fraud reports known at ``cutoff`` arrived.
+
+    ``outcomes`` are (transaction time, outcome) pairs.
+    """
+    delays = sorted(o.known_at - ts for ts, o in outcomes if o.is_fraud and o.known_at <= cutoff)
+    if not delays:
+        return MAX_MATURITY_S
+    return min(max(0.0, delays[min(len(delays) - 1, int(MATURITY_QUANTILE * len(delays)))]), MAX_MATURITY_S)
+
+
+def label_examples(
+    decisions: Iterable[LoggedDecision], outcomes: Mapping[str, Outcome], cutoff: float
+) -> list[LabelledExample]:
+    """Join logged decisions with the outcomes known at ``cutoff`` (see the module's note on silence)."""
+    logged = list(decisions)
+    times = {d.transaction_id: d.ts for d in logged}
+    maturity = label_maturity_s(((times[t], o) for t, o in outcomes.items() if t in times), cutoff)
+    examples = []
+    for decision in logged:
+        outcome = outcomes.get(decision.transaction_id)
+        if outcome is not None and outcome.known_at <= cutoff:
+            examples.append(LabelledExample(decision.vector, outcome.is_fraud, decision.ts, outcome.known_at))
+        elif decision.ts + maturity <= cutoff:
+            examples.append(LabelledExample(decision.vector, False, decision.ts, decision.ts + maturity))
+    return examples
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    kind: Literal["trees", "linear"] = "trees"
+    target_precision: float = 0.8
+    holdout_share: float = 0.2  # the most recent share of examples (by transaction time) picks the threshold
+    negatives_per_fraud: int = 50  # legitimate examples kept per fraud for fitting (all are kept for holdout)
+    min_frauds: int = 20
+    # Shallow trees: a batch is scored one tree level per numpy step, one transaction one comparison
+    # per level, so depth is the scoring cost (bench/RESULTS.md has the measured trade-off).
+    trees: int = 60
+    leaves: int = 15
+    depth: int = 4
+    learning_rate: float = 0.15
+    seed: int = 7
+
+
+def train_model(
+    examples: Iterable[LabelledExample],
+    *,
+    version: str,
+    trained_until: datetime,
+    params: TrainingParams | None = None,
+    feature_names: Sequence[str] = FEATURE_NAMES,
+) -> ModelArtifact:
+    """Fit on examples whose label was known at ``trained_until``; held-out recent days pick the threshold."""
+    rows = list(examples)
+    return train_arrays(
+        np.asarray([e.vector for e in rows], dtype=np.float64).reshape(len(rows), len(feature_names)),
+        np.asarray([e.label for e in rows], dtype=bool),
+        np.asarray([e.ts for e in rows], dtype=np.float64),
+        np.asarray([e.known_at for e in rows], dtype=np.float64),
+        version=version,
+        trained_until=trained_until,
+        params=params,
+        feature_names=feature_names,
+    )
+
+
+def train_arrays(
+    vectors: np.ndarray[Any, Any],
+    labels: np.ndarray[Any, Any],
+    times: np.ndarray[Any, Any],
+    known_at: np.ndarray[Any, Any],
+    *,
+    version: str,
+    trained_until: datetime,
+    params: TrainingParams | None = None,
+    feature_names: Sequence[str] = FEATURE_NAMES,
+) -> ModelArtifact:
+    """``train_model`` on columns: row i is (vectors[i], labels[i], times[i], known_at[i])."""
+    params = params or TrainingParams()
+    cutoff = trained_until.timestamp()
+    usable = known_at <= cutoff  # the no-leakage rule: a label known after the cut-off does not exist yet
+    order = np.argsort(times[usable], kind="stable")
+    x, y = vectors[usable][order], labels[usable][order]
+    frauds = int(y.sum())
+    if frauds < params.min_frauds or frauds == len(y):
+        raise NotEnoughLabelsError(f"{frauds} frauds among {len(y)} labelled examples (need {params.min_frauds})")
+    split = int(len(y) * (1 - params.holdout_share))
+    held_out = True
+    if int(y[split:].sum()) == 0 or int(y[:split].sum()) < params.min_frauds // 2:
+        split, held_out = len(y), False  # too few recent frauds to hold out: pick on the fit itself
+    document, library = _fit(x[:split], y[:split], params)
+    check_x, check_y = (x[split:], y[split:]) if held_out else (x, y)
+    threshold, metrics = _pick_threshold(_raw_scores(document, check_x), check_y, params.target_precision)
+    if held_out:  # refit on everything, recent days included, keeping the threshold found
+        document, _ = _fit(x, y, params)
+    metrics.update(examples=float(len(y)), frauds=float(frauds))
+    return ModelArtifact(
+        version=version,
+        created_at=trained_until,
+        trained_until=trained_until,
+        library=library,
+        feature_names=list(feature_names),
+        payload=encode_payload(document),
+        threshold=threshold,
+        metrics=metrics,
+        notes=f"{params.kind}; threshold for precision {params.target_precision} on the latest "
+        f"{params.holdout_share:.0%} of examples"
+        if held_out
+        else f"{params.kind}; threshold picked on the fit",
+    )
+
+
+def _fit(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], params: TrainingParams) -> tuple[dict[str, Any], str]:
+    positives = np.flatnonzero(y)
+    negatives = np.flatnonzero(~y)
+    keep = min(len(negatives), params.negatives_per_fraud * len(positives))
+    if keep < len(negatives):
+        negatives = np.sort(np.random.default_rng(params.seed).choice(negatives, keep, replace=False))
+    # Downsampled negatives shift the log-odds by log(kept share); undo it so probabilities stay true.
+    offset = math.log(keep / int((~y).sum())) if keep else 0.0
+    rows = np.concatenate([positives, negatives])
+    if params.kind == "linear":
+        return _fit_linear(x[rows], y[rows].astype(int), offset, params)
+    return _fit_trees(x[rows], y[rows].astype(int), offset, params)
+
+
+def _fit_trees(
+    x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], offset: float, params: TrainingParams
+) -> tuple[dict[str, Any], str]:
+    import lightgbm  # training only: workers score the exported arrays without it
+
+    booster = lightgbm.train(
+        {
+            "objective": "binary",
+            "learning_rate": params.learning_rate,
+            "num_leaves": params.leaves,
+            "max_depth": params.depth,
+            "max_bin": 63,
+            "min_data_in_leaf": 20,
+            "feature_fraction": 0.8,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "seed": params.seed,
+            "deterministic": True,
+            "num_threads": 1,
+            "verbosity": -1,
+        },
+        lightgbm.Dataset(x, label=y),
+        num_boost_round=params.trees,
+    )
+    return _flatten_trees(booster.dump_model(), offset), f"lightgbm {lightgbm.__version__}"
+
+
+def _flatten_trees(dump: dict[str, Any], offset: float) -> dict[str, Any]:
+    feature: list[int] = []
+    threshold: list[float] = []
+    left: list[int] = []
+    right: list[int] = []
+    value: list[float] = []
+
+    def add(node: dict[str, Any]) -> int:
+        index = len(feature)
+        feature.append(-1)
+        threshold.append(0.0)
+        left.append(-1)
+        right.append(-1)
+        if "leaf_value" in node:
+            value.append(float(node["leaf_value"]))
+            return index
+        if node.get("decision_type", "<=") != "<=":
+            raise ValueError(f"unsupported split {node.get('decision_type')}")
+        value.append(float(node["internal_value"]))
+        feature[index] = int(node["split_feature"])
+        threshold[index] = float(node["threshold"])
+        left[index] = add(node["left_child"])
+        right[index] = add(node["right_child"])
+        return index
+
+    roots = [add(tree["tree_structure"]) for tree in dump["tree_info"]]
+    return {
+        "kind": "trees",
+        "base": offset,
+        "roots": roots,
+        "feature": feature,
+        "threshold": threshold,
+        "left": left,
+        "right": right,
+        "value": value,
+    }
+
+
+def _fit_linear(
+    x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], offset: float, params: TrainingParams
+) -> tuple[dict[str, Any], str]:
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    fitted = LogisticRegression(C=1.0, max_iter=500, random_state=params.seed).fit((x - mean) / scale, y)
+    document: dict[str, Any] = {
+        "kind": "linear",
+        "intercept": float(fitted.intercept_[0]) + offset,
+        "weights": fitted.coef_[0].tolist(),
+        "mean": mean.tolist(),
+        "scale": scale.tolist(),
+    }
+    return document, f"scikit-learn {sklearn.__version__} LogisticRegression"
+
+
+def _raw_scores(document: dict[str, Any], x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    names = [f"f{i}" for i in range(x.shape[1])]
+    artifact = ModelArtifact(
+        version="holdout",
+        created_at=datetime.now(UTC),
+        trained_until=datetime.now(UTC),
+        library="",
+        feature_names=names,
+        payload=encode_payload(document),
+    )
+    return np.asarray(load_model(artifact, names).score_many(x))
+
+
+def _pick_threshold(
+    scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], target_precision: float
+) -> tuple[float, dict[str, float]]:
+    """The lowest probability whose alerts reach ``target_precision``; else the F1-best one."""
+    order = np.argsort(-scores, kind="stable")
+    ranked_scores, ranked_labels = scores[order], labels[order]
+    true_positives = np.cumsum(ranked_labels)
+    alerts = np.arange(1, len(ranked_labels) + 1)
+    precision = true_positives / alerts
+    total = max(int(ranked_labels.sum()), 1)
+    recall = true_positives / total
+    # Only cut between distinct scores: every alert at a tied score is in or out together.
+    distinct = np.r_[ranked_scores[1:] != ranked_scores[:-1], True]
+    reaching = np.flatnonzero(distinct & (precision >= target_precision))
+    if len(reaching):
+        cut = int(reaching[-1])
+    else:
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
+        cut = int(np.argmax(np.where(distinct, f1, -1)))
+    average_precision = float((precision * ranked_labels).sum() / total)
+    metrics = {
+        "holdout_ap": round(average_precision, 4),
+        "holdout_precision": round(float(precision[cut]), 4),
+        "holdout_recall": round(float(recall[cut]), 4),
+        "holdout_examples": float(len(labels)),
+    }
+    return float(ranked_scores[cut]), metrics

@@ -1,0 +1,240 @@
+"""The Fraud Detection Handbook's transaction simulator design, written for numpy.
+
+The design is the one published in Le Borgne et al., "Reproducible Machine Learning for Credit
+Card Fraud Detection — Practical Handbook", chapter 3 ("Transaction data simulator"): customers
+and terminals on a 100x100 grid; each customer pays at terminals within a radius, a Poisson
+number of times a day, around noon, amounts drawn around the customer's own mean. Three fraud
+scenarios are injected afterwards:
+
+1. ``amount_above_limit``: every payment above a fixed amount is fraud;
+2. ``compromised_terminal``: each day some terminals are compromised, and every payment made
+   there during the next N days is fraud;
+3. ``compromised_card``: each day some customers are compromised, and during the next N days a
+   share of their payments is fraud, with the amount multiplied.
+
+A confirmed fraud becomes known (a chargeback) a fixed delay after the payment. The Handbook's
+parameters are the defaults of :class:`HandbookScenario`; :data:`PROFILES` adds variants that
+nobody tuned anything on. Everything is drawn from one seeded generator, so a seed gives the
+same data on every run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+
+import numpy as np
+import numpy.typing as npt
+
+SECONDS_PER_DAY = 86_400
+#: Labels written in ``fraud_pattern``, indexed by the scenario number (0 = genuine).
+SCENARIO_PATTERNS = (None, "amount_above_limit", "compromised_terminal", "compromised_card")
+#: Customers' terminals are found in blocks of this many customers (bounds the distance matrix).
+_DISTANCE_BLOCK = 512
+
+
+@dataclass(frozen=True)
+class HandbookScenario:
+    """Every parameter of the simulation; the defaults are the Handbook's."""
+
+    customers: int = 5_000
+    terminals: int = 10_000
+    days: int = 183
+    start: date = date(2018, 4, 1)
+    #: A customer pays at the terminals closer than this (grid units) to where they live.
+    radius: float = 5.0
+    #: Customers' mean amounts are uniform in this range; their standard deviation is a share of it.
+    mean_amount_range: tuple[float, float] = (5.0, 100.0)
+    amount_std_share: float = 0.5
+    #: Customers' mean payments a day are uniform in this range (Poisson counts around it).
+    payments_per_day_range: tuple[float, float] = (0.0, 4.0)
+    #: Time of day: normal around noon with this standard deviation (s); draws outside the day are dropped.
+    time_of_day_std_s: float = 20_000.0
+    #: Scenario 1: a payment above this amount is fraud.
+    fraud_amount_limit: float = 220.0
+    #: Scenario 2: terminals compromised each day, and for how many days.
+    compromised_terminals_per_day: int = 2
+    terminal_compromise_days: int = 28
+    #: Scenario 3: customers compromised each day, for how many days, which share of their payments
+    #: then is fraud, and by how much those amounts are multiplied.
+    compromised_customers_per_day: int = 3
+    customer_compromise_days: int = 14
+    customer_fraud_share: float = 1 / 3
+    customer_fraud_amount_multiplier: float = 5.0
+    #: A fraud is confirmed (chargeback ``known_at``) this many days after the payment.
+    label_delay_days: float = 7.0
+
+    def __post_init__(self) -> None:
+        if self.customers < 1 or self.terminals < 1 or self.days < 1:
+            raise ValueError("customers, terminals and days must be at least 1")
+        if self.compromised_terminals_per_day > self.terminals:
+            raise ValueError("cannot compromise more terminals a day than there are terminals")
+        if self.compromised_customers_per_day > self.customers:
+            raise ValueError("cannot compromise more customers a day than there are customers")
+        if not 0 <= self.customer_fraud_share <= 1:
+            raise ValueError("customer_fraud_share is a share: between 0 and 1")
+        if self.radius <= 0 or self.label_delay_days < 0:
+            raise ValueError("radius must be positive and label_delay_days not negative")
+
+    @property
+    def start_timestamp(self) -> float:
+        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC).timestamp()
+
+
+#: Named parameter sets. ``handbook`` is the published design; the variants change every fraud
+#: scenario materially (limits, how many, how long, how visible) and the label delay, so a detector
+#: tuned on one is judged on data it never saw.
+PROFILES: dict[str, HandbookScenario] = {
+    "handbook": HandbookScenario(),
+    # Many short-lived compromises with subtle amounts; customers further from their terminals.
+    "handbook-variant-a": HandbookScenario(
+        radius=8.0,
+        mean_amount_range=(5.0, 120.0),
+        payments_per_day_range=(0.0, 3.0),
+        fraud_amount_limit=250.0,
+        compromised_terminals_per_day=6,
+        terminal_compromise_days=7,
+        compromised_customers_per_day=6,
+        customer_compromise_days=7,
+        customer_fraud_share=0.5,
+        customer_fraud_amount_multiplier=2.0,
+        label_delay_days=10.0,
+    ),
+    # Few long-lived compromises, rarer fraudulent payments, busier customers, a faster label.
+    "handbook-variant-b": HandbookScenario(
+        radius=4.0,
+        mean_amount_range=(10.0, 150.0),
+        payments_per_day_range=(0.5, 4.0),
+        fraud_amount_limit=400.0,
+        compromised_terminals_per_day=1,
+        terminal_compromise_days=45,
+        compromised_customers_per_day=2,
+        customer_compromise_days=30,
+        customer_fraud_share=0.2,
+        customer_fraud_amount_multiplier=3.0,
+        label_delay_days=5.0,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class HandbookData:
+    """The simulated payments as columns, in event-time order (ties keep customer order)."""
+
+    scenario: HandbookScenario
+    seconds: npt.NDArray[np.int64]  # since the scenario's start
+    customer: npt.NDArray[np.int64]
+    terminal: npt.NDArray[np.int64]
+    amount: npt.NDArray[np.float64]  # rounded to cents, at least 0.01
+    scenario_number: npt.NDArray[np.int8]  # 0 genuine, else the index in SCENARIO_PATTERNS
+
+    def __len__(self) -> int:
+        return len(self.seconds)
+
+    @property
+    def day(self) -> npt.NDArray[np.int64]:
+        return self.seconds // SECONDS_PER_DAY
+
+    @property
+    def is_fraud(self) -> npt.NDArray[np.bool_]:
+        return self.scenario_number > 0
+
+    @property
+    def timestamps(self) -> npt.NDArray[np.float64]:
+        """Unix seconds (UTC)."""
+        return self.scenario.start_timestamp + self.seconds.astype(np.float64)
+
+
+def profile(name: str, **overrides: object) -> HandbookScenario:
+    """A named parameter set with some parameters replaced (None values are ignored)."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    return replace(PROFILES[name], **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
+def simulate(scenario: HandbookScenario, seed: int = 0) -> HandbookData:
+    """Customers, terminals, payments and the three fraud scenarios, from one seeded generator."""
+    rng = np.random.default_rng(seed)
+    c = scenario.customers
+    customer_xy = rng.uniform(0, 100, size=(c, 2))
+    mean_amount = rng.uniform(*scenario.mean_amount_range, size=c)
+    std_amount = mean_amount * scenario.amount_std_share
+    payments_per_day = rng.uniform(*scenario.payments_per_day_range, size=c)
+    terminal_xy = rng.uniform(0, 100, size=(scenario.terminals, 2))
+    offsets, reachable = _terminals_within_radius(customer_xy, terminal_xy, scenario.radius)
+
+    counts = rng.poisson(np.broadcast_to(payments_per_day[:, None], (c, scenario.days)))
+    customer = np.repeat(np.repeat(np.arange(c), scenario.days), counts.ravel())
+    day = np.repeat(np.tile(np.arange(scenario.days), c), counts.ravel())
+    time_of_day = rng.normal(SECONDS_PER_DAY / 2, scenario.time_of_day_std_s, size=len(customer)).astype(np.int64)
+    amount = rng.normal(mean_amount[customer], std_amount[customer])
+    negative = amount < 0
+    amount[negative] = rng.uniform(0, 2 * mean_amount[customer[negative]])
+    terminal_choice = rng.random(len(customer))
+    # The Handbook drops times outside the day and customers with no terminal in reach.
+    available = offsets[customer + 1] - offsets[customer]
+    keep = (time_of_day > 0) & (time_of_day < SECONDS_PER_DAY) & (available > 0)
+    customer, day, time_of_day, amount = customer[keep], day[keep], time_of_day[keep], amount[keep]
+    chosen = offsets[customer] + (terminal_choice[keep] * available[keep]).astype(np.int64)
+    terminal = reachable[chosen]
+    # Cents; the contract's amount is positive, so a draw that rounds to 0.00 becomes 0.01.
+    amount = np.maximum(np.round(amount, 2), 0.01)
+
+    seconds = day * SECONDS_PER_DAY + time_of_day
+    order = np.argsort(seconds, kind="stable")
+    seconds, customer, terminal, amount, day = (
+        seconds[order],
+        customer[order],
+        terminal[order],
+        amount[order],
+        day[order],
+    )
+
+    scenario_number = np.zeros(len(seconds), dtype=np.int8)
+    scenario_number[amount > scenario.fraud_amount_limit] = 1
+    compromised_terminal = _compromised_days(
+        rng,
+        scenario.terminals,
+        scenario.days,
+        scenario.compromised_terminals_per_day,
+        scenario.terminal_compromise_days,
+    )
+    scenario_number[compromised_terminal[terminal, day]] = 2
+    compromised_customer = _compromised_days(
+        rng, c, scenario.days, scenario.compromised_customers_per_day, scenario.customer_compromise_days
+    )
+    card_fraud = compromised_customer[customer, day] & (rng.random(len(seconds)) < scenario.customer_fraud_share)
+    amount[card_fraud] = np.round(amount[card_fraud] * scenario.customer_fraud_amount_multiplier, 2)
+    scenario_number[card_fraud] = 3
+    return HandbookData(scenario, seconds, customer, terminal, amount, scenario_number)
+
+
+def _terminals_within_radius(
+    customer_xy: npt.NDArray[np.float64], terminal_xy: npt.NDArray[np.float64], radius: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per customer, the terminals strictly closer than ``radius``, as CSR offsets and indices."""
+    lists = []
+    for first in range(0, len(customer_xy), _DISTANCE_BLOCK):
+        block = customer_xy[first : first + _DISTANCE_BLOCK]
+        squared = ((block[:, None, :] - terminal_xy[None, :, :]) ** 2).sum(axis=2)
+        rows, columns = np.nonzero(squared < radius * radius)
+        lists.append((rows + first, columns))
+    rows = np.concatenate([r for r, _ in lists])
+    columns = np.concatenate([t for _, t in lists])
+    offsets = np.zeros(len(customer_xy) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=len(customer_xy)), out=offsets[1:])
+    return offsets, columns.astype(np.int64)  # np.nonzero is row-major, so columns are grouped by customer
+
+
+def _compromised_days(
+    rng: np.random.Generator, population: int, days: int, per_day: int, duration: int
+) -> npt.NDArray[np.bool_]:
+    """A (population x days) mask: each day ``per_day`` members are drawn, compromised for ``duration`` days.
+
+    As in the Handbook, draws happen on every day but the last.
+    """
+    mask = np.zeros((population, days), dtype=np.bool_)
+    for day in range(days - 1):
+        members = rng.choice(population, size=per_day, replace=False)
+        mask[members, day : day + duration] = True
+    return mask

@@ -1,0 +1,27 @@
+"""The decisions log's lookup side: transaction_id -> the decision (without its feature vector).
+
+Written by the decisions-log agent from the customer-keyed decisions topic, so a key's value sits
+in the partition of its customer: the feedback agent, reading the co-partitioned feedback topic,
+finds a transaction named by a chargeback months later with a local lookup. RocksDB's TTL drops
+entries after the chargeback horizon (FRAUDWATCH_CHARGEBACK_HORIZON_DAYS, default 120).
+"""
+
+from __future__ import annotations
+
+from faust.types import AppT, TableT
+
+from config import Settings
+
+
+def decisions_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return app.Table(
+        "decisions",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        options={
+            "ttl": settings.chargeback_horizon_days * 86_400,
+            "block_cache_size": settings.table_block_cache_bytes,
+        },
+        help="transaction_id -> DecisionRecord JSON without the vector, for the chargeback horizon.",
+    )

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detection.models import Feedback, Transaction
+from producers.handbook import PROFILES, SCENARIO_PATTERNS, HandbookScenario, profile, simulate
+from producers.handbook_files import write_handbook_files
+
+SMALL = HandbookScenario(customers=400, terminals=800, days=60)
+
+
+def test_same_seed_same_data_and_another_seed_other_data() -> None:
+    first, again, other = simulate(SMALL, 1), simulate(SMALL, 1), simulate(SMALL, 2)
+    assert np.array_equal(first.seconds, again.seconds) and np.array_equal(first.amount, again.amount)
+    assert np.array_equal(first.scenario_number, again.scenario_number)
+    assert len(first) != len(other) or not np.array_equal(first.amount, other.amount)
+
+
+def test_payments_follow_the_design() -> None:
+    data = simulate(SMALL, 3)
+    assert np.all(np.diff(data.seconds) >= 0)
+    time_of_day = data.seconds % 86_400
+    assert abs(np.median(time_of_day) - 43_200) < 1_500  # around noon
+    assert data.day.max() < SMALL.days and data.amount.min() >= 0.01
+    # Poisson counts around a mean uniform in (0, 4) a day: about 2 a day per customer, fewer
+    # where a draw falls outside the day or no terminal is in reach.
+    per_customer_day = len(data) / (SMALL.customers * SMALL.days)
+    assert 1.4 < per_customer_day < 2.1
+
+
+def test_each_scenario_has_its_designed_share() -> None:
+    scenario = HandbookScenario(customers=1000, terminals=2000, days=90)
+    data = simulate(scenario, 4)
+    genuine_amounts = data.amount[data.scenario_number == 0]
+    assert genuine_amounts.max() <= scenario.fraud_amount_limit  # scenario 1 catches every larger amount
+    assert np.all(data.amount[data.scenario_number == 1] > scenario.fraud_amount_limit)
+    # Scenario 3: about a third of a compromised card's payments, with the amount multiplied by 5.
+    card = data.scenario_number == 3
+    assert card.sum() > 100 and np.median(data.amount[card]) > 3 * np.median(genuine_amounts)
+    # Scenario 2: all payments at a compromised terminal are fraud; 2 terminals a day for 28 days
+    # is about 2 x 28 / 2000 of all terminal-days.
+    share_terminal = (data.scenario_number == 2).mean()
+    assert 0.5 * 56 / 2000 < share_terminal < 1.5 * 56 / 2000
+    share_card = card.mean()
+    expected_card = 3 * 14 / 1000 / 3  # cards a day x days compromised / customers x share
+    assert 0.5 * expected_card < share_card < 1.5 * expected_card
+
+
+def test_profiles_differ_and_options_override_them() -> None:
+    assert {"handbook", "handbook-variant-a", "handbook-variant-b"} <= set(PROFILES)
+    assert PROFILES["handbook"] == HandbookScenario()
+    variants = [PROFILES[name] for name in PROFILES if name != "handbook"]
+    assert all(v.terminal_compromise_days != 28 and v.label_delay_days != 7 for v in variants)
+    assert profile("handbook-variant-a", days=10, radius=None).days == 10
+    assert profile("handbook-variant-a", radius=None).radius == PROFILES["handbook-variant-a"].radius
+    with pytest.raises(ValueError, match="unknown profile"):
+        profile("nope")
+    with pytest.raises(ValueError):
+        HandbookScenario(customers=2, compromised_customers_per_day=3)
+
+
+def test_files_hold_valid_contracts_and_a_delayed_chargeback_per_fraud(tmp_path: Path) -> None:
+    data = simulate(HandbookScenario(customers=150, terminals=300, days=30), 5)
+    written = write_handbook_files(data, tmp_path, seed=5)
+    lines = (tmp_path / "transactions.jsonl").read_text().splitlines()
+    transactions = [Transaction.model_validate_json(line) for line in lines]
+    chargebacks = [
+        Feedback.model_validate_json(line) for line in (tmp_path / "feedback.jsonl").read_text().splitlines()
+    ]
+    assert written == {"transactions.jsonl": len(data), "feedback.jsonl": len(chargebacks)}
+    assert all(t.currency == "EUR" and t.timestamp.utcoffset() == timedelta(0) for t in transactions)
+    frauds = {t.transaction_id: t for t in transactions if t.is_fraud}
+    assert {t.fraud_pattern for t in frauds.values()} <= set(SCENARIO_PATTERNS[1:])
+    assert all(t.fraud_pattern is None for t in transactions if not t.is_fraud)
+    assert [c.transaction_id for c in chargebacks] == list(frauds)
+    for chargeback in chargebacks:
+        fraud = frauds[chargeback.transaction_id]
+        assert chargeback.known_at - fraud.timestamp == timedelta(days=7)
+        assert chargeback.customer_id == fraud.customer_id and chargeback.terminal_id is None
+    summary = json.loads((tmp_path / "scenario.json").read_text())
+    assert summary["frauds"] == len(chargebacks) and summary["parameters"]["radius"] == 5.0
+
+
+def test_chargebacks_can_name_the_terminal(tmp_path: Path) -> None:
+    data = simulate(HandbookScenario(customers=100, terminals=200, days=20), 6)
+    write_handbook_files(data, tmp_path, seed=6, feedback_with_terminal=True)
+    first = Feedback.model_validate_json((tmp_path / "feedback.jsonl").read_text().splitlines()[0])
+    assert first.terminal_id is not None and first.terminal_id.startswith("T")
+
+
+def test_command_options_reach_the_simulation(tmp_path: Path) -> None:
+    from runtime.handbook_commands import generate_handbook_files
+
+    written = generate_handbook_files(
+        tmp_path, "handbook-variant-b", seed=1, customers=80, feedback_with_terminal=False, days=12, terminals=None
+    )
+    summary = json.loads((tmp_path / "scenario.json").read_text())
+    assert summary["parameters"]["customers"] == 80 and summary["parameters"]["days"] == 12
+    assert summary["parameters"]["label_delay_days"] == PROFILES["handbook-variant-b"].label_delay_days
+    assert written["transactions.jsonl"] == summary["transactions"]

@@ -1,0 +1,116 @@
+"""Features with memory of weeks: customer daily buckets, terminal windows at the label delay, the state codec."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from config.rules import load_rules
+from detection.activity import DAY_S, KEPT_DAYS, EntityActivity
+from detection.engine import Detector
+from detection.features import FEATURE_NAMES
+from detection.state import DAILY_BUCKETS, STATE_FORMAT, CustomerState, StateFormatError, decode_state
+from tests.unit.detection_fixtures import T0, tx
+
+CONFIG = load_rules()
+DAY = 86_400.0
+
+
+def feed(detector: Detector, state: CustomerState, *day_offsets: float) -> None:
+    for n, days in enumerate(day_offsets):
+        transaction = tx(1000 + n, seconds=days * DAY, amount=10.0)
+        detector.learn(state, transaction, detector.evaluate(transaction, state))
+
+
+def test_customer_windows_count_this_day_and_the_6_or_29_before() -> None:
+    detector, state = Detector(CONFIG), CustomerState()
+    # T0 is noon; offsets are whole days back from the scored transaction's day (day 0 below).
+    feed(detector, state, -30, -29, -7, -6, -1)
+    f = detector.evaluate(tx(1, amount=40.0), state).features
+    assert (f.count_7d, f.count_30d) == (1 + 2, 1 + 4)  # days -6 and -1 in 7 days; -29 in 30, -30 is out
+    assert f.amount_7d_eur == pytest.approx(40 + 20)
+    assert f.amount_30d_eur == pytest.approx(40 + 40)
+    assert f.count_24h == 2  # the exact rolling 24 h: day -1 at noon is exactly 24 h back
+    vector = dict(zip(FEATURE_NAMES, f.vector(), strict=True))
+    assert vector["mean_amount_30d"] == pytest.approx(80 / 5)
+
+
+def test_daily_buckets_stay_bounded() -> None:
+    detector, state = Detector(CONFIG), CustomerState()
+    feed(detector, state, *range(100))
+    assert len(state.daily) <= DAILY_BUCKETS
+    assert state.daily[0][0] > state.daily[-1][0] - DAILY_BUCKETS
+
+
+def test_terminal_windows_end_at_the_label_delay() -> None:
+    now = T0.timestamp()
+    activity = EntityActivity()
+    for days_back in (0, 6, 7, 8, 13, 14, 36, 37):
+        activity.add_transaction(now - days_back * DAY_S)
+    activity.add_fraud(now - 7 * DAY_S, "F7")
+    activity.add_fraud(now - 6 * DAY_S, "F6")  # inside the delay: not in any window yet
+    assert activity.window(now, 1, 7) == (1, 1)  # only day -7
+    assert activity.window(now, 7, 7) == (3, 1)  # days -13 .. -7
+    assert activity.count(now, 30, 7) == 5  # days -36 .. -7
+    assert activity.fraud_share(now, 7, 7) == pytest.approx(1 / 3)
+    assert activity.risk_features(now, 7) == [1.0, 1.0, 3.0, 1 / 3, 5.0, 0.2]
+    assert activity.add_fraud(now - 7 * DAY_S, "F7") is False  # a replayed report counts once
+
+
+def test_terminal_activity_is_bounded_and_round_trips() -> None:
+    now = T0.timestamp()
+    activity = EntityActivity()
+    for day in range(100):
+        activity.add_transaction(now + day * DAY_S)
+    assert len(activity.days) <= KEPT_DAYS + 1
+    assert EntityActivity.from_json(activity.to_json()) == activity
+
+
+def test_terminal_risk_reaches_the_features() -> None:
+    activity = EntityActivity()
+    for days_back in (7, 8):
+        activity.add_transaction((T0 - timedelta(days=days_back)).timestamp())
+    activity.add_fraud((T0 - timedelta(days=8)).timestamp(), "F")
+    f = Detector(CONFIG).evaluate(tx(1), CustomerState(), terminal_activity=activity).features
+    vector = dict(zip(FEATURE_NAMES, f.vector(), strict=True))
+    assert vector["terminal_tx_7d"] == 2
+    assert vector["terminal_fraud_share_7d"] == 0.5
+    assert vector["terminal_fraud_share_1d"] == 0.0
+
+
+def test_state_codec_round_trips_the_current_format() -> None:
+    detector, state = Detector(CONFIG), CustomerState()
+    feed(detector, state, -3, -1, 0)
+    raw = state.to_json()
+    assert json.loads(raw)[0] == STATE_FORMAT
+    assert decode_state(raw) == (state, None)
+
+
+def test_state_codec_migrates_the_unversioned_format() -> None:
+    detector, state = Detector(CONFIG), CustomerState()
+    feed(detector, state, 0, 0.01)
+    current = json.loads(state.to_json())
+    old = json.dumps(current[1:9]).encode()  # format 1: no version, no daily buckets
+    migrated, reason = decode_state(old)
+    assert reason == "migrated_v1"
+    assert migrated.recent == state.recent and migrated.transactions_seen == 2
+    assert migrated.daily == state.daily  # rebuilt from the recent transactions
+    with pytest.raises(StateFormatError):
+        CustomerState.from_json(old)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"[99, 1, 2]", "unknown_format"),
+        (b"{not json", "undecodable"),
+        (b'{"a": 1}', "undecodable"),
+        (b"[2, 1]", "undecodable"),
+    ],
+)
+def test_state_codec_resets_what_it_cannot_read(raw: bytes, reason: str) -> None:
+    state, why = decode_state(raw)
+    assert why == reason
+    assert state == CustomerState()

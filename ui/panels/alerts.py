@@ -1,0 +1,184 @@
+"""The alerts table with its filters, and the selected alert's detail with the analyst's verdict buttons."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pandas as pd
+import panel as pn
+
+from config import Settings
+from detection.alert import Alert
+from detection.models import Severity
+from detection.rules import RuleCode
+from ui.feed import DashboardFeed
+from ui.panels import Tick
+
+TABLE_ROWS = 500
+ALERT_COLUMNS = [
+    "detected_at",
+    "severity",
+    "score",
+    "customer",
+    "amount_eur",
+    "country",
+    "channel",
+    "merchant",
+    "reasons",
+    "alert_id",
+]
+#: Most severe first, as an analyst scans them.
+SEVERITIES = [severity.value for severity in reversed(Severity)]
+RULE_CHOICES = ["", *(code.value for code in RuleCode)]
+
+
+def alert_row(alert: Alert) -> dict[str, Any]:
+    t = alert.transaction
+    return {
+        "detected_at": alert.detected_at.astimezone(UTC).strftime("%H:%M:%S"),
+        "severity": alert.severity.value,
+        "score": alert.score,
+        "customer": alert.customer.customer_id,
+        "amount_eur": round(t.amount_eur, 2),
+        "country": t.country or "",
+        "channel": t.channel or "",
+        "merchant": t.merchant_id or "",
+        "reasons": " ".join(r.code for r in alert.reasons),
+        "alert_id": alert.alert_id,
+    }
+
+
+def describe(alert: Alert) -> str:
+    t, c = alert.transaction, alert.customer
+    reasons = "\n".join(f"- **{r.code}** — {r.description}" for r in alert.reasons)
+    return (
+        f"### {alert.severity.upper()} · score {alert.score}\n"
+        f"{t.amount:,.2f} {t.currency} at {t.merchant_id or '-'} ({t.city or '-'}, {t.country or '-'}), "
+        f"{t.channel or '-'} · customer **{c.customer_id}** {c.name or ''} · account "
+        f"{c.account_number_masked or '-'}\n\n{reasons}\n\n"
+    )
+
+
+class AlertsPanel:
+    """Newest alerts first; while one is selected, new rows wait so the selection stays put."""
+
+    def __init__(self, feed: DashboardFeed, settings: Settings) -> None:
+        self.feed = feed
+        self.settings = settings
+        self.alerts_by_id: dict[str, Alert] = {}
+        self.selected: Alert | None = None
+        #: New rows (newest first) held back while an alert is selected.
+        self.held: list[dict[str, Any]] = []
+
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=ALERT_COLUMNS),
+            height=360,
+            sizing_mode="stretch_width",
+            selectable=1,
+            disabled=True,
+            show_index=False,
+            layout="fit_data_stretch",
+            name="alerts",
+            hidden_columns=["alert_id"],
+        )
+        self.severity_filter = pn.widgets.MultiChoice(name="Severity", options=SEVERITIES, value=[], width=260)
+        self.rule_filter = pn.widgets.Select(name="Rule", options=RULE_CHOICES, value="", width=200)
+        self.country_filter = pn.widgets.TextInput(name="Country", placeholder="e.g. DE", width=100)
+        # Bound by keyword: Tabulator passes the frame as the first argument.
+        self.table.add_filter(pn.bind(self._severity_filter, severities=self.severity_filter))
+        self.table.add_filter(pn.bind(self._text_filter, text=self.rule_filter, column="reasons"))
+        self.table.add_filter(pn.bind(self._text_filter, text=self.country_filter, column="country"))
+        self.table.param.watch(self._on_select, "selection")
+
+        self.detail = pn.pane.Markdown(
+            "Click an alert to see why it fired and the customer's recent history.", sizing_mode="stretch_width"
+        )
+        self.confirm = pn.widgets.Button(name="Confirm fraud", button_type="danger", disabled=True)
+        self.dismiss = pn.widgets.Button(name="False positive", button_type="success", disabled=True)
+        self.action_status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.confirm.on_click(lambda _e: self._verdict(True))
+        self.dismiss.on_click(lambda _e: self._verdict(False))
+
+    def view(self) -> Any:
+        return pn.Column(
+            pn.Row(self.severity_filter, self.rule_filter, self.country_filter),
+            pn.Row(
+                pn.Column(self.table, sizing_mode="stretch_width"),
+                pn.Column(self.detail, pn.Row(self.confirm, self.dismiss), self.action_status, width=460),
+            ),
+            sizing_mode="stretch_width",
+        )
+
+    def refresh(self, tick: Tick) -> None:
+        fresh = tick.new_alerts
+        if fresh:
+            for alert in fresh:
+                self.alerts_by_id[alert.alert_id] = alert
+            if len(self.alerts_by_id) > 2 * TABLE_ROWS:  # bounded: keep what the table can still show
+                for stale in list(self.alerts_by_id)[: len(self.alerts_by_id) - TABLE_ROWS]:
+                    del self.alerts_by_id[stale]
+            newest = [alert_row(a) for a in reversed(fresh[-TABLE_ROWS:])]
+            self.held = (newest + self.held)[:TABLE_ROWS]
+        if self.held and not self.table.selection:
+            newest_first = pd.DataFrame(self.held, columns=ALERT_COLUMNS)
+            self.table.value = pd.concat([newest_first, self.table.value], ignore_index=True).head(TABLE_ROWS)
+            self.held = []
+
+    # --- filters ---------------------------------------------------------------------------------
+    @staticmethod
+    def _severity_filter(df: pd.DataFrame, severities: list[str]) -> pd.DataFrame:
+        return df[df["severity"].isin(severities)] if severities else df
+
+    @staticmethod
+    def _text_filter(df: pd.DataFrame, text: str, column: str) -> pd.DataFrame:
+        text = (text or "").strip().upper()
+        return df[df[column].str.upper().str.contains(text, regex=False)] if text else df
+
+    # --- selection and analyst actions -------------------------------------------------------------
+    async def _on_select(self, event: Any) -> None:
+        selected = self.table.selected_dataframe
+        if not event.new or selected is None or selected.empty:
+            return
+        self.selected = self.alerts_by_id.get(str(selected.iloc[0]["alert_id"]))
+        if self.selected is None:
+            return
+        self.confirm.disabled = self.dismiss.disabled = False
+        self.action_status.object = ""
+        self.detail.object = describe(self.selected) + await self._history(self.selected.customer.customer_id)
+
+    async def _history(self, customer_id: str) -> str:
+        url = f"{self.settings.worker_api_url}/api/customers/{customer_id}/transactions?limit=8"
+        try:
+            timeout = aiohttp.ClientTimeout(total=2)
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+                body = json.loads(await response.text()) if response.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            body = None
+        if not body:
+            return "_Customer history unavailable (worker read API not reachable)._"
+        lines = ["| when | amount EUR | merchant | country | score |", "|---|---:|---|---|---:|"]
+        for item in body["items"]:
+            when = datetime.fromtimestamp(item["ts"], UTC).strftime("%m-%d %H:%M:%S")
+            lines.append(
+                f"| {when} | {item['amount_eur']:,.2f} | {item['merchant_id'] or '-'} | "
+                f"{item['country'] or '-'} | {item['score']} |"
+            )
+        return f"**Recent transactions** ({body['total']} in the last 24 h)\n\n" + "\n".join(lines)
+
+    def _verdict(self, is_fraud: bool) -> None:
+        alert = self.selected
+        if alert is None:
+            return
+        try:
+            self.feed.publish_feedback(alert, is_fraud).result(timeout=10)
+        except Exception as exc:  # shown to the analyst; nothing was recorded
+            self.action_status.object = f"**Could not record the verdict:** {exc}"
+            return
+        verdict = "confirmed fraud" if is_fraud else "false positive"
+        self.action_status.object = (
+            f"Recorded: transaction {alert.transaction.transaction_id} of customer "
+            f"{alert.customer.customer_id} is **{verdict}**."
+        )
