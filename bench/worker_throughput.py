@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaConsumer
 from bench.common import REPO, embedded_system
 from config.broker import bootstrap_servers
 from config.settings import Settings
+from detection.metrics import TRANSACTIONS_SCORED
 from detection.models import MetricsSnapshot, Transaction
 from producers.kafka import kafka_producer
 from runtime.broker import EmbeddedBroker
@@ -153,7 +154,7 @@ async def _scored_timeline(broker: EmbeddedBroker, topic: str, expected: int, ti
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for record in records:
                     snapshot = MetricsSnapshot.model_validate_json(record.value)
-                    count = snapshot.counters.get("transactions.scored", 0.0)
+                    count = snapshot.counters.get(TRANSACTIONS_SCORED, 0.0)
                     if not count:
                         continue
                     start = snapshot.interval_start.timestamp()
