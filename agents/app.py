@@ -12,7 +12,10 @@ from typing import Any
 import faust
 from faust.types import TransportT
 
+from agents.roles import select_agents
+from agents.shutdown import start_shutdown_watchdog
 from agents.transport import FetchWaitTransport
+from agents.web_security import web_application_options
 from config import Settings, get_settings
 
 #: Where the app points when FRAUDWATCH_BROKER=embedded and no embedded broker runs: offline
@@ -43,6 +46,15 @@ class FraudwatchApp(faust.App):
     consumer_fetch_max_wait_ms: int
     consumer_prefetch_backoff_ms: int
     probe_end_offsets: bool
+
+    def worker_init_post_autodiscover(self) -> None:
+        settings = get_settings()
+        select_agents(self.agents, settings.run_agents, settings.skip_agents)
+        super().worker_init_post_autodiscover()
+
+    async def on_stop(self) -> None:
+        start_shutdown_watchdog(get_settings().shutdown_grace_s)
+        await super().on_stop()
 
     def _new_transport(self) -> TransportT:
         return FetchWaitTransport(self.conf.broker_consumer, self)
@@ -83,7 +95,13 @@ def create_app(settings: Settings) -> FraudwatchApp:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        web_application_options=web_application_options(settings.api_token, settings.web_host),
+        # Faust's /table/ pages dump raw table values (full account numbers, past the masking of the read API).
+        web_tables_enabled=False,
         recovery_consistency_check=settings.recovery_consistency_check,
+        # Stop without draining the fetched backlog (Faust's default processes every buffered event
+        # first: > 10 s with thousands waiting); unfinished events are uncommitted, so not lost.
+        stream_wait_empty=False,
         table_cleanup_interval=timedelta(minutes=5).total_seconds(),
         # Tables must survive a restart only through compacted changelogs (no time retention).
         table_standby_replicas=0,

@@ -25,22 +25,24 @@ import pydantic
 
 from agents import topics
 from agents.app import app
+from agents.audit import audit_decision
 from agents.batching import Event, in_partition_of, process_in_batches
+from agents.broadcast import followed
 from agents.dead_letter import error_of, send_to_dead_letter
-from agents.decisions_log import load_activity
+from agents.decide import decide
 from agents.metrics import worker_metrics
 from agents.models import live_models
-from agents.state_access import fresh_if_idle, load_reference, load_state, merchant_and_terminal_risk, save_state
+from agents.shadow_quality import remember_shadow_alert
+from agents.state_access import fresh_if_idle, load_state, save_state
 from agents.tables import alerted_transactions
 from config import get_settings
 from detection.alert import Alert, build_alert
 from detection.decisions import decision_record
-from detection.engine import Decision, Detector
-from detection.metrics import decision_counters
+from detection.engine import Decision
+from detection.metrics import Family, counter, decision_counters
 from detection.models import Transaction
-from detection.reference import CustomerReference, merchant_key, terminal_key
+from detection.reference import CustomerReference
 from detection.shadow import ShadowVerdict, shadow_verdict
-from detection.state import CustomerState
 from detection.validation import field_errors
 from tables.batched import Outbound, send_with_batch
 
@@ -122,12 +124,12 @@ async def detect_records(events: Sequence[Event]) -> None:
 
 async def detect_transactions(batch: Sequence[Incoming]) -> list[Scored]:
     """Score a batch: one state read and write per customer, then every effect handed to the outbox."""
-    detector = live_models.detector  # one read per batch: a hot swap never splits it
+    await followed.ready()  # a (re)started worker decides only once it has read the latest rules and lists
     detected_at = datetime.now(UTC)
     scored: list[Scored] = []
     for customer_key, arrivals in _by_customer(batch).items():
         with in_partition_of(arrivals[-1].event):
-            scored += await _score_customer(detector, customer_key, arrivals, detected_at)
+            scored += await _score_customer(customer_key, arrivals, detected_at)
     for effects in batch_effects:
         for record in effects(scored):
             send_with_batch(record)
@@ -141,38 +143,37 @@ def _by_customer(batch: Sequence[Incoming]) -> dict[bytes, list[Incoming]]:
     return customers
 
 
-async def _score_customer(
-    detector: Detector, customer_key: bytes, arrivals: list[Incoming], detected_at: datetime
-) -> list[Scored]:
+async def _score_customer(customer_key: bytes, arrivals: list[Incoming], detected_at: datetime) -> list[Scored]:
     """The customer's transactions of this batch in arrival order; must run in their partition's context."""
     state = load_state(customer_key, arrivals[0].transaction.timestamp.timestamp(), settings.state_ttl_s)
-    reference = load_reference(customer_key)
-    learned = False
+    learned_any = False
     scored: list[Scored] = []
     for incoming in arrivals:
+        transaction = incoming.transaction
         try:
-            state = fresh_if_idle(state, incoming.transaction.timestamp.timestamp(), settings.state_ttl_s)
-            decision = _evaluate(detector, incoming.transaction, state, reference)
-            learned = detector.learn(state, incoming.transaction, decision) or learned
+            state = fresh_if_idle(state, transaction.timestamp.timestamp(), settings.state_ttl_s)
+            decided = decide(transaction, with_shadow=True, state=state)  # the state as this batch left it
+            remember_shadow_alert(transaction, decided.shadow)
+            detector, decision, verdict = decided.detector, decided.decision, decided.verdict
+            learned = detector.learn(state, transaction, decision)
+            learned_any = learned or learned_any
             shadow = shadow_verdict(decision, live_models.shadow, detector.config) if live_models.shadow else None
-            alert = _alert_for(incoming, decision, reference, detector.rules_version, detected_at)
+            await audit_decision(transaction, decided, learned=learned)
+            alert = (
+                _alert_for(incoming, verdict.decision, decided.reference, detector.rules_version, detected_at)
+                if verdict.publish
+                else None
+            )
         except Exception as exc:  # the core failing on one transaction: only that one goes aside
             await send_to_dead_letter(incoming.event, "internal_error", error_of(exc), STAGE)
             continue
-        scored.append(Scored(incoming, decision, reference, detector.rules_version, shadow, alert))
-        _count(incoming.transaction, decision, shadow)
-    if learned:
+        scored.append(Scored(incoming, verdict.decision, decided.reference, detector.rules_version, shadow, alert))
+        _count(transaction, verdict.decision, shadow)
+        if verdict.listed:
+            worker_metrics.incr(counter(Family.LISTS, verdict.listed))
+    if learned_any:
         save_state(customer_key, state)
     return scored
-
-
-def _evaluate(
-    detector: Detector, transaction: Transaction, state: CustomerState, reference: CustomerReference | None
-) -> Decision:
-    merchant, terminal = merchant_and_terminal_risk(transaction.merchant_id, transaction.terminal_id)
-    terminal_activity = load_activity(terminal_key(transaction.terminal_id)) if transaction.terminal_id else None
-    merchant_activity = load_activity(merchant_key(transaction.merchant_id)) if transaction.merchant_id else None
-    return detector.evaluate(transaction, state, reference, merchant, terminal, terminal_activity, merchant_activity)
 
 
 def _alert_for(

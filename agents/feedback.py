@@ -18,6 +18,7 @@ from agents.app import app
 from agents.dead_letter import process_guarded, send_to_dead_letter
 from agents.decisions_log import load_decision, send_activity
 from agents.metrics import worker_metrics
+from agents.shadow_quality import count_shadow_feedback
 from agents.state_access import load_merchant_risk, load_reference, save_reference
 from agents.tables import alerted_transactions, merchant_risk
 from detection.decisions import DecisionRecord, fraud_deltas
@@ -60,6 +61,7 @@ async def apply_one(event: faust.EventT[bytes]) -> None:
     else:
         alerted = alerted_transactions.get(feedback.transaction_id.encode()) is not None
     worker_metrics.incr(counter(Family.QUALITY, Outcome.of(alerted, feedback.is_fraud)))
+    count_shadow_feedback(feedback)
     if record is None:
         worker_metrics.incr("feedback.unknown_transaction")
         logger.warning("feedback for %s: not in the decisions log", feedback.transaction_id)

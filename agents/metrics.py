@@ -15,6 +15,7 @@ from typing import Any
 
 from agents import topics
 from agents.app import app
+from agents.prometheus import alert_latency_seconds, partition_lags
 from config import get_settings
 from detection.models import MetricsSnapshot
 
@@ -28,6 +29,8 @@ class WorkerMetrics:
 
     def __init__(self) -> None:
         self.counters: defaultdict[str, float] = defaultdict(float)
+        #: Since the worker started, for Prometheus (which wants counters that only grow).
+        self.totals: defaultdict[str, float] = defaultdict(float)
         self.latencies_ms: list[float] = []
         self.interval_start = datetime.now(UTC)
         #: Role ('champion', 'shadow') -> model version this worker scores with (agents.models sets it).
@@ -35,9 +38,11 @@ class WorkerMetrics:
 
     def incr(self, name: str, amount: float = 1) -> None:
         self.counters[name] += amount
+        self.totals[name] += amount
 
     def observe_latency(self, milliseconds: float) -> None:
         self.latencies_ms.append(milliseconds)
+        alert_latency_seconds.observe(milliseconds / 1000)
 
     def drain(self, now: datetime, consumer_lag: int | None = None) -> MetricsSnapshot:
         """The snapshot since the last drain; counting starts again from zero."""
@@ -68,22 +73,18 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 worker_metrics = WorkerMetrics()
 
 
-def consumer_lag(read_offsets: Mapping[Any, int], end_offsets: Mapping[Any, int]) -> int | None:
-    """Records on this worker's partitions not read yet: end offset minus the next offset to read.
-
-    Clamped at zero per partition: the embedded broker reports a partition's end as its last
-    batch's base offset + 1, which can be below what was already read.
-    """
-    partitions = [tp for tp in read_offsets if tp in end_offsets]
-    if not partitions:
-        return None
-    return sum(max(0, end_offsets[tp] - (read_offsets[tp] + 1)) for tp in partitions)
+def consumer_lag(
+    read_offsets: Mapping[Any, int], end_offsets: Mapping[Any, int], committed_offsets: Mapping[Any, int]
+) -> int | None:
+    """Records on this worker's partitions not read yet (agents.prometheus.partition_lags, summed)."""
+    lags = partition_lags(read_offsets, end_offsets, committed_offsets)
+    return sum(lags.values()) if lags else None
 
 
 @app.timer(interval=settings.metrics_interval_s)
 async def publish_metrics() -> None:
     monitor = app.monitor
-    lag = consumer_lag(monitor.tp_read_offsets or {}, monitor.tp_end_offsets or {})
+    lag = consumer_lag(monitor.tp_read_offsets or {}, monitor.tp_end_offsets or {}, monitor.tp_committed_offsets or {})
     snapshot = worker_metrics.drain(datetime.now(UTC), lag)
     if snapshot.counters or lag:
         await topics.metrics.send(key=WORKER_ID.encode(), value=snapshot.model_dump_json().encode())

@@ -78,6 +78,11 @@ class LiveModels:
             if version is not None
         }
 
+    def rebase(self, base: Detector) -> None:
+        """New rules (a rule set switched live, agents.live_rules) under the same champion, in one assignment."""
+        self.base = base
+        self.detector = base.with_model(self.detector.model)
+
     def _load(self, version: str | None) -> FraudModel | None:
         if version is None:
             return None

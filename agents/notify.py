@@ -26,6 +26,7 @@ email = SinkAgent(
     delivered=sent_alerts,
     backoff=Backoff(settings.smtp_retry_initial_s, settings.smtp_retry_max_s),
     digest_interval_s=settings.mail_digest_interval_s,
+    agent_name="notify",  # the role compose.yaml runs on its own (FRAUDWATCH_RUN_AGENTS=notify)
 )
 email.register()
 

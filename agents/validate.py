@@ -41,6 +41,7 @@ limits = ValidationLimits(
     max_amount=settings.max_amount,
     max_future_skew=timedelta(seconds=settings.max_future_skew_s),
     currencies=frozenset(settings.currencies),
+    max_past_age=timedelta(seconds=settings.max_past_age_s),
 )
 
 

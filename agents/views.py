@@ -17,6 +17,8 @@ from agents.detect import recent_alerts
 from agents.models import live_models
 from agents.state_access import load_merchant_risk, load_reference
 from agents.tables import customer_behaviour
+from detection.alert import mask
+from detection.models import Customer
 from detection.reference import merchant_key, terminal_key
 from detection.state import CustomerState
 
@@ -38,6 +40,13 @@ def page_of(items: list[Any], request: Request) -> dict[str, Any]:
         "offset": offset,
         "next_offset": offset + limit if offset + limit < len(items) else None,
     }
+
+
+def public_profile(profile: Customer) -> dict[str, Any]:
+    """A profile as it may leave the worker: the account number masked, as in alerts and emails."""
+    answer: dict[str, Any] = json.loads(profile.model_dump_json(exclude={"account_number"}))
+    answer["account_number_masked"] = mask(profile.account_number)
+    return answer
 
 
 def _customer_state(customer_id: str) -> CustomerState | None:
@@ -76,7 +85,7 @@ class CustomerProfileView(JsonView):
         return self.json(
             {
                 "customer_id": customer_id,
-                "profile": json.loads(reference.profile.model_dump_json()) if reference and reference.profile else None,
+                "profile": public_profile(reference.profile) if reference and reference.profile else None,
                 "behaviour": summary,
                 "reference": json.loads(reference.model_dump_json(exclude={"profile"})) if reference else None,
             }

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".fraudwatch"), description="RocksDB files, embedded broker state, demo mailbox.")
     web_host: str = Field("127.0.0.1", description="Worker web server (read API) bind address.")
     web_port: int = Field(6066, description="Worker web server (read API) port.")
+    api_token: str | None = Field(
+        None,
+        description="When set, every request to the worker's web server except /health, /ready and /metrics "
+        "must carry 'Authorization: Bearer <token>'; the dashboard sends it too.",
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once", description="exactly_once needs broker transactions (Redpanda); never on embedded."
     )
@@ -51,6 +56,16 @@ class Settings(BaseSettings):
         4,
         ge=1,
         description="Partition count of every customer-keyed topic and table (they must match to co-partition).",
+    )
+    run_agents: CsvList = Field(
+        (), description="Only these agents run in this worker (short names, e.g. 'notify'); empty runs all."
+    )
+    skip_agents: CsvList = Field((), description="These agents do not run in this worker (e.g. 'notify').")
+    shutdown_grace_s: float = Field(
+        10.0,
+        gt=0,
+        description="After SIGTERM the worker exits within this; records it has not finished stay uncommitted "
+        "and are processed again on restart.",
     )
     metrics_interval_s: float = Field(1.0, gt=0, description="How often each worker publishes its metrics snapshot.")
     batch_max_events: int = Field(
@@ -104,6 +119,12 @@ class Settings(BaseSettings):
     topic_decisions: str = "fraud.decisions"
     topic_models: str = "fraudwatch.models"
     topic_entity_activity: str = "reference.entity-activity"
+    topic_rules: str = "fraudwatch.rules"
+    topic_lists: str = "reference.lists"
+    topic_audit: str = "fraudwatch.audit"
+    topic_cases: str = "fraud.cases"
+    topic_case_commands: str = "fraud.case-commands"
+    audit_retention_days: int = Field(400, ge=1, description="How long the audit topic keeps decisions and changes.")
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention.ms of non-compacted topics.")
 
     # --- validation -------------------------------------------------------------------------
@@ -115,6 +136,12 @@ class Settings(BaseSettings):
     )
     max_future_skew_s: float = Field(
         300.0, ge=0, description="Event times further ahead of the wall clock are invalid."
+    )
+    max_past_age_s: float = Field(
+        400 * 24 * 3600.0,
+        gt=0,
+        description="Event times older than this before the wall clock are invalid ('stale_timestamp'); "
+        "raise it to replay old files live.",
     )
     currencies: CsvList = Field(
         ("EUR", "USD", "GBP", "CHF", "JPY", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "BRL", "INR", "SGD"),
@@ -192,7 +219,7 @@ class Settings(BaseSettings):
     dashboard_history_s: int = Field(900, ge=60, description="Seconds of per-second history in the charts.")
     worker_api_url: str = Field("http://127.0.0.1:6066", description="Worker read API, for customer history.")
 
-    @field_validator("currencies", "mail_to", "mail_oncall", mode="before")
+    @field_validator("currencies", "mail_to", "mail_oncall", "run_agents", "skip_agents", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

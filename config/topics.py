@@ -65,6 +65,18 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(
             settings.topic_entity_activity, 1, False, "transactions and frauds per terminal/merchant and day", False
         ),
+        # One partition each: every worker reads them whole, in one order (agents/broadcast.py).
+        TopicSpec(settings.topic_rules, 1, True, "published rule sets and the active/shadow version", False),
+        TopicSpec(settings.topic_lists, 1, True, "allow-list and suppression entries", False),
+        TopicSpec(
+            settings.topic_audit,
+            n,
+            False,
+            "every decision and every change of rules, lists and cases, keyed by subject",
+            retention_ms=settings.audit_retention_days * 24 * 3600 * 1000,
+        ),
+        TopicSpec(settings.topic_cases, n, True, "analysts' cases (latest state), keyed by case_id"),
+        TopicSpec(settings.topic_case_commands, n, False, "case changes asked for, keyed by customer_id"),
     ]
 
 

@@ -11,18 +11,43 @@ model is trained from the log joined with the outcomes known at that moment, and
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from detection.activity import DAY_S, KEPT_DAYS, EntityActivity
-from detection.model import FraudModel, ModelArtifact, load_model
-from detection.models import Feedback, Transaction
+from detection.model import ModelArtifact
+from detection.models import Feedback
 from detection.reference import merchant_key, terminal_key
 from detection.rules_config import Learning
 from detection.training import NotEnoughLabelsError, Outcome, TrainingParams, label_maturity_s, train_arrays
+
+if TYPE_CHECKING:
+    from detection.engine import Decision
+    from detection.models import Transaction
+
+
+@dataclass
+class ShardDay:
+    """A shard's decisions-log rows for one step (features as scored), and when its next transaction is."""
+
+    transaction_ids: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    vectors: list[list[float]] = field(default_factory=list)
+    terminals: list[str | None] = field(default_factory=list)
+    merchants: list[str | None] = field(default_factory=list)
+    next_ts: float | None = None
+
+    def add(self, batch: list[tuple[Transaction, Decision]]) -> None:
+        for transaction, decision in batch:
+            self.transaction_ids.append(transaction.transaction_id)
+            self.times.append(decision.features.ts)
+            self.vectors.append(decision.feature_vector)
+            self.terminals.append(terminal_key(transaction.terminal_id) if transaction.terminal_id else None)
+            self.merchants.append(merchant_key(transaction.merchant_id) if transaction.merchant_id else None)
 
 
 @dataclass
@@ -47,24 +72,35 @@ class LearningLog:
     _new_transactions: list[tuple[float, str | None, str | None]] = field(default_factory=list)
     _new_frauds: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, settings: Learning, params: TrainingParams | None = None) -> LearningLog:
+        """A learner with the rules file's settings (target precision, cold-start frauds)."""
+        return cls(
+            settings,
+            params or TrainingParams(target_precision=settings.target_precision, min_frauds=settings.min_frauds),
+        )
+
     def entity(self, key: str | None) -> EntityActivity | None:
         return self.activity.get(key) if key is not None else None
 
-    def log(self, transactions: list[Transaction], times: list[float], vectors: np.ndarray[Any, Any]) -> None:
-        self.chunks.append(LoggedChunk([t.transaction_id for t in transactions], np.asarray(times), vectors))
-        for transaction, ts in zip(transactions, times, strict=True):
-            terminal = terminal_key(transaction.terminal_id) if transaction.terminal_id else None
-            merchant = merchant_key(transaction.merchant_id) if transaction.merchant_id else None
-            self.where[transaction.transaction_id] = (ts, terminal, merchant)
-            self._new_transactions.append((ts, terminal, merchant))
+    def receive(self, day: ShardDay) -> None:
+        """Log a shard's decisions of one step."""
+        if not day.transaction_ids:
+            return
+        vectors = np.asarray(day.vectors, dtype=np.float64)
+        self.chunks.append(LoggedChunk(day.transaction_ids, np.asarray(day.times, dtype=np.float64), vectors))
+        for row in zip(day.transaction_ids, day.times, day.terminals, day.merchants, strict=True):
+            self.where[row[0]] = row[1:]
+            self._new_transactions.append(row[1:])
 
     def learn_outcome(self, feedback: Feedback) -> None:
         self.outcomes[feedback.transaction_id] = Outcome(feedback.is_fraud, feedback.known_at.timestamp())
         if feedback.is_fraud:
             self._new_frauds.append(feedback.transaction_id)
 
-    def sync(self, now: float) -> None:
-        """Bring terminal/merchant activity up to ``now`` and forget what no window reaches any more."""
+    def sync(self, now: float) -> dict[str, EntityActivity]:
+        """Bring terminal/merchant activity up to ``now``; return what changed; forget what no window reaches."""
+        changed: dict[str, EntityActivity] = {}
         for ts, terminal, merchant in self._new_transactions:
             for key in (terminal, merchant):
                 if key is not None:
@@ -72,6 +108,7 @@ class LearningLog:
                     if activity is None:
                         activity = self.activity[key] = EntityActivity()
                     activity.add_transaction(ts)
+                    changed[key] = activity
         self._new_transactions.clear()
         for transaction_id in self._new_frauds:
             found = self.where.get(transaction_id)
@@ -79,10 +116,11 @@ class LearningLog:
                 continue
             ts, terminal, merchant = found
             for key in (terminal, merchant):
-                if key is not None and key in self.activity:
-                    self.activity[key].add_fraud(ts, transaction_id)
+                if key is not None and key in self.activity and self.activity[key].add_fraud(ts, transaction_id):
+                    changed[key] = self.activity[key]
         self._new_frauds.clear()
         self._forget(now)
+        return changed
 
     def _forget(self, now: float) -> None:
         horizon = now - self.settings.train_days * DAY_S - 30 * DAY_S  # training window plus label maturity
@@ -94,7 +132,7 @@ class LearningLog:
         if self.where and next(iter(self.where.values()))[0] < kept_since:
             self.where = {t: w for t, w in self.where.items() if w[0] >= kept_since}
 
-    def retrain(self, cutoff: float) -> FraudModel | None:
+    def retrain(self, cutoff: float) -> ModelArtifact | None:
         """A model from the decisions of the last ``train_days`` and the outcomes known at ``cutoff``."""
         since = cutoff - self.settings.train_days * DAY_S
         chunks = [c for c in self.chunks if c.times[-1] >= since]
@@ -103,6 +141,9 @@ class LearningLog:
         ids = [t for c in chunks for t in c.transaction_ids]
         times = np.concatenate([c.times for c in chunks])
         vectors = np.concatenate([c.vectors for c in chunks])
+        # One order whatever the shards: by time, then transaction id (training samples by position).
+        order = np.lexsort((np.asarray(ids), times))
+        ids, times, vectors = [ids[i] for i in order], times[order], vectors[order]
         outcomes = self.outcomes
         known = [(times[i], outcomes[t]) for i, t in enumerate(ids) if t in outcomes]
         maturity = label_maturity_s(known, cutoff)
@@ -128,4 +169,39 @@ class LearningLog:
         except NotEnoughLabelsError:
             return None
         self.models.append(artifact)
-        return load_model(artifact)
+        return artifact
+
+
+def learn_in_steps(
+    learner: LearningLog,
+    feedback: list[Feedback],
+    advance_all: Callable[[float], list[ShardDay]],
+    update_all: Callable[[dict[str, EntityActivity], ModelArtifact | None], None],
+) -> None:
+    """Drive shards day by day: each advances to the next UTC midnight, then the learner syncs and retrains.
+
+    ``advance_all(until)`` runs every shard to ``until`` and returns their rows; ``update_all`` hands
+    every shard the changed activity and the new model (None: keep the current one).
+    """
+    pending = sorted(feedback, key=lambda f: f.known_at)
+    next_feedback = 0
+    every = learner.settings.retrain_every_days * DAY_S
+    next_retrain: float | None = None
+    days = advance_all(float("-inf"))  # nothing is before -inf: this only asks where each shard starts
+    while True:
+        starts = [d.next_ts for d in days if d.next_ts is not None]
+        if not starts:
+            return
+        until = (min(starts) // DAY_S + 1) * DAY_S  # the next midnight (empty days are skipped)
+        days = advance_all(until)
+        for day in days:
+            learner.receive(day)
+        while next_feedback < len(pending) and pending[next_feedback].known_at.timestamp() <= until:
+            learner.learn_outcome(pending[next_feedback])
+            next_feedback += 1
+        changed = learner.sync(until)
+        artifact = None
+        if next_retrain is None or until >= next_retrain:
+            artifact = learner.retrain(until)
+            next_retrain = until + every
+        update_all(changed, artifact)

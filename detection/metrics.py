@@ -42,6 +42,17 @@ class Family(StrEnum):
     NOTIFY = "notify"
     #: Per model version: outcomes from feedback and score bins (detection.model_quality).
     MODEL = "model"
+    #: A shadow rule set (docs/operations.md): ``transactions``, ``alerts`` (would-be), and its quality.
+    SHADOW_RULES = "shadow_rules"
+    SHADOW_RULES_QUALITY = "shadow_rules.quality"
+    #: Which list decided (detection.verdict.Listed): allow_list, suppressed, block_list.
+    LISTS = "lists"
+    #: Decision API answers by decision: allow, review, block.
+    DECISION_API = "api.score"
+    #: Case changes: opened, alert_joined, closed_fraud, closed_not_fraud.
+    CASES = "cases"
+    #: Live rule switches by role: active, shadow.
+    RULES_SWITCHED = "rules.switched"
 
 
 class Outcome(StrEnum):

@@ -125,8 +125,11 @@ class DeadLetter(Contract):
 
     reason: str = Field(description="Short machine-readable reason: not_json, schema, amount_too_large, ...")
     errors: list[FieldError]
-    original_b64: str = Field(description="The original message value, base64.")
+    original_b64: str = Field(description="The original message value, base64 (its first bytes when truncated).")
     original_key_b64: str | None = None
+    original_size: int | None = Field(None, description="Length of the original value in bytes.")
+    original_sha256: str | None = Field(None, description="SHA-256 (hex) of the whole original value.")
+    original_truncated: bool = Field(False, description="True when only the first bytes of the value are kept.")
     source_topic: str
     source_partition: int
     source_offset: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class RuleParams(BaseModel):
@@ -98,6 +98,21 @@ class Anomaly(BaseModel):
     )
 
 
+class DecisionBands(BaseModel):
+    """Lowest score of each decision the decision API answers; below ``review`` is allow."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    review: int = Field(50, ge=0, le=100)
+    block: int = Field(85, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DecisionBands:
+        if self.block < self.review:
+            raise ValueError(f"decision.block ({self.block}) must not be below decision.review ({self.review})")
+        return self
+
+
 class Learning(BaseModel):
     """How the model is trained from feedback and how its probability combines with the rules."""
 
@@ -127,6 +142,7 @@ class RulesConfig(BaseModel):
     state_max_transactions: int = Field(ge=10, description="Recent transactions kept per customer.")
     state_window_hours: int = Field(ge=1, description="Recent transactions older than this are dropped.")
     severity: SeverityBands
+    decision: DecisionBands = Field(default_factory=DecisionBands)
     anomaly: Anomaly
     fx_to_eur: dict[str, float]
     rules: Rules

@@ -89,7 +89,10 @@ class TrainingParams:
     kind: Literal["trees", "linear"] = "trees"
     target_precision: float = 0.8
     holdout_share: float = 0.2  # the most recent share of examples (by transaction time) picks the threshold
-    negatives_per_fraud: int = 50  # legitimate examples kept per fraud for fitting (all are kept for holdout)
+    negatives_per_fraud: int = 20  # legitimate examples kept per fraud for fitting (all are kept for holdout)
+    # Refit on every example (recent days included) after the threshold is picked: twice the training
+    # time, for a model a few days fresher. Off by default: features, not the fit, carry recent risk.
+    refit: bool = False
     min_frauds: int = 20
     # Shallow trees: a batch is scored one tree level per numpy step, one transaction one comparison
     # per level, so depth is the scoring cost (bench/RESULTS.md has the measured trade-off).
@@ -149,7 +152,7 @@ def train_arrays(
     document, library = _fit(x[:split], y[:split], params)
     check_x, check_y = (x[split:], y[split:]) if held_out else (x, y)
     threshold, metrics = _pick_threshold(_raw_scores(document, check_x), check_y, params.target_precision)
-    if held_out:  # refit on everything, recent days included, keeping the threshold found
+    if held_out and params.refit:  # refit on everything, recent days included, keeping the threshold
         document, _ = _fit(x, y, params)
     metrics.update(examples=float(len(y)), frauds=float(frauds))
     return ModelArtifact(

@@ -19,6 +19,8 @@ class ValidationLimits:
     max_amount: float
     max_future_skew: timedelta
     currencies: frozenset[str]
+    #: Older event times are rejected as 'stale_timestamp' (1900-01-01 is a broken clock, not a purchase).
+    max_past_age: timedelta = timedelta(days=400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,8 @@ def check_limits(transaction: Transaction, limits: ValidationLimits, now: dateti
             "unknown_currency",
             [FieldError(loc="currency", msg=f"{transaction.currency!r} is not an accepted currency", type="enum")],
         )
-    if transaction.timestamp - now > limits.max_future_skew:
+    ahead = transaction.timestamp - now
+    if ahead > limits.max_future_skew:
         return Rejection(
             "future_timestamp",
             [
@@ -65,6 +68,17 @@ def check_limits(transaction: Transaction, limits: ValidationLimits, now: dateti
                     loc="timestamp",
                     msg=f"{transaction.timestamp.isoformat()} is more than {limits.max_future_skew} ahead of now",
                     type="future",
+                )
+            ],
+        )
+    if -ahead > limits.max_past_age:
+        return Rejection(
+            "stale_timestamp",
+            [
+                FieldError(
+                    loc="timestamp",
+                    msg=f"{transaction.timestamp.isoformat()} is more than {limits.max_past_age} before now",
+                    type="stale",
                 )
             ],
         )
@@ -85,6 +99,9 @@ def _rejection_from_pydantic(raw: bytes, exc: pydantic.ValidationError) -> Rejec
         return Rejection("not_json", errors)
     if any(e.type == "missing" for e in errors):
         return Rejection("missing_field", errors)
+    if all(e.loc == "currency" and e.type == "string_pattern_mismatch" for e in errors):
+        # "eur" or "" is a currency we do not accept, like "XYZ": the same reason for the same fix.
+        return Rejection("unknown_currency", errors)
     return Rejection("schema", errors)
 
 

@@ -131,6 +131,18 @@ class HandbookData:
     def __len__(self) -> int:
         return len(self.seconds)
 
+    def before_day(self, day: int) -> HandbookData:
+        """The payments of the days before ``day`` (a prefix: row numbers, and so ids, are kept)."""
+        end = int(np.searchsorted(self.seconds, day * SECONDS_PER_DAY, side="left"))
+        return HandbookData(
+            self.scenario,
+            self.seconds[:end],
+            self.customer[:end],
+            self.terminal[:end],
+            self.amount[:end],
+            self.scenario_number[:end],
+        )
+
     @property
     def day(self) -> npt.NDArray[np.int64]:
         return self.seconds // SECONDS_PER_DAY

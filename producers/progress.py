@@ -1,39 +1,40 @@
-"""A small terminal progress line (count, rate, and a bar when the total is known)."""
+"""Progress bars for the terminal commands (generate, replay, backtest), drawn by tqdm.
+
+Only on a terminal (tqdm's disable=None): piped output and CI logs stay clean. ``advance`` and
+``count`` keep the commands' vocabulary; everything else is tqdm's.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import TextIO
+from typing import Any, TextIO
+
+from tqdm import tqdm
 
 
-class Progress:
-    def __init__(self, label: str, total: int | None = None, stream: TextIO = sys.stderr, every_s: float = 0.5) -> None:
-        self.label, self.total, self.stream, self.every_s = label, total, stream, every_s
-        self.count = 0
-        self.started = self._last = time.monotonic()
-        self.enabled = stream.isatty()
+class Progress(tqdm):  # type: ignore[type-arg]
+    monitor_interval = 0  # no monitor thread: the backtest forks its shards
+
+    def __init__(self, label: str, total: int | None = None, file: TextIO | None = None, **options: Any) -> None:
+        super().__init__(
+            total=total,
+            desc=label,
+            unit=" records",
+            unit_scale=True,
+            mininterval=0.5,
+            file=file or sys.stderr,
+            disable=None,
+            **options,
+        )
 
     def advance(self, n: int = 1) -> None:
-        self.count += n
-        now = time.monotonic()
-        if self.enabled and now - self._last >= self.every_s:
-            self._last = now
-            self._draw(now)
+        self.update(n)
 
-    def close(self) -> None:
-        if self.enabled:
-            self._draw(time.monotonic())
-            self.stream.write("\n")
-            self.stream.flush()
+    @property
+    def count(self) -> int:
+        return int(self.n)
 
-    def _draw(self, now: float) -> None:
-        rate = self.count / max(now - self.started, 1e-9)
-        if self.total:
-            done = min(1.0, self.count / self.total)
-            bar = "#" * int(done * 30)
-            line = f"\r{self.label} [{bar:<30}] {self.count}/{self.total} {rate:,.0f}/s"
-        else:
-            line = f"\r{self.label} {self.count} {rate:,.0f}/s"
-        self.stream.write(line)
-        self.stream.flush()
+    @count.setter
+    def count(self, value: int) -> None:
+        """Jump to an absolute count (the backtest's shards report a shared counter)."""
+        self.update(value - self.n)

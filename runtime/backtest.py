@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection, wait
@@ -33,6 +33,7 @@ from config.rules import load_rules
 from detection.backtest import Backtest
 from detection.engine import Decision, Detector
 from detection.evaluation import Evaluation
+from detection.learning import LearningLog
 from detection.models import Contract, Feedback, Transaction
 from detection.rules_config import RulesConfig
 from detection.sources import SOURCES_BY_NAME, ReferenceRecords
@@ -40,6 +41,7 @@ from detection.validation import Rejection, ValidationLimits
 from producers.progress import Progress
 from producers.replay import raw_records
 from runtime.backtest_inputs import Rejections, parse_transaction, read_records, validation_limits
+from runtime.backtest_learning import LearningShardError, run_learning_shards
 from runtime.decisions_file import decision_line, merge_parts, open_part, remove_parts
 
 CUSTOMER_ID = re.compile(rb'"customer_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
@@ -81,6 +83,27 @@ _progress_counter: Any = None
 
 def _run_shard(index: int) -> ShardResult:
     assert _job is not None
+    backtest, transactions, on_decision, finish = _prepare_shard(index)
+    try:
+        backtest.run(transactions, _job.feedback, on_decision)
+    finally:
+        gc.enable()
+    return finish()
+
+
+def _learning_shard(index: int) -> tuple[Backtest, Callable[[], ShardResult]]:
+    """A shard ready to ``advance`` under the learner (runtime.backtest_learning)."""
+    assert _job is not None
+    backtest, transactions, on_decision, finish = _prepare_shard(index)
+    backtest.begin(transactions, _job.feedback, on_decision)
+    return backtest, finish
+
+
+def _prepare_shard(
+    index: int,
+) -> tuple[Backtest, list[Transaction], Callable[[Transaction, Decision], None], Callable[[], ShardResult]]:
+    """The shard's parsed transactions, its backtest, what to do with each decision, and how to finish."""
+    assert _job is not None
     # The run allocates millions of small objects and frees none of them in cycles: the cyclic
     # collector only costs time here (measured: about a quarter of the run).
     gc.freeze()
@@ -111,22 +134,18 @@ def _run_shard(index: int) -> ShardResult:
             with _progress_counter.get_lock():
                 _progress_counter.value += PROGRESS_STEP
 
-    try:
-        backtest.run(transactions, _job.feedback, on_decision)
-    finally:
+    def finish() -> ShardResult:
         gc.enable()
         if decisions is not None:
             decisions.close()
-    return ShardResult(evaluation, rejections)
+        return ShardResult(evaluation, rejections)
+
+    return backtest, transactions, on_decision, finish
 
 
 def _shard_process(index: int, results: Connection) -> None:
     """A forked shard: sends its result, or one line saying why it failed."""
-    # The fork copies the parent's signal handling, and under the command's event loop SIGTERM only
-    # wakes a loop this process never runs: restore the default so the parent can stop the shard.
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _default_signals()
     try:
         outcome: ShardResult | str = _run_shard(index)
     except BaseException as exc:
@@ -135,8 +154,33 @@ def _shard_process(index: int, results: Connection) -> None:
     results.close()
 
 
-def _run_shards(processes: int) -> list[ShardResult]:
+def _default_signals() -> None:
+    # The fork copies the parent's signal handling, and under the command's event loop SIGTERM only
+    # wakes a loop this process never runs: restore the default so the parent can stop the shard.
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _run_learning_shards(processes: int, learner: LearningLog, started: Callable[[], None]) -> list[ShardResult]:
+    assert _job is not None
+    context = multiprocessing.get_context("fork")
+    try:
+        results: list[ShardResult] = run_learning_shards(
+            _learning_shard, processes, learner, _job.feedback, context, _default_signals, _one_line, started
+        )
+    except LearningShardError as exc:
+        raise ShardFailedError(str(exc)) from exc
+    except Exception as exc:  # the one in-process shard, or the learner's own step
+        who = "shard 1 of 1" if processes == 1 else "learner"
+        raise ShardFailedError(f"backtest {who} failed: {_one_line(exc)}") from exc
+    return results
+
+
+def _run_shards(processes: int, started: Callable[[], None]) -> list[ShardResult]:
+    """Run every shard; ``started`` is called once the shard processes are forked."""
     if processes == 1:
+        started()
         try:
             return [_run_shard(0)]
         except Exception as exc:
@@ -150,6 +194,7 @@ def _run_shards(processes: int) -> list[ShardResult]:
         writer.close()
         workers.append(worker)
         pending[reader] = index
+    started()
     results: dict[int, ShardResult] = {}
     try:
         while pending:
@@ -223,6 +268,7 @@ def run_backtest(
     test_start: datetime | None = None,
     test_end: datetime | None = None,
     decisions: Path | None = None,
+    learn: bool = True,
     reference: Mapping[str, Path | None] | None = None,
     **reference_files: Path | None,
 ) -> dict[str, Any]:
@@ -231,6 +277,7 @@ def run_backtest(
     A file per reference source, by the source's name: ``reference={"customers": ...}`` or
     ``customers=...``. Transactions before ``test_start`` still build state and feedback still
     takes effect; only the figures (and the ``decisions`` file) are restricted to the test period.
+    ``learn``: retrain from the feedback in event time as the live loop does (False: the rules alone).
     """
     global _job, _progress_counter
     config = load_rules(rules)
@@ -253,12 +300,22 @@ def run_backtest(
     )
     total = sum(len(shard) for shard in _job.shards)
     _progress_counter = multiprocessing.get_context("fork").Value("q", 0)
-    progress = Progress("backtest", total) if show_progress else None
+    progress: Progress | None = None
     finished = threading.Event()
-    if progress is not None:
-        threading.Thread(target=_draw_progress, args=(progress, finished), daemon=True).start()
+
+    def show() -> None:
+        # Only once the shards are forked: a thread holding a lock (stderr's, the bar's) at fork time
+        # leaves it held in the children for good.
+        nonlocal progress
+        if show_progress:
+            progress = Progress("backtest", total)
+            threading.Thread(target=_draw_progress, args=(progress, finished), daemon=True).start()
+
+    learner = LearningLog.of(config.learning) if learn else None
     try:
-        results = _run_shards(processes)
+        results = (
+            _run_learning_shards(processes, learner, show) if learner is not None else _run_shards(processes, show)
+        )
     except BaseException:
         if decisions is not None:
             remove_parts(decisions, processes)
@@ -279,6 +336,11 @@ def run_backtest(
 
     report = evaluation.report()
     report["rules_version"] = config.rules_version
+    if learner is not None:
+        report["models_trained"] = len(learner.models)
+        report["last_model"] = (
+            learner.models[-1].model_dump(exclude={"payload"}, mode="json") if learner.models else None
+        )
     report["feedback_records"] = len(outcomes)
     report["workers"] = processes
     report["seconds"] = round(elapsed, 3)

@@ -20,16 +20,18 @@ from producers.replay import raw_records
 Model = TypeVar("Model", bound=BaseModel)
 #: The report lists the first rejected lines with their reasons, up to this many.
 MAX_EXAMPLES = 20
-#: A replay has no "now": the live check against future timestamps does not apply to history.
+#: A replay has no "now": the live checks against future and stale timestamps do not apply to history.
 _NO_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 
 def validation_limits(settings: Settings) -> ValidationLimits:
-    """The live validator's business limits, from the same settings."""
+    """The live validator's business limits, from the same settings, less the wall-clock age limit
+    (a backtest replays history: a year-old transaction is the point, not a broken clock)."""
     return ValidationLimits(
         max_message_bytes=settings.max_message_bytes,
         max_amount=settings.max_amount,
         max_future_skew=timedelta(seconds=settings.max_future_skew_s),
+        max_past_age=timedelta.max,
         currencies=frozenset(settings.currencies),
     )
 

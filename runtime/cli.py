@@ -16,6 +16,7 @@ import sys
 from config import Settings, get_settings
 from config.topics import topic_specs
 from runtime.broker import EmbeddedBroker, running_embedded_broker
+from runtime.data_dir import ensure_writable
 from runtime.topics import PartitionMismatchError, ensure_topics
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     settings = get_settings()
     started: EmbeddedBroker | None = None
-    (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)  # Faust does not create parents
+    ensure_writable(settings.data_dir / "worker")
     command = _command(argv)
     needs_broker = command not in OFFLINE_COMMANDS and command is not None
     if needs_broker and settings.is_embedded:
@@ -58,8 +59,10 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(ensure_topics(settings.broker, topic_specs(settings), settings.topic_retention_ms))
         # Registers the project's commands on the app.
         import runtime.commands
+        import runtime.ops_commands
         import runtime.train_commands  # noqa: F401
         from agents.app import app
+        from runtime import topics_command  # noqa: F401  (registers `fraudwatch topics`)
 
         sys.argv = argv
         app.main()

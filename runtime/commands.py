@@ -184,6 +184,12 @@ async def demo(self: AppCommand, rate: float) -> None:
     option("--report", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write JSON."),
     option("--workers", type=int, default=None, help="Processes (default: one per core); customers are sharded."),
     *BACKTEST_OPTIONS,
+    option(
+        "--rules-only",
+        is_flag=True,
+        default=False,
+        help="Do not learn: no model is trained from the feedback (default: retrain daily, as live).",
+    ),
 )
 async def backtest(
     self: AppCommand,
@@ -195,9 +201,10 @@ async def backtest(
     test_start: datetime | None,
     test_end: datetime | None,
     decisions: Path | None,
+    rules_only: bool,
     **reference_files: Path | None,
 ) -> None:
-    """Run the detection rules over a file of transactions and report their quality."""
+    """Run the detector over a file of transactions, learning from its feedback as live, and report quality."""
     from runtime.backtest import run_backtest, write_report
 
     with one_line_failure(self):
@@ -209,6 +216,7 @@ async def backtest(
             test_start=test_start,
             test_end=test_end,
             decisions=decisions,
+            learn=not rules_only,
             reference=reference_files,
         )
     write_report(result, report)

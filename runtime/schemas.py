@@ -10,9 +10,13 @@ from pydantic import BaseModel
 
 from detection import models
 from detection.alert import Alert
+from detection.audit import AuditRecord
+from detection.cases import Case, CaseCommand
 from detection.decisions import DecisionRecord, EntityActivityDelta
+from detection.lists import ListEntry
 from detection.model import ModelArtifact
 from detection.model_registry import ModelEvent
+from detection.rule_sets import RuleSetPublished, RulesPointer
 from detection.sources import REFERENCE_SOURCES
 
 
@@ -34,6 +38,12 @@ CONTRACTS: tuple[type[BaseModel], ...] = (
     EntityActivityDelta,
     ModelArtifact,
     ModelEvent,
+    RuleSetPublished,
+    RulesPointer,
+    ListEntry,
+    AuditRecord,
+    Case,
+    CaseCommand,
 )
 SCHEMAS: dict[str, type[BaseModel]] = {schema_name(model): model for model in CONTRACTS}
 

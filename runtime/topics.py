@@ -8,11 +8,11 @@ not hold their state. Startup refuses instead.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from config.broker import bootstrap_servers
 from config.topics import TopicSpec
@@ -63,15 +63,15 @@ async def ensure_topics(
     """Create the topics that do not exist yet; returns the names created. Raises PartitionMismatchError
     (before creating anything) when existing co-partitioned topics have another partition count."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(broker_url), request_timeout_ms=10_000)
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        try:
+    # A broker that has just started may not answer yet: retry the connection until timeout_s.
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(KafkaConnectionError),
+        wait=wait_fixed(0.2),
+        stop=stop_after_delay(timeout_s),
+        reraise=True,
+    ):
+        with attempt:
             await admin.start()
-            break
-        except KafkaConnectionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
     try:
         existing = set(await admin.list_topics())
         check_partitions(specs, await partition_counts(admin, [s.name for s in specs if s.name in existing]))

@@ -19,26 +19,36 @@ from config import Settings
 from tables.batched import batched_table
 
 
-def _customer_table(app: AppT, settings: Settings, name: str, help_text: str) -> TableT[bytes, bytes]:
-    # Written by the batched detect path: changelog records go out with the batch (tables.batched).
+def customer_keyed_table(
+    app: AppT, settings: Settings, name: str, help_text: str, ttl_s: int | None = None
+) -> TableT[bytes, bytes]:
+    """A bytes -> bytes table co-partitioned with the customer-keyed topics; values expire after ``ttl_s``
+    without a write (default: the state TTL). Written inside a batch handler, its changelog records go
+    out with the batch (tables.batched)."""
     return batched_table(
         app,
         name,
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
-        options={"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
+        options={"ttl": ttl_s or settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
         help=help_text,
     )
 
 
 def customer_behaviour_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
-    return _customer_table(app, settings, "customer-behaviour", "Recent behaviour per customer (CustomerState JSON).")
+    return customer_keyed_table(
+        app, settings, "customer-behaviour", "Recent behaviour per customer (CustomerState JSON)."
+    )
 
 
 def customer_reference_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
-    return _customer_table(app, settings, "customer-reference", "Reference data per customer (CustomerReference JSON).")
+    return customer_keyed_table(
+        app, settings, "customer-reference", "Reference data per customer (CustomerReference JSON)."
+    )
 
 
 def alerted_transactions_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
-    return _customer_table(app, settings, "alerted-transactions", "transaction_id -> alert_id of published alerts.")
+    return customer_keyed_table(
+        app, settings, "alerted-transactions", "transaction_id -> alert_id of published alerts."
+    )

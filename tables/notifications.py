@@ -12,14 +12,8 @@ from __future__ import annotations
 from faust.types import AppT, TableT
 
 from config import Settings
+from tables.customers import customer_keyed_table
 
 
 def delivered_table(app: AppT, settings: Settings, name: str, help_text: str) -> TableT[bytes, bytes]:
-    return app.Table(
-        name,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=settings.partitions,
-        options={"ttl": settings.sent_alerts_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
-        help=help_text,
-    )
+    return customer_keyed_table(app, settings, name, help_text, ttl_s=settings.sent_alerts_ttl_s)

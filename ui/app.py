@@ -19,6 +19,7 @@ from ui.panels import Panel, PanelFactory, Tick
 from ui.panels.alerts import AlertsPanel
 from ui.panels.charts import BreakdownPanel, TimelinePanel
 from ui.panels.kpis import HealthPanel, KpiPanel
+from ui.panels.operations import CasesPanel, RulesPanel
 
 REFRESH_MS = 250
 #: A worker counts as live while its snapshots keep coming within this many seconds.
@@ -26,7 +27,15 @@ LIVE_WORKER_S = 5
 TITLE = "<h2 style='font-family:sans-serif;margin:4px 0'>fraudwatch — live fraud monitoring</h2>"
 
 #: The page, top to bottom.
-PANELS: list[PanelFactory] = [KpiPanel, HealthPanel, AlertsPanel, TimelinePanel, BreakdownPanel]
+PANELS: list[PanelFactory] = [
+    KpiPanel,
+    HealthPanel,
+    AlertsPanel,
+    CasesPanel,
+    TimelinePanel,
+    BreakdownPanel,
+    RulesPanel,
+]
 
 
 class DashboardSession:

@@ -21,9 +21,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from config import Settings
 from config.broker import bootstrap_servers
+from config.rules import load_rules
 from detection.alert import Alert
+from detection.cases import Case
 from detection.metrics import TRANSACTIONS_SCORED, Family, MetricsTotals, family_of
 from detection.models import Feedback, MetricsSnapshot
+from detection.rule_sets import RULES_RECORD, RuleBook
 
 logger = logging.getLogger(__name__)
 #: A second of history is final once this many seconds have passed (late snapshots from other workers).
@@ -50,6 +53,9 @@ class FeedState:
     lag: dict[str, int] = field(default_factory=dict)  # worker id -> consumer lag it last reported
     sequence: int = 0
     last_message_at: float | None = None
+    cases: dict[str, Case] = field(default_factory=dict)  # case id -> latest state (fraud.cases)
+    rules: RuleBook | None = None  # the rules topic, folded as a worker folds it
+    ops_sequence: int = 0  # bumps when a case or the rules change
 
 
 class DashboardFeed:
@@ -57,7 +63,9 @@ class DashboardFeed:
         self.settings = settings
         self.broker_url = broker_url
         self.lock = threading.Lock()
-        self.state = FeedState(alerts=deque(maxlen=settings.dashboard_alerts_kept))
+        self.state = FeedState(
+            alerts=deque(maxlen=settings.dashboard_alerts_kept), rules=RuleBook(load_rules(settings.rules_file))
+        )
         self.connected = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -85,6 +93,8 @@ class DashboardFeed:
         consumer = AIOKafkaConsumer(
             s.topic_alerts,
             s.topic_metrics,
+            s.topic_cases,
+            s.topic_rules,
             bootstrap_servers=bootstrap_servers(self.broker_url),
             group_id=None,
             auto_offset_reset="earliest",
@@ -101,9 +111,11 @@ class DashboardFeed:
                 try:
                     if message.topic == s.topic_alerts:
                         self._add_alert(Alert.model_validate_json(message.value))
+                    elif message.topic in (s.topic_cases, s.topic_rules):
+                        self._add_ops_record(message.topic, message.value, message.offset)
                     else:
                         self._add_snapshot(MetricsSnapshot.model_validate_json(message.value))
-                except ValueError:
+                except (ValueError, LookupError):
                     logger.warning("dashboard skipped an unreadable record on %s", message.topic)
         finally:
             await consumer.stop()
@@ -114,6 +126,15 @@ class DashboardFeed:
             self.state.sequence += 1
             self.state.alerts.append((self.state.sequence, alert))
             self.state.last_message_at = time.time()
+
+    def _add_ops_record(self, topic: str, value: bytes, offset: int) -> None:
+        with self.lock:
+            if topic == self.settings.topic_cases:
+                case = Case.model_validate_json(value)
+                self.state.cases[case.case_id] = case
+            elif self.state.rules is not None:
+                self.state.rules.apply(RULES_RECORD.validate_json(value), offset)
+            self.state.ops_sequence += 1
 
     def _add_snapshot(self, snapshot: MetricsSnapshot) -> None:
         counters = snapshot.counters
@@ -159,6 +180,23 @@ class DashboardFeed:
         """Unread records summed over the workers still reporting."""
         with self.lock:
             return sum(lag for worker, lag in self.state.lag.items() if worker in live_workers)
+
+    def operations(self) -> tuple[int, list[Case], RuleBook | None]:
+        """(the ops sequence, every case, the rules book); the book is only read by the caller."""
+        with self.lock:
+            return self.state.ops_sequence, list(self.state.cases.values()), self.state.rules
+
+    def send(self, topic: str, messages: list[tuple[bytes, bytes | None]]) -> concurrent.futures.Future[None]:
+        """Send records in order; the Future completes when the broker has them all."""
+        if self._loop is None or self._producer is None:
+            raise RuntimeError("the dashboard is not connected to the broker yet")
+        producer = self._producer
+
+        async def send_all() -> None:
+            for key, value in messages:
+                await producer.send_and_wait(topic, value, key=key)
+
+        return asyncio.run_coroutine_threadsafe(send_all(), self._loop)
 
     def publish_feedback(self, alert: Alert, is_fraud: bool) -> concurrent.futures.Future[None]:
         """Send an analyst's verdict to the feedback topic; the Future completes when the broker has it."""

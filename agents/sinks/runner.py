@@ -78,6 +78,7 @@ class SinkAgent:
         delivered: TableT[bytes, bytes],
         backoff: Backoff,
         digest_interval_s: float,
+        agent_name: str | None = None,
     ) -> None:
         self.app, self.sink = app, sink
         self.channel, self.retry_topic, self.dead_letter_topic = channel, retry_topic, dead_letter_topic
@@ -85,6 +86,8 @@ class SinkAgent:
         self.backoff = backoff
         self.digest_interval_s = digest_interval_s
         self.stage = f"notify.{sink.name}"
+        #: The agent's short name, as FRAUDWATCH_RUN_AGENTS / SKIP_AGENTS name it (agents/roles.py).
+        self.agent_name = agent_name or sink.name
         self.digests: dict[str, Digest] = {}
         self.digest_lock = asyncio.Lock()
         #: Delivered-markers of digested alerts, by partition: a table write lands in the partition of
@@ -95,7 +98,7 @@ class SinkAgent:
         self.stream: faust.StreamT[bytes] | None = None
 
     def register(self) -> None:
-        name = f"{__name__}.{self.sink.name}"
+        name = f"agents.notify.{self.agent_name}"
         self.app.agent(self.channel, name=name)(self.run)
         self.app.timer(interval=max(0.5, self.digest_interval_s / 4), name=f"{name}.digests")(self.send_due_digests)
 

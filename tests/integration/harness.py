@@ -169,3 +169,32 @@ async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout_s: float, i
             pass
         await asyncio.sleep(interval_s)
     raise TimeoutError(f"condition not met in {timeout_s}s")
+
+
+async def end_offsets_total(broker_url: str, topic: str) -> int:
+    """Sum of the end offsets the broker reports for every partition of ``topic``."""
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker_url), group_id=None)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return int(sum(ends.values()))
+    finally:
+        await consumer.stop()
+
+
+async def open_dashboard(browser: Any, port: int, height: int = 1400) -> Any:
+    """A new page on the dashboard at ``port``, retried while the server starts listening."""
+    page = await browser.new_page(viewport={"width": 1500, "height": height})
+    for _ in range(60):
+        try:
+            await page.goto(f"http://127.0.0.1:{port}/dashboard")
+            break
+        except Exception:
+            await page.wait_for_timeout(500)
+    return page

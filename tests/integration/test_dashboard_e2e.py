@@ -18,7 +18,7 @@ from PIL import Image
 from config.settings import Settings
 from detection.models import Feedback
 from runtime.broker import EmbeddedBroker, free_port
-from tests.integration.harness import REPO, WorkerProcess, read_topic
+from tests.integration.harness import REPO, WorkerProcess, open_dashboard, read_topic
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -75,13 +75,7 @@ async def test_the_dashboard_shows_live_data_and_records_an_analysts_verdict(
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport={"width": 1500, "height": 1400})
-        for _ in range(60):  # the server needs a moment to listen
-            try:
-                await page.goto(f"http://127.0.0.1:{settings.dashboard_port}/dashboard")
-                break
-            except Exception:
-                await page.wait_for_timeout(500)
+        page = await open_dashboard(browser, settings.dashboard_port)
         await page.wait_for_selector(".tabulator-row", timeout=90_000)
         transactions = page.locator("#kpi-transactions .kpi-value")
         first = await transactions.inner_text()

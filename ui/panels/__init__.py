@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import pandas as pd
+import panel as pn
+
 from config import Settings
 from detection.alert import Alert
 from detection.metrics import MetricsTotals
@@ -42,3 +45,18 @@ class Panel(Protocol):
 
 class PanelFactory(Protocol):
     def __call__(self, feed: DashboardFeed, settings: Settings) -> Panel: ...
+
+
+def selectable_table(columns: list[str], height: int, name: str, hidden: list[str] | None = None) -> Any:
+    """A read-only Tabulator of ``columns`` where the analyst selects one row (alerts, cases)."""
+    return pn.widgets.Tabulator(
+        pd.DataFrame(columns=columns),
+        height=height,
+        sizing_mode="stretch_width",
+        selectable=1,
+        disabled=True,
+        show_index=False,
+        layout="fit_data_stretch",
+        name=name,
+        hidden_columns=hidden or [],
+    )

@@ -15,7 +15,7 @@ from detection.alert import Alert
 from detection.models import Severity
 from detection.rules import RuleCode
 from ui.feed import DashboardFeed
-from ui.panels import Tick
+from ui.panels import Tick, selectable_table
 
 TABLE_ROWS = 500
 ALERT_COLUMNS = [
@@ -73,17 +73,7 @@ class AlertsPanel:
         #: New rows (newest first) held back while an alert is selected.
         self.held: list[dict[str, Any]] = []
 
-        self.table = pn.widgets.Tabulator(
-            pd.DataFrame(columns=ALERT_COLUMNS),
-            height=360,
-            sizing_mode="stretch_width",
-            selectable=1,
-            disabled=True,
-            show_index=False,
-            layout="fit_data_stretch",
-            name="alerts",
-            hidden_columns=["alert_id"],
-        )
+        self.table = selectable_table(ALERT_COLUMNS, 360, "alerts", hidden=["alert_id"])
         self.severity_filter = pn.widgets.MultiChoice(name="Severity", options=SEVERITIES, value=[], width=260)
         self.rule_filter = pn.widgets.Select(name="Rule", options=RULE_CHOICES, value="", width=200)
         self.country_filter = pn.widgets.TextInput(name="Country", placeholder="e.g. DE", width=100)
@@ -149,11 +139,19 @@ class AlertsPanel:
         self.action_status.object = ""
         self.detail.object = describe(self.selected) + await self._history(self.selected.customer.customer_id)
 
+    @property
+    def _api_headers(self) -> dict[str, str]:
+        token = self.settings.api_token  # the worker's read API requires it when set
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     async def _history(self, customer_id: str) -> str:
         url = f"{self.settings.worker_api_url}/api/customers/{customer_id}/transactions?limit=8"
         try:
             timeout = aiohttp.ClientTimeout(total=2)
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url, headers=self._api_headers) as response,
+            ):
                 body = json.loads(await response.text()) if response.status == 200 else None
         except (aiohttp.ClientError, TimeoutError, ValueError):
             body = None

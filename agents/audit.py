@@ -1,0 +1,42 @@
+"""Decisions of this worker into the audit trail (changes are audited by the commands that make them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from agents import topics
+from agents.decide import Decided
+from agents.metrics import WORKER_ID
+from detection.audit import AuditRecord, audit_message, decision_record
+from detection.models import Transaction
+
+ACTOR = f"worker:{WORKER_ID}"
+
+
+async def send_audit(record: AuditRecord) -> None:
+    key, value = audit_message(record)
+    await topics.audit.send(key=key, value=value)
+
+
+async def audit_decision(
+    transaction: Transaction, decided: Decided, *, learned: bool, action: str = "decided", wait: bool = True
+) -> None:
+    """``wait``: until the producer took the record (the stream: before its offset commits). Without, the
+    record is queued in the producer's buffer (the decision API answers before it is acknowledged)."""
+    record = decision_record(
+        transaction,
+        decided.verdict,
+        rules_version=decided.detector.rules_version,
+        rules_offset=decided.rules_offset,
+        model_version=decided.decision.model_version,
+        learned=learned,
+        shadow=decided.shadow,
+        actor=ACTOR,
+        at=datetime.now(UTC),
+        action=action,
+    )
+    if wait:
+        await send_audit(record)
+    else:
+        key, value = audit_message(record)
+        topics.audit.send_soon(key=key, value=value)

@@ -1,0 +1,142 @@
+"""Topics every worker reads whole (rule sets, allow lists): no consumer group, from the beginning.
+
+A Faust agent gets only the partitions the group assigns it, and a table fed by a changelog it
+does not own only tails it as a standby (robinhood/faust #541); GlobalTable misbehaves with
+several workers (#283). These topics are small and compacted, so each worker reads all of one
+with its own aiokafka consumer into memory, and says when it has caught up with the end it saw
+at start (the detect agent and the decision API wait for that, so a restarted worker decides
+on the latest rules, never on the file's defaults).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from agents import topics
+from agents.app import app, broker_url
+from agents.dead_letter import dead_letter_of, error_of
+from agents.metrics import worker_metrics
+from config import get_settings
+from config.broker import bootstrap_servers
+
+logger = logging.getLogger(__name__)
+settings = get_settings()
+RecordHandler = Callable[[ConsumerRecord], None]
+
+
+class BroadcastReader:
+    def __init__(self, topic: str, handle: RecordHandler) -> None:
+        self.topic = topic
+        self.handle = handle
+        self.caught_up = asyncio.Event()
+        self.records_read = 0
+        self.failed = 0
+        self.last_error: str | None = None
+
+    async def follow(self, broker_url: str, fetch_wait_ms: int) -> None:
+        """Read the topic from the beginning, then every new record, until cancelled."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers(broker_url),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=fetch_wait_ms,
+        )
+        await consumer.start()
+        try:
+            partitions = await _partitions(consumer, self.topic)
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            while True:
+                # At or past the end seen at start (the embedded broker may report an end below the true one).
+                if not self.caught_up.is_set() and await _at_or_past(consumer, ends):
+                    self.caught_up.set()
+                    logger.info("%s: caught up after %d records", self.topic, self.records_read)
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for record in records:
+                        await self._apply(record)
+        finally:
+            await consumer.stop()
+
+    async def _apply(self, record: ConsumerRecord) -> None:
+        """One record. A bad one goes to the dead-letter topic (from each worker, as each reads it whole) and
+        never stops the reader; the commands validate before they write, so only a foreign writer sends one."""
+        self.records_read += 1
+        try:
+            self.handle(record)
+        except Exception as exc:
+            self.failed += 1
+            self.last_error = f"offset {record.offset}: {type(exc).__name__}: {exc}"
+            logger.error("%s: record rejected at %s", self.topic, self.last_error)
+            letter = dead_letter_of(record, "schema", error_of(exc), f"broadcast:{self.topic}")
+            worker_metrics.incr("dead_letter.schema")
+            await topics.dead_letter.send(key=record.key, value=letter.model_dump_json().encode())
+
+
+async def _at_or_past(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    for _ in range(50):
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"topic {topic} does not exist (fraudwatch creates it at start)")
+
+
+class Followed:
+    """The broadcast readers of this process, and the gate that holds decisions until they caught up.
+
+    The gate closes only in a worker (Faust's on_worker_init): unit tests and offline commands
+    that import the agents never start the readers, so they must not wait for them.
+    """
+
+    def __init__(self) -> None:
+        self.readers: list[BroadcastReader] = []
+        self.gated = False
+
+    async def ready(self) -> None:
+        if self.gated:
+            for reader in self.readers:
+                if not reader.caught_up.is_set():
+                    await reader.caught_up.wait()
+
+
+followed = Followed()
+
+
+def follow_in_worker(topic: str, handle: RecordHandler) -> BroadcastReader:
+    """A reader of ``topic`` that every worker runs as a Faust task, restarted after a broker error."""
+    reader = BroadcastReader(topic, handle)
+    followed.readers.append(reader)
+
+    @app.task
+    async def _follow() -> None:
+        while True:
+            try:
+                await reader.follow(broker_url(settings), settings.consumer_fetch_max_wait_ms)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("%s: reader failed; reading again from the beginning in 1 s", topic)
+                await asyncio.sleep(1.0)
+
+    return reader
+
+
+@app.on_worker_init.connect
+def _gate_decisions(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    followed.gated = True

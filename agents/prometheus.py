@@ -1,0 +1,210 @@
+"""Prometheus exposition of a worker: our counters, Faust's monitor, offsets and tables, read at scrape time.
+
+Why ``prometheus-client`` with a custom collector rather than Faust's Prometheus sensor: the sensor
+updates its metrics on every event (a lock and a label lookup per message on the hot path) and knows
+nothing of our counters (alerts by rule, dead letters by reason, SMTP outcomes). A collector costs
+nothing between scrapes: it reads the totals the agents already keep and Faust's monitor when
+Prometheus asks. Only the two latency histograms are observed as events happen.
+
+Every Prometheus name is defined here, once, from the counter families of detection.metrics that the
+agents count under (``alerts.rule.VELOCITY`` -> ``fraudwatch_alerts_by_rule_total{rule="VELOCITY"}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from faust.exceptions import ConsumerNotStarted
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from detection.metrics import AMOUNT_TOTAL_EUR, Family
+
+PREFIX = "fraudwatch"
+
+registry = CollectorRegistry(auto_describe=True)
+
+#: Time one event spends in an agent's handler (validate, detect, ...), from the first await to the last.
+event_processing_seconds = Histogram(
+    f"{PREFIX}_event_processing_seconds",
+    "Time an agent spends on one event.",
+    ["stage"],
+    buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+    registry=registry,
+)
+#: From the raw record reaching the broker to its alert being sent (the alert's detection_latency_ms).
+alert_latency_seconds = Histogram(
+    f"{PREFIX}_alert_latency_seconds",
+    "Raw transaction on the broker to alert published.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=registry,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CounterFamily:
+    """A family of our counters (``<prefix>.<label>``) as one labelled Prometheus counter."""
+
+    prefix: str
+    name: str
+    label: str
+    documentation: str
+
+
+#: Longest prefix first: ``transactions.country.DE`` belongs to the country family, not ``transactions``.
+#: ``alerts.merchant.*`` is left to the dashboard: one series per merchant is too many for Prometheus.
+COUNTER_FAMILIES: tuple[CounterFamily, ...] = (
+    CounterFamily(Family.TRANSACTIONS_COUNTRY, "transactions_by_country", "country", "Transactions, by country."),
+    CounterFamily(Family.TRANSACTIONS_CHANNEL, "transactions_by_channel", "channel", "Transactions, by channel."),
+    CounterFamily(Family.TRANSACTIONS_DEVICE, "transactions_by_device", "device", "Transactions: new or known."),
+    CounterFamily(Family.TRANSACTIONS, "transactions", "outcome", "Transactions: valid, invalid, scored, replayed."),
+    CounterFamily(Family.ALERTS_RULE, "alerts_by_rule", "rule", "Alerts a rule took part in."),
+    CounterFamily(Family.ALERTS_SEVERITY, "alerts_by_severity", "severity", "Alerts by severity."),
+    CounterFamily(Family.ALERTS_COUNTRY, "alerts_by_country", "country", "Alerts by country."),
+    CounterFamily(Family.ALERTS_CHANNEL, "alerts_by_channel", "channel", "Alerts by channel."),
+    CounterFamily(Family.ALERTS_DEVICE, "alerts_by_device", "device", "Alerts on a new or known device."),
+    CounterFamily(Family.DEAD_LETTER, "dead_letters", "reason", "Records sent to a dead-letter topic, by reason."),
+    CounterFamily(Family.NOTIFY, "notify_outcomes", "outcome", "SMTP outcomes: sent, retries, digests, undeliverable."),
+    CounterFamily(Family.REFERENCE, "reference_records", "topic", "Reference records applied to tables."),
+    CounterFamily(Family.QUALITY, "feedback_outcomes", "outcome", "Confirmed feedback: true/false positives, misses."),
+    CounterFamily(AMOUNT_TOTAL_EUR.split(".")[0], "amount_eur", "kind", "Amounts in EUR: total scored and at risk."),
+)
+SKIPPED_PREFIXES = (f"{Family.ALERTS_MERCHANT}.",)
+
+
+def family_of(counter_name: str) -> tuple[CounterFamily, str] | None:
+    """The family a counter belongs to and its label value; None for one without a family."""
+    for family in COUNTER_FAMILIES:
+        if counter_name.startswith(family.prefix + "."):
+            return family, counter_name[len(family.prefix) + 1 :]
+    return None
+
+
+def counter_metrics(totals: Mapping[str, float]) -> list[Metric]:
+    """Our cumulative counters as labelled Prometheus counters; unknown names under ``fraudwatch_counter``."""
+    metrics: dict[str, CounterMetricFamily] = {}
+    other = CounterMetricFamily(f"{PREFIX}_counter", "Counters without a family of their own.", labels=["name"])
+    for name, value in sorted(totals.items()):
+        if name.startswith(SKIPPED_PREFIXES):
+            continue
+        found = family_of(name)
+        if found is None:
+            other.add_metric([name], value)
+            continue
+        family, label = found
+        if family.name not in metrics:
+            metrics[family.name] = CounterMetricFamily(
+                f"{PREFIX}_{family.name}", family.documentation, labels=[family.label]
+            )
+        metrics[family.name].add_metric([label], value)
+    return [*metrics.values(), *([other] if other.samples else [])]
+
+
+def partition_lags(
+    read_offsets: Mapping[Any, int], end_offsets: Mapping[Any, int], committed_offsets: Mapping[Any, int]
+) -> dict[Any, int]:
+    """Records not read yet per partition: end offset minus the next offset to read.
+
+    The next offset is the last read + 1, or the committed offset (itself "next to read") for a
+    partition nothing was read from yet. Clamped at zero: the embedded broker reports a partition's
+    end as its last batch's base offset + 1, which can be below what was already read.
+    """
+    lags: dict[Any, int] = {}
+    for tp, end in end_offsets.items():
+        if tp in read_offsets:
+            next_offset = read_offsets[tp] + 1
+        elif tp in committed_offsets:
+            next_offset = committed_offsets[tp]
+        else:
+            continue
+        lags[tp] = max(0, end - next_offset)
+    return lags
+
+
+def table_key_count(table: Any) -> float | None:
+    """Keys in a table's local partitions: RocksDB's estimate (no scan), or the in-memory store's length."""
+    store = getattr(table, "data", None)
+    databases = getattr(store, "_dbs", None)
+    if databases is not None:
+        return float(sum(db.property_int_value("rocksdb.estimate-num-keys") or 0 for db in list(databases.values())))
+    data = getattr(store, "data", None)
+    return float(len(data)) if data is not None else None
+
+
+class WorkerCollector(Collector):
+    """Reads a Faust app's monitor, consumer and tables, and our counter totals, on each scrape."""
+
+    def __init__(self, app: Any, totals: Callable[[], Mapping[str, float]]) -> None:
+        self.app = app
+        self.totals = totals
+
+    def collect(self) -> Iterator[Metric]:
+        yield from counter_metrics(self.totals())
+        monitor = self.app.monitor
+        yield _by_label(
+            "messages_received", "Messages consumed, by topic.", "topic", monitor.messages_received_by_topic
+        )
+        yield _by_label("messages_sent", "Messages produced, by topic.", "topic", monitor.messages_sent_by_topic)
+        yield _by_label("agent_events", "Events processed, by agent.", "agent", monitor.events_by_task)
+        yield from self._offsets(monitor)
+        tables = GaugeMetricFamily(f"{PREFIX}_table_keys", "Keys in this worker's table partitions.", labels=["table"])
+        for name, table in sorted(self.app.tables.items()):
+            count = table_key_count(table)
+            if count is not None:
+                tables.add_metric([name], count)
+        yield tables
+        yield GaugeMetricFamily(
+            f"{PREFIX}_ready", "1 when partitions are assigned and tables recovered.", ready(self.app)
+        )
+
+    def _offsets(self, monitor: Any) -> Iterable[Metric]:
+        labels = ["topic", "partition"]
+        lag = GaugeMetricFamily(f"{PREFIX}_consumer_lag", "Records not yet read, per partition.", labels=labels)
+        committed = GaugeMetricFamily(f"{PREFIX}_committed_offset", "Committed offset, per partition.", labels=labels)
+        read = dict(monitor.tp_read_offsets or {})
+        ends = dict(monitor.tp_end_offsets or {})
+        commits = dict(monitor.tp_committed_offsets or {})
+        for tp, value in sorted(partition_lags(read, ends, commits).items()):
+            lag.add_metric([tp.topic, str(tp.partition)], value)
+        for tp, value in sorted(commits.items()):
+            committed.add_metric([tp.topic, str(tp.partition)], value)
+        return [lag, committed]
+
+
+def _by_label(name: str, documentation: str, label: str, counts: Mapping[Any, float] | None) -> Metric:
+    metric = CounterMetricFamily(f"{PREFIX}_{name}", documentation, labels=[label])
+    for key, value in sorted((str(k), v) for k, v in (counts or {}).items()):
+        metric.add_metric([key], value)
+    return metric
+
+
+def ready(app: Any) -> bool:
+    """Partitions assigned, tables recovered, not rebalancing, not crashed (the /ready answer)."""
+    return not readiness_problems(app)
+
+
+def assigned_partitions(app: Any) -> set[Any]:
+    consumer = getattr(app, "_consumer", None)  # not created yet: not started
+    if consumer is None:
+        return set()
+    try:
+        return set(consumer.assignment())
+    except ConsumerNotStarted:
+        return set()
+
+
+def readiness_problems(app: Any) -> list[str]:
+    """What keeps a worker from serving: empty means ready."""
+    problems: list[str] = []
+    if app.crashed:
+        problems.append(f"crashed: {app.crash_reason!r}")
+    if getattr(app, "rebalancing", False):
+        problems.append("rebalancing")
+    if not assigned_partitions(app):
+        problems.append("no partitions assigned")
+    if not app.tables.recovery.completed.is_set():
+        problems.append("tables recovering")
+    return problems

@@ -1,0 +1,19 @@
+"""open_cases: customer_id -> the customer's open Case (JSON), or nothing. A closed case leaves the
+table (its last state stays on the compacted fraud.cases topic)."""
+
+from __future__ import annotations
+
+from faust.types import AppT, TableT
+
+from config import Settings
+
+
+def open_cases_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
+    return app.Table(
+        "open-cases",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        options={"block_cache_size": settings.table_block_cache_bytes},
+        help="The open case of each customer (Case JSON).",
+    )

@@ -1,0 +1,68 @@
+"""The benchmark harness on tiny data: features as defined, a protocol without leakage, real baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.handbook import judge, run_baselines, run_fraudwatch
+from bench.handbook_features import FEATURE_NAMES, Protocol, baseline_features, train_test_split
+from producers.handbook import SECONDS_PER_DAY, HandbookData, HandbookScenario, simulate
+
+TINY = HandbookScenario(customers=120, terminals=240, days=40)
+PROTOCOL = Protocol(train_start_day=12, train_days=7, delay_days=7, test_days=7)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> HandbookData:
+    return simulate(TINY, 21)
+
+
+def test_features_follow_their_definitions_row_by_row(tiny: HandbookData) -> None:
+    features = baseline_features(tiny, delay_days=7)
+    assert features.shape == (len(tiny), len(FEATURE_NAMES))
+    rng = np.random.default_rng(0)
+    t, day = tiny.seconds, SECONDS_PER_DAY
+    for i in rng.choice(len(tiny), size=40, replace=False):
+        mine = tiny.customer == tiny.customer[i]
+        for w, column in zip((1, 7, 30), (3, 5, 7), strict=True):
+            window = mine & (t > t[i] - w * day) & (t <= t[i])  # the payment itself included
+            assert features[i, column] == window.sum()
+            assert features[i, column + 1] == pytest.approx(tiny.amount[window].mean())
+        at_terminal = tiny.terminal == tiny.terminal[i]
+        for w, column in zip((1, 7, 30), (9, 11, 13), strict=True):
+            # Only what is known: the window ends the label delay before the payment.
+            window = at_terminal & (t > t[i] - (7 + w) * day) & (t <= t[i] - 7 * day)
+            assert features[i, column] == window.sum()
+            expected_risk = tiny.is_fraud[window].mean() if window.any() else 0.0
+            assert features[i, column + 1] == pytest.approx(expected_risk)
+        assert features[i, 2] == ((t[i] % day) // 3600 <= 6)
+
+
+def test_the_protocol_never_trains_on_the_test_window_and_drops_known_cards(tiny: HandbookData) -> None:
+    split = train_test_split(tiny, PROTOCOL)
+    train_days, test_days = tiny.day[split.train], tiny.day[split.test]
+    assert not (split.train & split.test).any()
+    assert train_days.min() == 12 and train_days.max() == 18
+    assert test_days.min() >= 26 and test_days.max() <= 32  # 7 days of delay left out between them
+    known_in_training = set(tiny.customer[split.train & tiny.is_fraud])
+    assert known_in_training and not known_in_training & set(tiny.customer[split.test])
+
+
+def test_baselines_beat_chance_and_fraudwatch_is_judged_on_the_same_rows(tiny: HandbookData) -> None:
+    rows = run_baselines(tiny, PROTOCOL, gbt="lightgbm", jobs=1)  # one thread: the machine is shared
+    assert [r.system for r in rows] == ["logistic regression", "random forest", "LightGBM"]
+    assert all(r.auc_roc is not None and r.auc_roc > 0.7 for r in rows)
+    fraudwatch, report = run_fraudwatch(tiny, PROTOCOL, seed=21, workers=1, feedback_with_terminal=False)
+    split = train_test_split(tiny, PROTOCOL)
+    # The backtest's own report covers every test-window payment; the table only the Handbook's test rows.
+    assert report["transactions"] >= split.test.sum() > 0
+    assert fraudwatch.system == "fraudwatch" and fraudwatch.auc_roc is not None and fraudwatch.us_per_tx > 0
+
+
+def test_a_perfect_score_is_judged_perfect(tiny: HandbookData) -> None:
+    split = train_test_split(tiny, PROTOCOL)
+    labels = tiny.is_fraud[split.test]
+    row = judge("oracle", tiny, split.test, labels.astype(float), labels, 1.0, "0.5")
+    assert row.auc_roc == 1.0 and row.average_precision == 1.0 and row.precision == row.recall == 1.0
+    assert row.recall_at_precision_85 == 1.0
