@@ -158,7 +158,8 @@ async def _score_customer(customer_key: bytes, arrivals: list[Incoming], detecte
             learned = detector.learn(state, transaction, decision)
             learned_any = learned or learned_any
             shadow = shadow_verdict(decision, live_models.shadow, detector.config) if live_models.shadow else None
-            await audit_decision(transaction, decided, learned=learned)
+            # Queued, not awaited per decision (a broker round trip each); flushed before offsets commit.
+            await audit_decision(transaction, decided, learned=learned, wait=False)
             alert = (
                 _alert_for(incoming, verdict.decision, decided.reference, detector.rules_version, detected_at)
                 if verdict.publish
