@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 import faust
 from faust.types import TransportT
+from mode.utils.queues import FlowControlEvent
 
+from agents.flow_control import ForgettingFlowControl
 from agents.roles import select_agents
 from agents.shutdown import start_shutdown_watchdog
 from agents.transport import FetchWaitTransport
@@ -58,6 +61,10 @@ class FraudwatchApp(faust.App):
 
     def _new_transport(self) -> TransportT:
         return FetchWaitTransport(self.conf.broker_consumer, self)
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return ForgettingFlowControl(self, loop=self.loop)  # agents.flow_control says why
 
 
 def broker_options(settings: Settings) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -21,6 +22,7 @@ from agents import topics
 from agents.app import app, broker_url
 from agents.dead_letter import dead_letter_of, error_of
 from agents.metrics import worker_metrics
+from agents.tables import customer_behaviour
 from config import get_settings
 from config.broker import bootstrap_servers
 
@@ -102,11 +104,36 @@ class Followed:
 
     The gate closes only in a worker (Faust's on_worker_init): unit tests and offline commands
     that import the agents never start the readers, so they must not wait for them.
+
+    Readers start, and are waited for, in a table's recovery callback, which Faust awaits before
+    it resumes the stream partitions; not as ``@app.task`` (Faust starts those only after recovery)
+    and never by an agent that waits before taking its events. On recovery's end Faust seeks the
+    streams to their committed offsets, then resumes flow control, which clears every agent's
+    queue: an event fetched in between and still queued is dropped, and as its offset counts as
+    read it is never fetched again (a restarted worker's detect agent, waiting for the models
+    topic, lost the transactions validated during recovery that way).
     """
 
     def __init__(self) -> None:
         self.readers: list[BroadcastReader] = []
         self.gated = False
+        self._followers: list[Follower] = []
+        self._started = False
+
+    def follow_before_streams(
+        self, follow: Callable[[], Awaitable[None]], caught_up: Callable[[], Awaitable[object]]
+    ) -> None:
+        """Run ``follow`` for the worker's life; streams resume only after ``caught_up`` returned."""
+        self._followers.append(Follower(follow, caught_up))
+
+    async def start_and_catch_up(self) -> None:
+        """Start the followers (once per process) and wait until each caught up: every recovery calls it."""
+        if not self._started:
+            self._started = True
+            for follower in self._followers:
+                app.add_future(follower.follow())
+        for follower in self._followers:
+            await follower.caught_up()
 
     async def ready(self) -> None:
         if self.gated:
@@ -115,15 +142,21 @@ class Followed:
                     await reader.caught_up.wait()
 
 
+@dataclass(frozen=True)
+class Follower:
+    follow: Callable[[], Awaitable[None]]
+    caught_up: Callable[[], Awaitable[object]]
+
+
 followed = Followed()
+customer_behaviour.on_recover(followed.start_and_catch_up)
 
 
 def follow_in_worker(topic: str, handle: RecordHandler) -> BroadcastReader:
-    """A reader of ``topic`` that every worker runs as a Faust task, restarted after a broker error."""
+    """A reader of ``topic`` that every worker runs (see Followed), restarted after a broker error."""
     reader = BroadcastReader(topic, handle)
     followed.readers.append(reader)
 
-    @app.task
     async def _follow() -> None:
         while True:
             try:
@@ -134,6 +167,7 @@ def follow_in_worker(topic: str, handle: RecordHandler) -> BroadcastReader:
                 logger.exception("%s: reader failed; reading again from the beginning in 1 s", topic)
                 await asyncio.sleep(1.0)
 
+    followed.follow_before_streams(_follow, reader.caught_up.wait)
     return reader
 
 

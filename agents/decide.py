@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.decisions_log import load_activity
+from agents.activity import load_activity
 from agents.live_lists import list_book
 from agents.live_rules import live_rules
 from agents.models import live_models

@@ -3,28 +3,76 @@
 Batched (``FRAUDWATCH_ACTIVITY_BATCH_SIZE`` / ``_S``): a batch of decisions becomes one activity
 delta per terminal and merchant on the one-partition activity topic, instead of one record per
 transaction. Offsets are acknowledged after the batch's table writes and sends, so a crash
-replays the batch (counts are at least once, like every effect here) and loses nothing.
+replays the batch and loses nothing; the offset counted up to, kept per partition in the table,
+keeps a replayed batch from being counted twice.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import faust
+from faust.streams import _current_event
 
 from agents import topics
+from agents.activity import send_activity
 from agents.app import app
-from agents.dead_letter import handle_guarded, process_guarded
+from agents.dead_letter import handle_guarded
 from agents.metrics import worker_metrics
-from agents.tables import decisions, entity_activity
+from agents.tables import decisions
 from config import get_settings
-from detection.activity import EntityActivity
-from detection.decisions import DecisionRecord, EntityActivityDelta, activity_deltas, apply_activity_delta
+from detection.decisions import DecisionRecord, activity_deltas
 
 settings = get_settings()
 STAGE = "decisions"
 
 
+#: Per partition, in the decisions table: the highest decisions-topic offset already counted into
+#: terminal/merchant activity. A batch redelivered after a rebalance or crash (at least once) is
+#: logged again (idempotent) but not counted again.
+def counted_key(partition: int) -> bytes:
+    return b"\x00counted-offset:%d" % partition
+
+
 @app.agent(topics.decisions)
 async def log_decisions(stream: faust.StreamT[bytes]) -> None:
+    batches = stream.take_events(settings.activity_batch_size, within=settings.activity_batch_s)  # type: ignore[attr-defined]
+    async for batch in batches:
+        fresh: list[DecisionRecord] = []
+        for partition, events in _by_partition(batch).items():
+            as_current(events[0])
+            counted = int(decisions.get(counted_key(partition)) or -1)
+            for event in events:
+                as_current(event)
+                record = await _log_guarded(event)
+                if record is not None and event.message.offset > counted:
+                    fresh.append(record)
+        worker_metrics.incr("decisions.logged", len(fresh))
+        for delta in activity_deltas(fresh):
+            await send_activity(delta)
+        for partition, events in _by_partition(batch).items():
+            as_current(events[-1])
+            decisions[counted_key(partition)] = str(events[-1].message.offset).encode()
+
+
+def as_current(event: faust.EventT[bytes]) -> None:
+    """Make ``event`` the current event of this task: a table read or write goes to its partition.
+
+    take_events buffers in a background task, so this agent's task has no current event of its
+    own. Only the context variable is set: the stream's ``current_event`` attribute belongs to the
+    background reader, which reads it for the record it is about to buffer.
+    """
+    _current_event.set(weakref.ref(event))
+
+
+def _by_partition(batch: list[faust.EventT[bytes]]) -> dict[int, list[faust.EventT[bytes]]]:
+    partitions: dict[int, list[faust.EventT[bytes]]] = {}
+    for event in batch:
+        partitions.setdefault(event.message.partition, []).append(event)
+    return partitions
+
+
+async def _log_guarded(event: faust.EventT[bytes]) -> DecisionRecord | None:
     logged: list[DecisionRecord] = []
 
     async def log_one(event: faust.EventT[bytes]) -> None:
@@ -32,40 +80,11 @@ async def log_decisions(stream: faust.StreamT[bytes]) -> None:
         decisions[record.transaction_id.encode()] = record.model_dump_json(exclude={"feature_vector"}).encode()
         logged.append(record)
 
-    batches = stream.take_events(settings.activity_batch_size, within=settings.activity_batch_s)  # type: ignore[attr-defined]
-    async for batch in batches:
-        logged.clear()
-        for event in batch:
-            # A table write goes to the partition of the stream's *current* event: make it this one.
-            stream._set_current_event(event)  # type: ignore[attr-defined]
-            await handle_guarded(event, log_one, STAGE)
-        worker_metrics.incr("decisions.logged", len(logged))
-        for delta in activity_deltas(logged):
-            await send_activity(delta)
-
-
-async def send_activity(delta: EntityActivityDelta) -> None:
-    await topics.entity_activity.send(key=delta.entity.encode(), value=delta.model_dump_json().encode())
+    await handle_guarded(event, log_one, STAGE)
+    return logged[0] if logged else None
 
 
 def load_decision(transaction_id: str) -> DecisionRecord | None:
     """The logged decision of a transaction in the current event's (customer's) partition, if still kept."""
     raw = decisions.get(transaction_id.encode())
     return DecisionRecord.model_validate_json(raw) if raw is not None else None
-
-
-@app.agent(topics.entity_activity)
-async def update_entity_activity(stream: faust.StreamT[bytes]) -> None:
-    await process_guarded(stream, apply_activity_event, STAGE)
-
-
-async def apply_activity_event(event: faust.EventT[bytes]) -> None:
-    delta = EntityActivityDelta.model_validate_json(event.value)
-    activity = load_activity(delta.entity) or EntityActivity()
-    apply_activity_delta(activity, delta)
-    entity_activity[delta.entity.encode()] = activity.to_json()
-
-
-def load_activity(entity: str) -> EntityActivity | None:
-    raw = entity_activity.get(entity.encode())
-    return EntityActivity.from_json(raw) if raw is not None else None

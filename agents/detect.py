@@ -103,7 +103,6 @@ batch_effects: list[BatchEffects] = [decision_records, alert_records]
 
 @app.agent(topics.rekeyed_transactions)
 async def detect(stream: faust.StreamT[bytes]) -> None:
-    await live_models.wait_ready(settings.models_wait_s)  # a restarted worker scores with the latest champion
     await process_in_batches(
         stream, detect_records, STAGE, max_events=settings.batch_max_events, within_s=settings.batch_within_s
     )

@@ -14,9 +14,10 @@ import logging
 import faust
 
 from agents import topics
+from agents.activity import send_activity
 from agents.app import app
 from agents.dead_letter import process_guarded, send_to_dead_letter
-from agents.decisions_log import load_decision, send_activity
+from agents.decisions_log import load_decision
 from agents.metrics import worker_metrics
 from agents.shadow_quality import count_shadow_feedback
 from agents.state_access import load_merchant_risk, load_reference, save_reference

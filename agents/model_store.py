@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from config import Settings
 from config.broker import bootstrap_servers
+from detection.audit import audit_message, change_record
 from detection.decisions import DecisionRecord, training_set
 from detection.model import ModelArtifact
 from detection.model_registry import (
@@ -85,8 +86,15 @@ async def load_registry(broker_url: str, topic: str) -> Registry:
     return registry
 
 
-async def publish(broker_url: str, topic: str, artifact: ModelArtifact | None, event: ModelEvent | None) -> None:
-    """Write an artifact and/or an event, in that order, and wait until the broker has them."""
+async def publish(
+    broker_url: str,
+    topic: str,
+    artifact: ModelArtifact | None,
+    event: ModelEvent | None,
+    audit_topic: str | None = None,
+) -> None:
+    """Write an artifact and/or an event, in that order, and wait until the broker has them; with
+    ``audit_topic``, the event also goes to the audit trail (who, when, what, why: `fraudwatch audit VERSION`)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers(broker_url), acks="all", max_request_size=16 * 1024 * 1024
     )
@@ -96,6 +104,13 @@ async def publish(broker_url: str, topic: str, artifact: ModelArtifact | None, e
             await producer.send_and_wait(topic, artifact.model_dump_json().encode(), key=artifact_key(artifact.version))
         if event is not None:
             await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event_key(event))
+        if event is not None and audit_topic is not None:
+            details = event.model_dump(mode="json")
+            record = change_record(
+                "model", event.version or "none", event.action, event.actor, event.at, event.reason or None, details
+            )
+            audit_key, audit_value = audit_message(record)
+            await producer.send_and_wait(audit_topic, audit_value, key=audit_key)
     finally:
         await producer.stop()
 
@@ -106,7 +121,7 @@ async def change_registry(
     """Promote, roll back, shadow or unshadow: checked against the registry, then recorded on the topic."""
     registry = await load_registry(broker_url, settings.topic_models)
     event = new_event(registry, action, version, datetime.now(UTC), actor, reason)
-    await publish(broker_url, settings.topic_models, None, event)
+    await publish(broker_url, settings.topic_models, None, event, settings.topic_audit)
     return event
 
 
@@ -165,5 +180,5 @@ async def publish_trained(
     registry = await load_registry(broker_url, settings.topic_models)
     registry.add_artifact(artifact)
     event = new_event(registry, role, artifact.version, datetime.now(UTC), actor, reason)
-    await publish(broker_url, settings.topic_models, artifact, event)
+    await publish(broker_url, settings.topic_models, artifact, event, settings.topic_audit)
     return event

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
+from agents.metrics import worker_metrics
 from agents.tables import customer_behaviour, customer_reference, merchant_risk
 from detection import reference
 from detection.reference import CustomerReference, MerchantRisk
-from detection.state import CustomerState
+from detection.state import CustomerState, decode_state
+
+logger = logging.getLogger(__name__)
 
 
 def load_state(customer_key: bytes, now: float, ttl_s: float) -> CustomerState:
@@ -13,7 +18,11 @@ def load_state(customer_key: bytes, now: float, ttl_s: float) -> CustomerState:
     raw = customer_behaviour.get(customer_key)
     if raw is None:
         return CustomerState()
-    return fresh_if_idle(CustomerState.from_json(raw), now, ttl_s)
+    state, change = decode_state(raw)
+    if change is not None:  # an older layout migrated, or an unreadable one reset: never a dead letter
+        worker_metrics.incr(f"state.{change}")
+        logger.warning("customer %s: stored state %s", customer_key.decode(errors="replace"), change)
+    return fresh_if_idle(state, now, ttl_s)
 
 
 def fresh_if_idle(state: CustomerState, now: float, ttl_s: float) -> CustomerState:

@@ -22,7 +22,6 @@ from agents.batching import Event, process_in_batches
 from agents.dead_letter import send_to_dead_letter
 from agents.detect import Incoming, detect_transactions
 from agents.metrics import worker_metrics
-from agents.models import live_models
 from agents.topics import INGESTED_AT_HEADER
 from config import get_settings
 from detection.metrics import TRANSACTIONS_INVALID, TRANSACTIONS_VALID
@@ -47,7 +46,6 @@ limits = ValidationLimits(
 
 @app.agent(topics.raw_transactions)
 async def validate(stream: faust.StreamT[bytes]) -> None:
-    await live_models.wait_ready(settings.models_wait_s)  # it detects too: score with the latest champion
     await process_in_batches(
         stream, validate_records, STAGE, max_events=settings.batch_max_events, within_s=settings.batch_within_s
     )

@@ -20,7 +20,7 @@ from agents.tables import customer_behaviour
 from detection.alert import mask
 from detection.models import Customer
 from detection.reference import merchant_key, terminal_key
-from detection.state import CustomerState
+from detection.state import CustomerState, decode_state
 
 MAX_PAGE = 500
 
@@ -51,7 +51,7 @@ def public_profile(profile: Customer) -> dict[str, Any]:
 
 def _customer_state(customer_id: str) -> CustomerState | None:
     raw = customer_behaviour.get(customer_id.encode())
-    return CustomerState.from_json(raw) if raw is not None else None
+    return decode_state(raw)[0] if raw is not None else None  # an old layout reads as the detector sees it
 
 
 class JsonView(View):

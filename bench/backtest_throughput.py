@@ -14,6 +14,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from detection.sources import REFERENCE_SOURCES
 from producers.generate import write_files
@@ -41,18 +42,33 @@ def main() -> None:
             start=datetime(2026, 1, 1, tzinfo=UTC),
         )
         reference = {source.name: data / f"{source.name}.jsonl" for source in REFERENCE_SOURCES}
-        for workers in sorted({1, os.cpu_count() or 1}):
-            report = run_backtest(
+        cores = os.cpu_count() or 1
+
+        def backtest(workers: int, learn: bool) -> dict[str, Any]:
+            return run_backtest(
                 data / "transactions.jsonl",
                 feedback=data / "feedback.jsonl",
                 reference=reference,
                 workers=workers,
                 show_progress=False,
+                learn=learn,
             )
-            print(f"workers={workers}  {report['throughput_tx_per_s']:>8,} tx/s  ({report['seconds']} s)")
+
+        # Side by side in one run: the rules alone, then learning (daily retraining, model on).
+        rules_only = backtest(cores, learn=False)
+        rate, seconds = rules_only["throughput_tx_per_s"], rules_only["seconds"]
+        print(f"rules only   workers={cores}  {rate:>8,} tx/s  ({seconds} s)")
+        for workers in sorted({1, cores}):
+            report = backtest(workers, learn=True)
+            print(
+                f"with model   workers={workers}  {report['throughput_tx_per_s']:>8,} tx/s  ({report['seconds']} s, "
+                f"{report['models_trained']} daily retrainings included)"
+            )
+        print(f"model scoring, µs per transaction: {json.dumps(report['model_scoring_us_per_tx'])}")
         write_report(report, OUT / "backtest-report.json")
     keys = ("transactions", "frauds", "alerts", "precision", "recall", "f1", "alerts_per_1000", "card_precision_at_100")
-    print(json.dumps({k: report[k] for k in keys}))
+    print("rules only:", json.dumps({k: rules_only[k] for k in keys}))
+    print("with model:", json.dumps({k: report[k] for k in keys}))
     print("per rule:")
     for code, figures in report["per_rule"].items():
         print(

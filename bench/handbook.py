@@ -140,9 +140,13 @@ def run_fraudwatch(
     start = datetime(data.scenario.start.year, data.scenario.start.month, data.scenario.start.day, tzinfo=UTC)
     with tempfile.TemporaryDirectory(prefix="fraudwatch-handbook-") as scratch:
         directory = Path(scratch)
-        # Everything up to the end of the test window: state and feedback build up as they would live.
+        # From the history the baselines' longest window sees before their training window, to the
+        # end of the test window: state and feedback build up in event time as they would live.
         write_handbook_files(
-            data.before_day(protocol.test_end_day), directory, seed=seed, feedback_with_terminal=feedback_with_terminal
+            data.between_days(protocol.history_start_day, protocol.test_end_day),
+            directory,
+            seed=seed,
+            feedback_with_terminal=feedback_with_terminal,
         )
         report = run_backtest(
             directory / "transactions.jsonl",

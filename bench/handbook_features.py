@@ -102,6 +102,12 @@ class Protocol:
         return cls(train_start_day=train_start_day, delay_days=math.ceil(label_delay_days))
 
     @property
+    def history_start_day(self) -> int:
+        """Where a streaming system's replay starts: the longest feature window (plus the delay)
+        before the training window, the history the baselines' features look back on."""
+        return max(0, self.train_start_day - max(WINDOWS_DAYS) - self.delay_days)
+
+    @property
     def test_start_day(self) -> int:
         return self.train_start_day + self.train_days + self.delay_days
 

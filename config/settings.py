@@ -170,9 +170,6 @@ class Settings(BaseSettings):
     activity_batch_s: float = Field(
         1.0, gt=0, description="Longest a decision waits before its terminal/merchant counts are published."
     )
-    models_wait_s: float = Field(
-        15.0, ge=0, description="At start, detection waits this long for the champion model before scoring."
-    )
 
     # --- email ------------------------------------------------------------------------------
     smtp_host: str = "127.0.0.1"

@@ -18,6 +18,7 @@ import numpy as np
 
 from detection.engine import Decision
 from detection.models import Feedback, Transaction
+from detection.quality import f1_score
 from detection.ranking import NEVER, auc_roc, average_precision, card_precision_at_k, recall_at_precision
 
 SECONDS_PER_DAY = 86_400
@@ -211,7 +212,7 @@ class Evaluation:
             "false_positives": self.false_positive,
             "precision": precision,
             "recall": recall,
-            "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
+            "f1": round(f1_score(precision, recall), 4),  # of the rounded figures, as reported
             "alerts_per_1000": round(1000 * self.alerts / self.transactions, 2) if self.transactions else 0.0,
             f"card_precision_at_{self.precision_at_k}": self.card_precision_at_k(),
             "per_rule": {code: c.as_dict(self.frauds) for code, c in sorted(self.per_rule.items())},

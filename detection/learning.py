@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from detection.activity import DAY_S, KEPT_DAYS, EntityActivity
-from detection.model import ModelArtifact
+from detection.model import ModelArtifact, load_model
 from detection.models import Feedback
 from detection.reference import merchant_key, terminal_key
 from detection.rules_config import Learning
@@ -170,6 +170,28 @@ class LearningLog:
             return None
         self.models.append(artifact)
         return artifact
+
+    def scoring_cost(self, clock: Callable[[], float], rows: int = 2000) -> dict[str, float]:
+        """Microseconds per transaction to score the latest model: one by one (live) and in a batch (backtest).
+
+        ``clock`` is handed in (e.g. ``time.perf_counter``): the core reads no clock of its own.
+        """
+        if not self.models or not self.chunks:
+            return {}
+        model = load_model(self.models[-1])
+        vectors = np.concatenate([c.vectors for c in self.chunks])[-rows:]
+        listed = vectors.tolist()
+        started = clock()
+        for vector in listed:
+            model.score(vector)
+        one = clock() - started
+        started = clock()
+        model.score_many(vectors)
+        batch = clock() - started
+        return {
+            "one_by_one_us": round(1e6 * one / len(listed), 2),
+            "batch_us": round(1e6 * batch / len(listed), 2),
+        }
 
 
 def learn_in_steps(

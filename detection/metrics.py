@@ -21,6 +21,8 @@ TRANSACTIONS_SCORED = "transactions.scored"
 TRANSACTIONS_REPLAYED = "transactions.replayed"
 AMOUNT_TOTAL_EUR = "amount.total_eur"
 AMOUNT_AT_RISK_EUR = "amount.at_risk_eur"
+DECISIONS_LOGGED = "decisions.logged"
+FEEDBACK_UNKNOWN_TRANSACTION = "feedback.unknown_transaction"
 
 
 class Family(StrEnum):
@@ -53,6 +55,10 @@ class Family(StrEnum):
     CASES = "cases"
     #: Live rule switches by role: active, shadow.
     RULES_SWITCHED = "rules.switched"
+    #: Per shadow model version: transactions it would have alerted on.
+    SHADOW_ALERTS = "shadow_alerts"
+    #: The model registry on a worker: bad_record, incompatible, retrained, retrain_skipped, retrain_failed.
+    MODELS = "models"
 
 
 class Outcome(StrEnum):

@@ -10,6 +10,11 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else 0.0
 
 
+def f1_score(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall; 0.0 when both are 0."""
+    return ratio(2 * precision * recall, precision + recall)
+
+
 @dataclass(frozen=True, slots=True)
 class Quality:
     """Alert quality from confusion counts: an alert on a fraud is a true positive."""
@@ -28,5 +33,4 @@ class Quality:
 
     @property
     def f1(self) -> float:
-        precision, recall = self.precision, self.recall
-        return ratio(2 * precision * recall, precision + recall)
+        return f1_score(self.precision, self.recall)

@@ -127,20 +127,24 @@ class HandbookData:
     terminal: npt.NDArray[np.int64]
     amount: npt.NDArray[np.float64]  # rounded to cents, at least 0.01
     scenario_number: npt.NDArray[np.int8]  # 0 genuine, else the index in SCENARIO_PATTERNS
+    #: Row number of the first payment in the whole simulation (transaction ids count from it).
+    first_row: int = 0
 
     def __len__(self) -> int:
         return len(self.seconds)
 
-    def before_day(self, day: int) -> HandbookData:
-        """The payments of the days before ``day`` (a prefix: row numbers, and so ids, are kept)."""
-        end = int(np.searchsorted(self.seconds, day * SECONDS_PER_DAY, side="left"))
+    def between_days(self, first: int, end: int) -> HandbookData:
+        """The payments of days [first, end); ``first_row`` keeps their row numbers (and so their ids)."""
+        low, high = np.searchsorted(self.seconds, [first * SECONDS_PER_DAY, end * SECONDS_PER_DAY], side="left")
+        rows = slice(int(low), int(high))
         return HandbookData(
             self.scenario,
-            self.seconds[:end],
-            self.customer[:end],
-            self.terminal[:end],
-            self.amount[:end],
-            self.scenario_number[:end],
+            self.seconds[rows],
+            self.customer[rows],
+            self.terminal[rows],
+            self.amount[rows],
+            self.scenario_number[rows],
+            first_row=self.first_row + int(low),
         )
 
     @property

@@ -56,7 +56,8 @@ def write_handbook_files(
             lines, chargebacks = [], []
             for i in range(first, min(first + _BLOCK, len(data))):
                 scenario = int(data.scenario_number[i])
-                tx, customer, terminal = transaction_id(i), customer_id(data.customer[i]), terminal_id(data.terminal[i])
+                tx = transaction_id(data.first_row + i)
+                customer, terminal = customer_id(data.customer[i]), terminal_id(data.terminal[i])
                 pattern = f',"fraud_pattern":"{SCENARIO_PATTERNS[scenario]}"' if scenario else ""
                 lines.append(
                     f'{{"transaction_id":"{tx}","timestamp":"{iso[i]}","customer_id":"{customer}",'

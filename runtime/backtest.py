@@ -341,6 +341,7 @@ def run_backtest(
         report["last_model"] = (
             learner.models[-1].model_dump(exclude={"payload"}, mode="json") if learner.models else None
         )
+        report["model_scoring_us_per_tx"] = learner.scoring_cost(time.perf_counter)
     report["feedback_records"] = len(outcomes)
     report["workers"] = processes
     report["seconds"] = round(elapsed, 3)

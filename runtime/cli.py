@@ -12,6 +12,9 @@ import asyncio
 import logging
 import os
 import sys
+import warnings
+
+import click
 
 from config import Settings, get_settings
 from config.topics import topic_specs
@@ -22,11 +25,22 @@ from runtime.topics import PartitionMismatchError, ensure_topics
 logger = logging.getLogger(__name__)
 
 #: Commands that never talk to a broker, so none is started for them.
-OFFLINE_COMMANDS = frozenset({"backtest", "schemas", "--help", "-h", "--version"})
+OFFLINE_COMMANDS = frozenset({"backtest", "schemas"})
 
 
-def _command(argv: list[str]) -> str | None:
-    return next((arg for arg in argv[1:] if not arg.startswith("-") or arg in OFFLINE_COMMANDS), None)
+def command_name(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names, parsed by Faust's own click group (so an option's value, as in
+    ``--datadir DIR worker``, is never taken for a command); None for ``--help``, ``--version`` or none."""
+    from faust.cli.faust import cli
+
+    try:
+        context = cli.make_context(os.path.basename(argv[0]), list(argv[1:]), resilient_parsing=True)
+    except click.ClickException:
+        return None  # Faust's own run reports the usage error
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # click 8.2 folds protected_args into args
+        rest = [*context.protected_args, *context.args]
+    return rest[0] if rest else None
 
 
 def hand_down_broker(url: str, settings: Settings) -> Settings:
@@ -45,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     started: EmbeddedBroker | None = None
     ensure_writable(settings.data_dir / "worker")
-    command = _command(argv)
+    command = command_name(argv)
     needs_broker = command not in OFFLINE_COMMANDS and command is not None
     if needs_broker and settings.is_embedded:
         url = running_embedded_broker(settings.embedded_state_file)

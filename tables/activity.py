@@ -1,10 +1,14 @@
-"""Terminal and merchant activity (transactions and confirmed frauds per UTC day): a global table.
+"""Terminal and merchant activity (transactions and confirmed frauds per UTC day), keyed by entity.
 
-Keyed 'terminal:<id>' / 'merchant:<id>'; values are detection.activity.EntityActivity JSON. Every
-worker scores transactions of every terminal, so every worker needs all of it. Fed from the
-one-partition entity-activity topic by one agent (faust-streaming #283: global tables misbehave
-with several partitions). Terminal risk is days old by definition (its windows end at the label
-delay), so the second or two this copy lags costs nothing.
+Keyed 'terminal:<id>' / 'merchant:<id>'; values are detection.activity.EntityActivity JSON. One
+partition, written by one agent (agents.activity) from the one-partition activity topic; its
+compacted changelog is what every worker follows into memory to score with (agents.activity),
+instead of a GlobalTable: with two workers, the GlobalTable's copies diverged here (faust-streaming
+#283). Terminal risk is days old by definition (its windows end at the label delay), so the
+second or two a worker's copy lags costs nothing.
+
+The key ``\\x00applied-offset`` holds the activity-topic offset applied last: a delta redelivered
+after a rebalance is not added twice.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from config import Settings
 
 
 def entity_activity_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
-    return app.GlobalTable(
+    return app.Table(
         "entity-activity",
         key_type=bytes,
         value_type=bytes,

@@ -19,6 +19,7 @@ from ui.panels import Panel, PanelFactory, Tick
 from ui.panels.alerts import AlertsPanel
 from ui.panels.charts import BreakdownPanel, TimelinePanel
 from ui.panels.kpis import HealthPanel, KpiPanel
+from ui.panels.models import ModelsPanel
 from ui.panels.operations import CasesPanel, RulesPanel
 
 REFRESH_MS = 250
@@ -35,6 +36,7 @@ PANELS: list[PanelFactory] = [
     TimelinePanel,
     BreakdownPanel,
     RulesPanel,
+    ModelsPanel,
 ]
 
 

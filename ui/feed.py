@@ -174,6 +174,7 @@ class DashboardFeed:
         with self.lock:
             copy = MetricsTotals()
             copy.counters.update(self.state.totals.counters)
+            copy.last = self.state.totals.last
             return copy, dict(self.state.workers), self.state.last_message_at
 
     def consumer_lag(self, live_workers: set[str]) -> int:

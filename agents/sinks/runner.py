@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_random_exponential
 
 from agents.dead_letter import dead_letter_for, error_of
+from agents.fatal import storage_failure
 from agents.metrics import worker_metrics
 from agents.sinks.protocol import PermanentDeliveryError, Sink, TemporaryDeliveryError
 from detection.alert import Alert
@@ -127,6 +128,11 @@ class SinkAgent:
             await self._put_back(event)
             return
         except Exception as exc:  # never stop the agent; the alert goes aside with the reason
+            fatal = storage_failure(exc)
+            if fatal is not None:  # the data dir cannot take writes: stop the worker, commit nothing
+                logger.critical("%s stops the worker: %s", self.stage, fatal)
+                await self.app.crash(fatal)
+                return
             logger.exception("%s failed unexpectedly at %s", self.stage, event.message.tp)
             await self._undeliverable(event, "internal_error", error_of(exc))
             done = True

@@ -23,7 +23,7 @@ async def test_a_published_rule_set_decides_the_next_transactions_and_rollback_r
     broker: EmbeddedBroker, system: tuple[Settings, dict[str, str]], start_worker: Start, tmp_path: Path
 ) -> None:
     settings, env = system
-    start_worker(env)
+    worker = start_worker(env)
     await warm_up(broker, settings)
     port = settings.web_port
     status, before = await score(port, transaction(1, "C-rules", amount=3500.0))  # HIGH_AMOUNT: score 45
@@ -47,6 +47,16 @@ async def test_a_published_rule_set_decides_the_next_transactions_and_rollback_r
 
     listing = (await fraudwatch(env, "rules", "list")).stdout
     assert f"{after['rules_version']}  ACTIVE" in listing and "by ann: catch large amounts" in listing
+
+    worker.stop()  # a restarted worker answers on the latest version from its first decision on
+    start_worker(env, "worker-2")
+
+    async def answers() -> bool:
+        status, body = await score(port, transaction(1, "C-rules", amount=3500.0))
+        assert status != 200 or body["rules_version"] == after["rules_version"], body
+        return status == 200
+
+    await wait_for(answers, timeout_s=90, interval_s=0.2)
     await fraudwatch(env, "rules", "rollback", before["rules_version"], "--reason", "too noisy")
 
     async def rolled_back() -> bool:

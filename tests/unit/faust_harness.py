@@ -71,9 +71,6 @@ class TopicCapture:
 def capturing(monkeypatch: pytest.MonkeyPatch) -> Iterator[TopicCapture]:
     app.finalize()
     app.flow_control.resume()  # without it, test_context's put() waits forever
-    from agents.models import live_models
-
-    live_models.ready.set()  # no models topic here: the rules-only detector is the champion
     capture = TopicCapture()
     capture.install(monkeypatch)
     yield capture

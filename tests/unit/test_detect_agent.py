@@ -32,3 +32,26 @@ async def test_alerts_carry_reasons_and_a_replay_yields_the_same_alert_id(monkey
     assert 1 <= len(writes) <= len(burst)  # at most one write per batch; how puts fall into batches is timing
     learned = CustomerState.from_json(writes[-1].value)
     assert [seen[1] for seen in learned.recent] == [t.transaction_id for t in burst]  # the replay not learned twice
+
+
+async def test_every_decision_is_logged_with_its_features_and_a_replay_is_marked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from detection.decisions import FEATURE_SET, DecisionRecord
+
+    burst = [tx(i, i * 5.0, amount=25.0, customer="C-log") for i in range(3)]
+    with capturing(monkeypatch) as capture:
+        async with detect.test_context() as agent:
+            for transaction in [*burst, burst[-1]]:
+                await agent.put(transaction.model_dump_json().encode(), key=b"C-log")
+            await until(lambda: len(capture.sent[settings.topic_decisions]) == 4)
+
+    records = [DecisionRecord.model_validate_json(r.value) for r in capture.sent[settings.topic_decisions]]
+    assert [(r.transaction_id, r.replay) for r in records] == [
+        ("T0", False),
+        ("T1", False),
+        ("T2", False),
+        ("T2", True),
+    ]
+    assert all(r.feature_set == FEATURE_SET and r.feature_vector and r.model_version is None for r in records)
+    assert all(key == b"C-log" for key in (r.key for r in capture.sent[settings.topic_decisions]))

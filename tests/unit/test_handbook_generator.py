@@ -103,3 +103,13 @@ def test_command_options_reach_the_simulation(tmp_path: Path) -> None:
     assert summary["parameters"]["customers"] == 80 and summary["parameters"]["days"] == 12
     assert summary["parameters"]["label_delay_days"] == PROFILES["handbook-variant-b"].label_delay_days
     assert written["transactions.jsonl"] == summary["transactions"]
+
+
+def test_a_slice_of_days_keeps_its_transaction_ids(tmp_path: Path) -> None:
+    data = simulate(HandbookScenario(customers=80, terminals=160, days=20), 8)
+    middle = data.between_days(5, 10)
+    assert middle.day.min() == 5 and middle.day.max() == 9
+    write_handbook_files(middle, tmp_path, seed=8)
+    first = Transaction.model_validate_json((tmp_path / "transactions.jsonl").read_text().splitlines()[0])
+    assert first.transaction_id == f"HB{middle.first_row:09d}" and middle.first_row == int((data.day < 5).sum())
+    assert first.amount == data.amount[middle.first_row]

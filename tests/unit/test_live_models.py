@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+from aiokafka import ConsumerRecord
+
 from agents.metrics import worker_metrics
 from agents.models import LiveModels
 from config.rules import load_rules
 from detection.engine import Detector
-from detection.model_registry import ModelEvent, artifact_key, event_key
+from detection.model_registry import ModelEvent, RegistryError, artifact_key, event_key
 from tests.unit.loop_fixtures import linear_artifact
 
 AT = datetime(2026, 3, 2, tzinfo=UTC)
@@ -38,15 +41,28 @@ def test_the_detector_is_swapped_whole_when_the_champion_or_shadow_changes() -> 
     assert models.detector.model is None and models.champion_version is None
 
 
-def test_a_bad_or_incompatible_record_is_counted_and_the_current_model_kept() -> None:
+def test_a_bad_record_is_refused_whole_and_an_incompatible_model_is_not_swapped_in() -> None:
     models = LiveModels(Detector(load_rules(None, {})))
     publish(models, "a")
     event(models, "promote", "a")
-    before = worker_metrics.counters["models.bad_record"]
-    models.apply(b"event:x", b"{not json")
-    event(models, "promote", "never-published")
-    assert worker_metrics.counters["models.bad_record"] == before + 2
+    with pytest.raises(ValueError):  # the broadcast reader dead-letters it
+        models.apply(b"event:x", b"{not json")
+    with pytest.raises(RegistryError):
+        event(models, "promote", "never-published")
+    assert models.champion_version == "a" and len(models.registry.events) == 1
     publish(models, "future", weight_on="a_feature_from_the_future")
     event(models, "promote", "future")
     assert models.champion_version == "a"  # cannot load it here: keep scoring with the one that works
     assert worker_metrics.counters["models.incompatible"] >= 1
+
+
+def test_records_read_again_after_a_reconnect_are_skipped() -> None:
+    models = LiveModels(Detector(load_rules(None, {})))
+    artifact = ConsumerRecord(
+        "t", 0, 0, 0, 0, artifact_key("a"), linear_artifact("a").model_dump_json().encode(), None, 0, 0, []
+    )
+    promote = ModelEvent(action="promote", version="a", at=AT, actor="test")
+    promoted = ConsumerRecord("t", 0, 1, 0, 0, event_key(promote), promote.model_dump_json().encode(), None, 0, 0, [])
+    for record in (artifact, promoted, artifact, promoted):  # the reader starts over from the beginning
+        models.handle(record)
+    assert models.champion_version == "a" and len(models.registry.events) == 1

@@ -1,0 +1,76 @@
+"""Terminal and merchant activity: deltas -> the activity table (one writer) -> every worker's copy.
+
+``update_entity_activity`` runs where the one-partition activity topic is assigned and folds each
+delta into the table; every worker follows the table's compacted changelog into memory
+(``activity_copy``), which the detect agent reads. Following the changelog (one record per
+entity) keeps a restart's catch-up bounded by the number of terminals and merchants.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from aiokafka import ConsumerRecord
+
+from agents import topics
+from agents.app import app
+from agents.broadcast import follow_in_worker
+from agents.dead_letter import process_guarded
+from agents.tables import entity_activity
+from config import get_settings
+from detection.activity import EntityActivity
+from detection.decisions import EntityActivityDelta, apply_activity_delta
+
+logger = logging.getLogger(__name__)
+settings = get_settings()
+STAGE = "activity"
+APPLIED_KEY = b"\x00applied-offset"
+
+
+async def send_activity(delta: EntityActivityDelta) -> None:
+    await topics.entity_activity.send(key=delta.entity.encode(), value=delta.model_dump_json().encode())
+
+
+@app.agent(topics.entity_activity)
+async def update_entity_activity(stream: faust.StreamT[bytes]) -> None:
+    await process_guarded(stream, apply_activity_event, STAGE)
+
+
+async def apply_activity_event(event: faust.EventT[bytes]) -> None:
+    if event.message.offset <= int(entity_activity.get(APPLIED_KEY) or -1):
+        return  # redelivered after a rebalance: already in the table
+    delta = EntityActivityDelta.model_validate_json(event.value)
+    raw = entity_activity.get(delta.entity.encode())
+    activity = EntityActivity.from_json(raw) if raw is not None else EntityActivity()
+    apply_activity_delta(activity, delta)
+    entity_activity[delta.entity.encode()] = activity.to_json()
+    entity_activity[APPLIED_KEY] = str(event.message.offset).encode()
+
+
+class ActivityCopy:
+    """This worker's copy of the activity table, folded from its changelog (a value replaces the last)."""
+
+    def __init__(self) -> None:
+        self.entities: dict[str, EntityActivity] = {}
+
+    def handle(self, record: ConsumerRecord) -> None:
+        key, value = record.key, record.value
+        if key is None or key.startswith(b"\x00"):
+            return
+        entity = key.decode(errors="replace")
+        if value is None:
+            self.entities.pop(entity, None)
+        else:
+            self.entities[entity] = EntityActivity.from_json(value)
+
+
+activity_copy = ActivityCopy()
+
+
+def load_activity(entity: str) -> EntityActivity | None:
+    return activity_copy.entities.get(entity)
+
+
+#: Every worker reads the table's changelog whole (agents.broadcast); detection waits until it caught up.
+activity_reader = follow_in_worker(entity_activity.changelog_topic.get_topic_name(), activity_copy.handle)
