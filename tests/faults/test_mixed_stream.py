@@ -44,7 +44,7 @@ async def test_fuzzed_bad_messages_mixed_with_good_ones_are_all_accounted_for(
     finally:
         await producer.stop()
 
-    timeout = 60 + len(messages) / 200
+    timeout = 180 + len(messages) / 50  # generous: six engineers' test runs share two cores
     expected = good.total()
     validated = await read_topic(broker.url, settings.topic_validated_transactions, expected, timeout_s=timeout)
     dead = await read_topic(broker.url, settings.topic_dead_letter, len(bad), timeout_s=timeout)

@@ -31,9 +31,9 @@ from tests.integration.harness import WorkerProcess, read_topic
 from tests.integration.test_detection import warm_up
 
 #: The issue's run was 6 000 at 200 tx/s killed after 10 s: `make faults` runs that (FAULT_TRANSACTIONS=6000).
-TRANSACTIONS = int(os.environ.get("FAULT_TRANSACTIONS", "3000"))
+TRANSACTIONS = int(os.environ.get("FAULT_TRANSACTIONS", "1500"))
 RATE = 200.0
-KILL_AFTER_S = float(os.environ.get("FAULT_KILL_AFTER_S", "5"))
+KILL_AFTER_S = float(os.environ.get("FAULT_KILL_AFTER_S", "4"))
 
 
 def stream(count: int) -> list[Transaction]:
@@ -92,7 +92,7 @@ async def test_kill_9_mid_stream_and_restart_loses_nothing(
     ids = {t.transaction_id for t in transactions}
     validated_ids: set[str] = set()
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 120
+    deadline = loop.time() + 300  # generous: a saturated machine; a real loss still fails, later
     while not ids <= validated_ids and loop.time() < deadline:
         validated = await read_topic(broker.url, settings.topic_validated_transactions, len(ids) + 1, timeout_s=10)
         validated_ids = {Transaction.model_validate_json(r.value).transaction_id for r in validated}
@@ -102,7 +102,7 @@ async def test_kill_9_mid_stream_and_restart_loses_nothing(
 
     alerts_by_transaction: defaultdict[str, set[str]] = defaultdict(set)
     records: list[ConsumerRecord] = []
-    deadline = loop.time() + 60  # detect may still be working through the validated topic
+    deadline = loop.time() + 180  # detect may still be working through the validated topic
     while not expected_alerts <= set().union(*alerts_by_transaction.values()) and loop.time() < deadline:
         records = await read_topic(broker.url, settings.topic_alerts, 10**9, timeout_s=3)
         for record in records:
