@@ -21,13 +21,22 @@ from agents.model_store import (
     train_from_topics,
     who,
 )
+from agents.retrain import NOT_ENOUGH_LABELS_EXIT
 from config import get_settings
 from detection.decisions import DecisionRecord
-from detection.model_registry import Registry, RegistryError
+from detection.model_registry import Action, Registry, RegistryError
 from detection.models import Feedback
 from detection.training import NotEnoughLabelsError, TrainingParams
 
 settings = get_settings()
+
+
+class NotEnoughLabels(click.ClickException):
+    """Too few labels known yet: its own exit code, so scheduled retraining tells it from a failure."""
+
+    exit_code = NOT_ENOUGH_LABELS_EXIT
+
+
 _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -49,6 +58,7 @@ def _read_jsonl(path: Path, model: type[DecisionRecord] | type[Feedback]) -> lis
     option("--kind", type=click.Choice(["trees", "linear"]), default="trees", show_default=True),
     option("--promote/--shadow", default=False, help="Make it the champion at once (default: run it in shadow)."),
     option("--reason", default="trained with fraudwatch train", show_default=True),
+    option("--actor", default=None, help="Who to record (default user@host)."),
     option("--decisions", type=_file, default=None, help="A decisions JSONL file instead of the decisions topic."),
     option("--feedback", type=_file, default=None, help="A feedback JSONL file (with --decisions)."),
     option("--no-publish", is_flag=True, default=False, help="Fit and report only."),
@@ -61,6 +71,7 @@ async def train(
     kind: str,
     promote: bool,
     reason: str,
+    actor: str | None,
     decisions: Path | None,
     feedback: Path | None,
     no_publish: bool,
@@ -81,11 +92,12 @@ async def train(
         else:
             artifact = await train_from_topics(settings, url, request)
     except NotEnoughLabelsError as exc:
-        raise click.ClickException(f"not enough labels to train: {exc}") from exc
+        raise NotEnoughLabels(f"not enough labels to train: {exc}") from exc
     summary: dict[str, object] = {"version": artifact.version, "library": artifact.library, **artifact.metrics}
     if not no_publish:
         try:
-            event = await publish_trained(settings, url, artifact, "promote" if promote else "shadow", who(), reason)
+            role: Action = "promote" if promote else "shadow"
+            event = await publish_trained(settings, url, artifact, role, actor or who(), reason)
         except RegistryError as exc:
             raise click.ClickException(str(exc)) from exc
         summary["published"] = event.action

