@@ -24,6 +24,8 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from agents.consumer_seeks import SeekSafeConsumer
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_FETCH_MAX_WAIT_MS = 1500
@@ -118,7 +120,7 @@ class DeliveryGuard:
 delivery_guard = DeliveryGuard()
 
 
-class FetchWaitConsumer(faust_aiokafka.Consumer):
+class FetchWaitConsumer(SeekSafeConsumer, faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> FetchWaitConsumerThread:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

@@ -1,0 +1,83 @@
+"""A Faust consumer whose fetch loop never carries reads from before a seek past it.
+
+Faust's fetch loop (``Consumer._drain_messages``) iterates a fetched batch record by record,
+awaiting each record's delivery to the agents; a seek can run meanwhile (recovery's end seeks the
+stream partitions to their committed offsets while it delivers: faust/tables/recovery.py). The
+loop then carries on with the batch fetched from the old position and:
+
+- sees the next old record as a jump from the offset the seek set, so it records the offsets in
+  between as a gap (the offsets of compacted or transactional records), which the next commit
+  counts as done; and
+- after the record being delivered during the seek, sets the partition's read offset to it, so
+  the records read again from the committed offset, below it, are dropped as already read.
+
+Together: the records between the committed offset and the old batch were never processed, yet
+committed (measured: 572 transactions of one partition lost after a wiped restart with a backlog).
+Here, after a seek of its partition, a record of the old batch is not delivered, and if the seek
+came while a record was being delivered, the partition is sought back to its committed offset
+once that delivery returns. Everything after the commit is read again: duplicates, never a loss.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+from faust.transport.consumer import Consumer, ensure_TP
+from faust.types import TP, Message
+
+logger = logging.getLogger(__name__)
+
+
+async def seek_to_committed(consumer: Consumer, tp: TP) -> int:
+    """Seek ``tp`` to its committed offset (its earliest when none is committed yet); the offset sought.
+
+    Nothing below the committed offset is unprocessed, so no record is skipped, whatever was
+    fetched or queued before."""
+    committed = consumer._committed_offset.get(tp)
+    if committed is None:
+        committed = (await consumer.earliest_offsets(tp)).get(tp) or 0
+    await consumer.seek(tp, committed)
+    return committed
+
+
+class SeekSafeConsumer(Consumer):
+    """Consumer mixin: ``getmany`` drops what a seek made stale and repairs the read offset (module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._seeks_of: Counter[TP] = Counter()
+        self._seeks_of_all = 0
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        await super().seek(partition, offset)
+        self._seeks_of[ensure_TP(partition)] += 1
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        self._seeks_of_all += 1
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109  # Faust's signature
+        seeks_of, seeks_of_all = self._seeks_of, self._seeks_of_all
+        before = seeks_of.copy()
+        stale: set[TP] = set()
+
+        def sought_since(tp: TP) -> bool:
+            return self._seeks_of_all != seeks_of_all or seeks_of[tp] != before[tp]
+
+        async for tp, message in super().getmany(timeout):
+            if tp in stale:
+                continue
+            guarded = self.app.topics.acks_enabled_for(message.topic)  # not changelogs: recovery seeks those
+            if guarded and sought_since(tp):
+                stale.add(tp)  # fetched from before the seek: aiokafka reads from the new position
+                continue
+            yield tp, message
+            if guarded and sought_since(tp):
+                # The seek came during this record's delivery, and the loop has just set the read
+                # offset to it: below it, what the seek reads again would be dropped.
+                stale.add(tp)
+                offset = await seek_to_committed(self, tp)
+                logger.info("%s sought while %d was delivered: reading again from %d", tp, message.offset, offset)
