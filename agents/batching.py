@@ -48,11 +48,31 @@ async def process_in_batches(
     # take_events is on faust.Stream, the class of every agent's stream, but not on StreamT.
     async for events in cast(faust.Stream[bytes], stream).take_events(max_events, within_s):
         try:
-            await _run(handle_batch, events)
-        except Exception:
-            logger.exception("%s: a batch of %d failed; retrying it record by record", stage, len(events))
-            for event in events:
-                await _handle_alone(handle_batch, event, stage)
+            await _run_or_alone(handle_batch, events, stage)
+        except BaseException:
+            withhold_acks(events)
+            raise
+
+
+async def _run_or_alone(handle_batch: BatchHandler, events: Sequence[Event], stage: str) -> None:
+    try:
+        await _run(handle_batch, events)
+    except Exception:
+        logger.exception("%s: a batch of %d failed; retrying it record by record", stage, len(events))
+        for event in events:
+            await _handle_alone(handle_batch, event, stage)
+
+
+def withhold_acks(events: Sequence[Event]) -> None:
+    """Keep the offsets of a batch that was cancelled half done (a stop) out of every commit.
+
+    take_events acks a batch's events when its generator is closed, even when the batch never
+    finished, and the worker's last commit on stop would then count them as done. Faust's ack
+    skips a message already marked acked, so they are never committed here and are read again
+    after the restart (at least once).
+    """
+    for event in events:
+        event.message.acked = True
 
 
 async def _run(handle_batch: BatchHandler, events: Sequence[Event]) -> None:
