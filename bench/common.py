@@ -19,6 +19,17 @@ from runtime.topics import ensure_topics
 REPO = Path(__file__).resolve().parents[1]
 
 
+def slices(expected: int) -> int:
+    """How many equal slices a backlog's rate is reported in: one per 10 000 records, at least four."""
+    return max(4, expected // 10_000)
+
+
+def slice_marks(expected: int) -> list[int]:
+    """The record counts at which each slice of ``expected`` records ends."""
+    n = slices(expected)
+    return [expected * q // n for q in range(1, n + 1)]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -2,7 +2,7 @@
 
 Started by bench/worker_throughput.py as ``python -m bench.worker_empty_agent worker -l warn``
 with BENCH_TOPIC, BENCH_EXPECTED (records to wait for) and BENCH_RESULT (a JSON file it writes:
-the wall-clock times of the first record and of each quarter of the records taken).
+the wall-clock times of the first record and of the end of each slice of the records taken).
 Same transport, fetch wait, prefetch backoff and logging fix as ``fraudwatch worker``, so the
 comparison is with the best Faust does here, not with Faust's defaults.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import faust
 
 from agents.app import FraudwatchApp, broker_options, tune_consumer
+from bench.common import slice_marks
 from config import get_settings
 
 settings = get_settings()
@@ -37,7 +38,7 @@ source = app.topic(TOPIC, key_type=bytes, value_type=bytes)
 
 @app.agent(source)
 async def count(stream: faust.StreamT[bytes]) -> None:
-    marks = {EXPECTED * q // 4: q for q in (1, 2, 3, 4)}
+    marks = set(slice_marks(EXPECTED))
     taken = 0
     times: list[float] = []
     async for _value in stream:
@@ -46,7 +47,7 @@ async def count(stream: faust.StreamT[bytes]) -> None:
         taken += 1
         if taken in marks:
             times.append(time.time())
-            if marks[taken] == 4:
+            if taken == EXPECTED:
                 _write_result(taken, times)
 
 

@@ -8,9 +8,10 @@ produce batches) on the raw topic, then three consumers read the same records in
 - ``fraudwatch worker``, the real process (validate + detect, RocksDB state), timed from its
   metrics snapshots (``transactions.scored``, every 0.1 s, interpolated within a snapshot).
 
-Rates are taken from the first record to the last (start-up excluded), and per quarter of the
-backlog (flat or falling). Each size is repeated; medians are printed, and fraudwatch's share of
-the empty agent is the median of the per-run ratios.
+Rates are taken from the first record to the last (start-up excluded), and per slice of 10 000
+records (per quarter below 40 000): flat or falling as the backlog is worked off. Each size is
+repeated; medians are printed, and fraudwatch's share of the empty agent is the median of the
+per-run ratios.
 
     .venv/bin/python -m bench.worker_throughput [--sizes 10000,30000,100000] [--repeats 3]
         [--worker-repo PATH]   # run the fraudwatch worker from another checkout (A/B against main)
@@ -35,7 +36,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import REPO, embedded_system
+from bench.common import REPO, embedded_system, slice_marks, slices
 from config.broker import bootstrap_servers
 from config.settings import Settings
 from detection.metrics import TRANSACTIONS_SCORED
@@ -49,23 +50,23 @@ ROWS = ("aiokafka + json.loads", "Faust, one empty agent", "fraudwatch worker")
 
 @dataclass(frozen=True)
 class Run:
-    """When the first record was taken and when each quarter of the backlog was done (wall clock)."""
+    """When the first record was taken and when each slice of the backlog was done (wall clock)."""
 
     expected: int
-    times: list[float]  # first record, then the end of each quarter; fewer when it did not finish
+    times: list[float]  # first record, then the end of each slice; fewer when it did not finish
     taken: int
 
     @property
     def finished(self) -> bool:
-        return len(self.times) == 5
+        return len(self.times) == slices(self.expected) + 1
 
     @property
     def rate(self) -> float:
         return self.expected / (self.times[-1] - self.times[0]) if self.finished else float("nan")
 
-    def quarter_rates(self) -> list[float]:
-        quarter = self.expected / 4
-        return [quarter / max(b - a, 1e-9) for a, b in zip(self.times, self.times[1:], strict=False)]
+    def slice_rates(self) -> list[float]:
+        size = self.expected / slices(self.expected)
+        return [size / max(b - a, 1e-9) for a, b in zip(self.times, self.times[1:], strict=False)]
 
 
 async def produce_backlog(broker: EmbeddedBroker, settings: Settings, count: int, customers: int) -> None:
@@ -96,7 +97,7 @@ async def plain_consumer(broker: EmbeddedBroker, topic: str, expected: int, time
         topic, bootstrap_servers=bootstrap_servers(broker.url), group_id=None, auto_offset_reset="earliest"
     )
     await consumer.start()
-    marks = {expected * q // 4 for q in (1, 2, 3, 4)}
+    marks = set(slice_marks(expected))
     times: list[float] = []
     taken = 0
     deadline = time.monotonic() + timeout_s
@@ -145,7 +146,7 @@ async def _scored_timeline(broker: EmbeddedBroker, topic: str, expected: int, ti
         topic, bootstrap_servers=bootstrap_servers(broker.url), group_id=None, auto_offset_reset="earliest"
     )
     await consumer.start()
-    marks = [0.0] + [expected * q / 4 for q in (1, 2, 3, 4)]
+    marks = [0.0] + [float(mark) for mark in slice_marks(expected)]
     times: list[float] = []
     scored = 0.0
     deadline = time.monotonic() + timeout_s
@@ -195,7 +196,8 @@ def one_round(size: int, customers: int, timeout_s: float, repo: Path) -> dict[s
 
 def report(size: int, rounds: Sequence[dict[str, Run]]) -> None:
     print(f"\n{size} transactions waiting, 4 partitions, {len(rounds)} runs (medians)")
-    print(f"| {'consumer':<24} | events/s | share of empty agent | rate per quarter of the backlog |")
+    slice_size = f"{size // slices(size):,}"
+    print(f"| {'consumer':<24} | events/s | share of empty agent | rate per {slice_size} of the backlog |")
     print("|---|---:|---:|---|")
     for row in ROWS:
         runs = [r[row] for r in rounds]
@@ -207,9 +209,9 @@ def report(size: int, rounds: Sequence[dict[str, Run]]) -> None:
         rate = statistics.median(run.rate for run in done)
         ratios = [r[row].rate / r[ROWS[1]].rate for r in rounds if r[row].finished and r[ROWS[1]].finished]
         share = f"{statistics.median(ratios):.2f}x" if ratios else "-"
-        quarters = [statistics.median(run.quarter_rates()[q] for run in done) for q in range(4)]
+        per_slice = [statistics.median(run.slice_rates()[q] for run in done) for q in range(slices(size))]
         unfinished = f" ({len(runs) - len(done)} runs did not finish)" if len(done) < len(runs) else ""
-        print(f"| {row:<24} | {rate:,.0f}{unfinished} | {share} | {' / '.join(f'{q:,.0f}' for q in quarters)} |")
+        print(f"| {row:<24} | {rate:,.0f}{unfinished} | {share} | {' / '.join(f'{q:,.0f}' for q in per_slice)} |")
 
 
 def main() -> None:
