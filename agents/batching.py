@@ -19,13 +19,11 @@ from functools import partial
 from typing import Any, cast
 
 import faust
-import pydantic
 from faust.streams import _current_event
 
 from agents.app import app
-from agents.dead_letter import error_of, send_to_dead_letter
+from agents.dead_letter import handle_guarded
 from agents.transport import delivery_guard
-from detection.validation import field_errors
 from tables.batched import Outbound, collecting_outbox
 
 logger = logging.getLogger(__name__)
@@ -102,13 +100,9 @@ def _on_stored(record: Outbound, stored: asyncio.Future[Any]) -> None:
 
 
 async def _handle_alone(handle_batch: BatchHandler, event: Event, stage: str) -> None:
-    try:
-        await _run(handle_batch, [event])
-    except pydantic.ValidationError as exc:
-        await send_to_dead_letter(event, "schema", field_errors(exc), stage)
-    except Exception as exc:
-        logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
-        await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
+    """One record as a batch of its own, guarded as a per-event agent is: a bad record goes to
+    dead-letter, a data dir that cannot take writes stops the worker (agents.dead_letter)."""
+    await handle_guarded(event, lambda alone: _run(handle_batch, [alone]), stage)
 
 
 @contextmanager

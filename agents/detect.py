@@ -30,6 +30,7 @@ from agents.batching import Event, in_partition_of, process_in_batches
 from agents.broadcast import followed
 from agents.dead_letter import error_of, send_to_dead_letter
 from agents.decide import decide
+from agents.fatal import storage_failure
 from agents.metrics import worker_metrics
 from agents.models import live_models
 from agents.shadow_quality import remember_shadow_alert
@@ -165,6 +166,8 @@ async def _score_customer(customer_key: bytes, arrivals: list[Incoming], detecte
                 else None
             )
         except Exception as exc:  # the core failing on one transaction: only that one goes aside
+            if storage_failure(exc) is not None:
+                raise  # not the transaction's fault: the batch's guard stops the worker (agents.fatal)
             await send_to_dead_letter(incoming.event, "internal_error", error_of(exc), STAGE)
             continue
         scored.append(Scored(incoming, verdict.decision, decided.reference, detector.rules_version, shadow, alert))
