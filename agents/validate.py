@@ -10,6 +10,7 @@ instead of two, and the validated JSON is never encoded and parsed again on the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -18,8 +19,9 @@ from aiokafka.partitioner import murmur2
 
 from agents import topics
 from agents.app import app
-from agents.batching import Event, process_in_batches
+from agents.batching import Event, observe_batch, process_in_batches
 from agents.dead_letter import send_to_dead_letter
+from agents.detect import STAGE as DETECT_STAGE
 from agents.detect import Incoming, detect_transactions
 from agents.metrics import worker_metrics
 from agents.topics import INGESTED_AT_HEADER
@@ -70,7 +72,9 @@ async def validate_records(events: Sequence[Event]) -> None:
             detect_here.append(Incoming(event, result, datetime.fromtimestamp(ingested_at, UTC)))
         else:
             send_with_batch(Outbound(REKEYED, customer_key, value, headers=headers))
+    started = time.perf_counter()
     await detect_transactions(detect_here)
+    observe_batch(DETECT_STAGE, len(detect_here), time.perf_counter() - started)
 
 
 def on_customer_partition(event: Event, customer_key: bytes) -> bool:
