@@ -14,9 +14,8 @@ import faust
 from aiokafka import ConsumerRecord
 
 from agents import topics
-from agents.app import app
 from agents.broadcast import follow_in_worker
-from agents.dead_letter import process_guarded
+from agents.guarded import guarded_agent
 from agents.tables import entity_activity
 from config import get_settings
 from detection.activity import EntityActivity
@@ -32,11 +31,6 @@ async def send_activity(delta: EntityActivityDelta) -> None:
     await topics.entity_activity.send(key=delta.entity.encode(), value=delta.model_dump_json().encode())
 
 
-@app.agent(topics.entity_activity)
-async def update_entity_activity(stream: faust.StreamT[bytes]) -> None:
-    await process_guarded(stream, apply_activity_event, STAGE)
-
-
 async def apply_activity_event(event: faust.EventT[bytes]) -> None:
     if event.message.offset <= int(entity_activity.get(APPLIED_KEY) or -1):
         return  # redelivered after a rebalance: already in the table
@@ -46,6 +40,11 @@ async def apply_activity_event(event: faust.EventT[bytes]) -> None:
     apply_activity_delta(activity, delta)
     entity_activity[delta.entity.encode()] = activity.to_json()
     entity_activity[APPLIED_KEY] = str(event.message.offset).encode()
+
+
+update_entity_activity = guarded_agent(
+    topics.entity_activity, apply_activity_event, STAGE, name="update_entity_activity"
+)
 
 
 class ActivityCopy:

@@ -25,6 +25,7 @@ from agents.metrics import worker_metrics
 from agents.tables import customer_behaviour
 from config import get_settings
 from config.broker import bootstrap_servers
+from detection.metrics import Family, counter
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -78,7 +79,7 @@ class BroadcastReader:
             self.last_error = f"offset {record.offset}: {type(exc).__name__}: {exc}"
             logger.error("%s: record rejected at %s", self.topic, self.last_error)
             letter = dead_letter_of(record, "schema", error_of(exc), f"broadcast:{self.topic}")
-            worker_metrics.incr("dead_letter.schema")
+            worker_metrics.incr(counter(Family.DEAD_LETTER, letter.reason))
             await topics.dead_letter.send(key=record.key, value=letter.model_dump_json().encode())
 
 

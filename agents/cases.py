@@ -11,28 +11,18 @@ from datetime import datetime
 import faust
 
 from agents import topics
-from agents.app import app
 from agents.audit import ACTOR, send_audit
-from agents.dead_letter import process_guarded, send_to_dead_letter
+from agents.dead_letter import send_to_dead_letter
+from agents.guarded import guarded_agent
 from agents.metrics import worker_metrics
 from agents.tables import open_cases
 from detection.alert import Alert
 from detection.audit import change_record
 from detection.cases import Case, CaseCommand, CaseError, apply_command, feedback_of, open_or_join
-from detection.metrics import Family, counter
+from detection.metrics import CASES_ALERT_JOINED, CASES_OPENED, Family, counter
 from detection.models import FieldError
 
 STAGE = "cases"
-
-
-@app.agent(topics.alerts)
-async def open_cases_from_alerts(stream: faust.StreamT[bytes]) -> None:
-    await process_guarded(stream, on_alert, STAGE)
-
-
-@app.agent(topics.case_commands)
-async def apply_case_commands(stream: faust.StreamT[bytes]) -> None:
-    await process_guarded(stream, on_command, STAGE)
 
 
 def _open_case(customer_key: bytes) -> Case | None:
@@ -50,7 +40,7 @@ async def on_alert(event: faust.EventT[bytes]) -> None:
     opened = before is None or before.case_id != case.case_id
     action = "opened" if opened else "alert added"
     await _publish(customer_key, case, action, ACTOR, f"alert {alert.alert_id}", alert.detected_at)
-    worker_metrics.incr(counter(Family.CASES, "opened" if opened else "alert_joined"))
+    worker_metrics.incr(CASES_OPENED if opened else CASES_ALERT_JOINED)
 
 
 async def on_command(event: faust.EventT[bytes]) -> None:
@@ -67,6 +57,10 @@ async def on_command(event: faust.EventT[bytes]) -> None:
         for feedback in feedback_of(case, command.at):
             await topics.feedback.send(key=customer_key, value=feedback.model_dump_json().encode())
         worker_metrics.incr(counter(Family.CASES, case.status))
+
+
+open_cases_from_alerts = guarded_agent(topics.alerts, on_alert, STAGE, name="open_cases_from_alerts")
+apply_case_commands = guarded_agent(topics.case_commands, on_command, STAGE, name="apply_case_commands")
 
 
 async def _publish(customer_key: bytes, case: Case, action: str, actor: str, reason: str | None, at: datetime) -> None:

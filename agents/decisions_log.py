@@ -22,6 +22,7 @@ from agents.metrics import worker_metrics
 from agents.tables import decisions
 from config import get_settings
 from detection.decisions import DecisionRecord, activity_deltas
+from detection.metrics import DECISIONS_LOGGED
 
 settings = get_settings()
 STAGE = "decisions"
@@ -47,7 +48,7 @@ async def log_decisions(stream: faust.StreamT[bytes]) -> None:
                 record = await _log_guarded(event)
                 if record is not None and event.message.offset > counted:
                     fresh.append(record)
-        worker_metrics.incr("decisions.logged", len(fresh))
+        worker_metrics.incr(DECISIONS_LOGGED, len(fresh))
         for delta in activity_deltas(fresh):
             await send_activity(delta)
         for partition, events in _by_partition(batch).items():

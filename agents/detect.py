@@ -207,4 +207,4 @@ def _count(transaction: Transaction, decision: Decision, shadow: ShadowVerdict |
     for name, amount in decision_counters(transaction, decision):
         worker_metrics.incr(name, amount)
     if shadow is not None and shadow.alert:
-        worker_metrics.incr(f"shadow_alerts.{shadow.version}")
+        worker_metrics.incr(counter(Family.SHADOW_ALERTS, shadow.version))

@@ -15,27 +15,22 @@ import faust
 
 from agents import topics
 from agents.activity import send_activity
-from agents.app import app
-from agents.dead_letter import process_guarded, send_to_dead_letter
+from agents.dead_letter import send_to_dead_letter
 from agents.decisions_log import load_decision
+from agents.guarded import guarded_agent
 from agents.metrics import worker_metrics
 from agents.shadow_quality import count_shadow_feedback
 from agents.state_access import load_merchant_risk, load_reference, save_reference
 from agents.tables import alerted_transactions, merchant_risk
 from detection.decisions import DecisionRecord, fraud_deltas
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
-from detection.metrics import Family, Outcome, counter
+from detection.metrics import FEEDBACK_UNKNOWN_TRANSACTION, Family, Outcome, counter
 from detection.model_quality import RULES_ONLY, judged_counters
 from detection.models import Feedback, FieldError, MerchantRiskUpdate
 from detection.reference import CustomerReference, MerchantRisk
 
 logger = logging.getLogger(__name__)
 STAGE = "feedback"
-
-
-@app.agent(topics.feedback)
-async def apply_feedback(stream: faust.StreamT[bytes]) -> None:
-    await process_guarded(stream, apply_one, STAGE)
 
 
 async def apply_one(event: faust.EventT[bytes]) -> None:
@@ -64,7 +59,7 @@ async def apply_one(event: faust.EventT[bytes]) -> None:
     worker_metrics.incr(counter(Family.QUALITY, Outcome.of(alerted, feedback.is_fraud)))
     count_shadow_feedback(feedback)
     if record is None:
-        worker_metrics.incr("feedback.unknown_transaction")
+        worker_metrics.incr(FEEDBACK_UNKNOWN_TRANSACTION)
         logger.warning("feedback for %s: not in the decisions log", feedback.transaction_id)
         error = FieldError(loc="transaction_id", msg="no decision logged for this transaction", type="not_found")
         await send_to_dead_letter(event, "unknown_transaction", [error], STAGE)
@@ -84,13 +79,14 @@ def count_model_quality(record: DecisionRecord, is_fraud: bool) -> None:
             worker_metrics.incr(name)
 
 
-@app.agent(topics.merchant_risk)
-async def update_merchant_risk(stream: faust.StreamT[bytes]) -> None:
-    await process_guarded(stream, apply_merchant_risk_update, STAGE)
-
-
 async def apply_merchant_risk_update(event: faust.EventT[bytes]) -> None:
     update = MerchantRiskUpdate.model_validate_json(event.value)
     risk = load_merchant_risk(update.entity) or MerchantRisk()
     apply_merchant_update(risk, update)
     merchant_risk[update.entity.encode()] = risk.model_dump_json().encode()
+
+
+apply_feedback = guarded_agent(topics.feedback, apply_one, STAGE, name="apply_feedback")
+update_merchant_risk = guarded_agent(
+    topics.merchant_risk, apply_merchant_risk_update, STAGE, name="update_merchant_risk"
+)

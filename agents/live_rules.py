@@ -22,7 +22,7 @@ from config.rules import load_rules
 from detection.audit import ShadowOutcome
 from detection.engine import Detector
 from detection.lists import ListBook
-from detection.metrics import Family, counter
+from detection.metrics import SHADOW_RULES_ALERTS, SHADOW_RULES_TRANSACTIONS, Family, counter
 from detection.models import Transaction
 from detection.rule_sets import RULES_RECORD, RuleBook, Switch
 from detection.rules_config import RulesConfig
@@ -71,9 +71,9 @@ class LiveRules:
             return None
         shadow = self.shadow.with_model(live_models.detector.model)
         verdict = judge(transaction, context.evaluate(shadow, transaction), lists, shadow.config)
-        worker_metrics.incr(counter(Family.SHADOW_RULES, "transactions"))
+        worker_metrics.incr(SHADOW_RULES_TRANSACTIONS)
         if verdict.publish:
-            worker_metrics.incr(counter(Family.SHADOW_RULES, "alerts"))
+            worker_metrics.incr(SHADOW_RULES_ALERTS)
         return ShadowOutcome(rules_version=shadow.rules_version, score=verdict.decision.score, alert=verdict.publish)
 
 

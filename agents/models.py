@@ -20,6 +20,7 @@ from agents.metrics import worker_metrics
 from config import get_settings
 from config.rules import load_rules
 from detection.engine import Detector
+from detection.metrics import Family, ModelCount, counter
 from detection.model import FraudModel, ModelArtifact, ModelCompatibilityError, load_model
 from detection.model_registry import ModelEvent, Registry, parse_record
 
@@ -91,7 +92,7 @@ class LiveModels:
         try:
             return load_model(self.registry.artifacts[version])
         except ModelCompatibilityError as exc:
-            worker_metrics.incr("models.incompatible")
+            worker_metrics.incr(counter(Family.MODELS, ModelCount.INCOMPATIBLE))
             logger.error("model %s cannot be loaded here, keeping the current one: %s", version, exc)
             return None
 

@@ -144,41 +144,47 @@ class WorkerCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from counter_metrics(self.totals())
         monitor = self.app.monitor
-        yield _by_label(
-            "messages_received", "Messages consumed, by topic.", "topic", monitor.messages_received_by_topic
-        )
-        yield _by_label("messages_sent", "Messages produced, by topic.", "topic", monitor.messages_sent_by_topic)
-        yield _by_label("agent_events", "Events processed, by agent.", "agent", monitor.events_by_task)
-        yield from self._offsets(monitor)
+        for attribute, name, documentation, label in MONITOR_COUNTERS:
+            counts = getattr(monitor, attribute) or {}
+            yield _filled(CounterMetricFamily(f"{PREFIX}_{name}", documentation, labels=[label]), _by_name(counts))
+        commits = dict(monitor.tp_committed_offsets or {})
+        lags = partition_lags(dict(monitor.tp_read_offsets or {}), dict(monitor.tp_end_offsets or {}), commits)
+        yield _filled(_per_partition("consumer_lag", "Records not yet read, per partition."), _by_partition(lags))
+        yield _filled(_per_partition("committed_offset", "Committed offset, per partition."), _by_partition(commits))
+        key_counts = {name: table_key_count(table) for name, table in self.app.tables.items()}
         tables = GaugeMetricFamily(f"{PREFIX}_table_keys", "Keys in this worker's table partitions.", labels=["table"])
-        for name, table in sorted(self.app.tables.items()):
-            count = table_key_count(table)
-            if count is not None:
-                tables.add_metric([name], count)
-        yield tables
+        yield _filled(tables, _by_name({name: n for name, n in key_counts.items() if n is not None}))
         yield GaugeMetricFamily(
             f"{PREFIX}_ready", "1 when partitions are assigned and tables recovered.", ready(self.app)
         )
 
-    def _offsets(self, monitor: Any) -> Iterable[Metric]:
-        labels = ["topic", "partition"]
-        lag = GaugeMetricFamily(f"{PREFIX}_consumer_lag", "Records not yet read, per partition.", labels=labels)
-        committed = GaugeMetricFamily(f"{PREFIX}_committed_offset", "Committed offset, per partition.", labels=labels)
-        read = dict(monitor.tp_read_offsets or {})
-        ends = dict(monitor.tp_end_offsets or {})
-        commits = dict(monitor.tp_committed_offsets or {})
-        for tp, value in sorted(partition_lags(read, ends, commits).items()):
-            lag.add_metric([tp.topic, str(tp.partition)], value)
-        for tp, value in sorted(commits.items()):
-            committed.add_metric([tp.topic, str(tp.partition)], value)
-        return [lag, committed]
+
+#: Faust monitor counts exposed as labelled counters: (monitor attribute, name, documentation, label).
+MONITOR_COUNTERS = (
+    ("messages_received_by_topic", "messages_received", "Messages consumed, by topic.", "topic"),
+    ("messages_sent_by_topic", "messages_sent", "Messages produced, by topic.", "topic"),
+    ("events_by_task", "agent_events", "Events processed, by agent.", "agent"),
+)
+Samples = Iterable[tuple[list[str], float]]
 
 
-def _by_label(name: str, documentation: str, label: str, counts: Mapping[Any, float] | None) -> Metric:
-    metric = CounterMetricFamily(f"{PREFIX}_{name}", documentation, labels=[label])
-    for key, value in sorted((str(k), v) for k, v in (counts or {}).items()):
-        metric.add_metric([key], value)
+def _filled(metric: CounterMetricFamily | GaugeMetricFamily, samples: Samples) -> Metric:
+    """``metric`` with one sample per (label values, value): the one loop of every family above."""
+    for label_values, value in samples:
+        metric.add_metric(label_values, value)
     return metric
+
+
+def _per_partition(name: str, documentation: str) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, labels=["topic", "partition"])
+
+
+def _by_name(counts: Mapping[Any, float]) -> Samples:
+    return sorted(([str(key)], value) for key, value in counts.items())
+
+
+def _by_partition(values: Mapping[Any, float]) -> Samples:
+    return [([tp.topic, str(tp.partition)], value) for tp, value in sorted(values.items())]
 
 
 def ready(app: Any) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import faust
 
 from agents import topics
-from agents.app import app
-from agents.dead_letter import process_guarded, send_to_dead_letter
+from agents.dead_letter import send_to_dead_letter
+from agents.guarded import guarded_agent
 from agents.metrics import worker_metrics
 from agents.state_access import load_reference, save_reference
 from config import get_settings
@@ -26,11 +26,6 @@ STAGE = "reference"
 SOURCES_BY_TOPIC = reference_topics(settings)
 
 
-@app.agent(topics.reference_data)
-async def load_reference_data(stream: faust.StreamT[bytes]) -> None:
-    await process_guarded(stream, apply_reference_record, STAGE)
-
-
 async def apply_reference_record(event: faust.EventT[bytes]) -> None:
     topic, key = event.message.topic, event.key
     if not key:
@@ -39,8 +34,11 @@ async def apply_reference_record(event: faust.EventT[bytes]) -> None:
         )
         return
     source = SOURCES_BY_TOPIC[topic]
-    record = source.parse(event.value)  # a pydantic error dead-letters the record (process_guarded)
+    record = source.parse(event.value)  # a pydantic error dead-letters the record (guarded_agent)
     reference = load_reference(key) or CustomerReference()
     source.apply(reference, record)
     save_reference(key, reference)
     worker_metrics.incr(counter(Family.REFERENCE, topic))
+
+
+load_reference_data = guarded_agent(topics.reference_data, apply_reference_record, STAGE, name="load_reference_data")

@@ -16,6 +16,7 @@ import sys
 from agents.app import app
 from agents.metrics import worker_metrics
 from config import get_settings
+from detection.metrics import Family, ModelCount, counter
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -33,14 +34,14 @@ async def retrain_shadow() -> bool:
     )
     out, err = await process.communicate()
     if process.returncode == 0:
-        worker_metrics.incr("models.retrained")
+        worker_metrics.incr(counter(Family.MODELS, ModelCount.RETRAINED))
         logger.info("scheduled retraining: %s", out.decode(errors="replace").strip().splitlines()[-1:])
         return True
     if process.returncode == NOT_ENOUGH_LABELS_EXIT:
-        worker_metrics.incr("models.retrain_skipped")
+        worker_metrics.incr(counter(Family.MODELS, ModelCount.RETRAIN_SKIPPED))
         logger.info("scheduled retraining skipped: %s", err.decode(errors="replace").strip()[-300:])
         return False
-    worker_metrics.incr("models.retrain_failed")
+    worker_metrics.incr(counter(Family.MODELS, ModelCount.RETRAIN_FAILED))
     logger.error("scheduled retraining failed (exit %s): %s", process.returncode, err.decode(errors="replace")[-2000:])
     return False
 

@@ -7,6 +7,7 @@ import logging
 from agents.metrics import worker_metrics
 from agents.tables import customer_behaviour, customer_reference, merchant_risk
 from detection import reference
+from detection.metrics import Family, counter
 from detection.reference import CustomerReference, MerchantRisk
 from detection.state import CustomerState, decode_state
 
@@ -20,7 +21,7 @@ def load_state(customer_key: bytes, now: float, ttl_s: float) -> CustomerState:
         return CustomerState()
     state, change = decode_state(raw)
     if change is not None:  # an older layout migrated, or an unreadable one reset: never a dead letter
-        worker_metrics.incr(f"state.{change}")
+        worker_metrics.incr(counter(Family.STATE, change))
         logger.warning("customer %s: stored state %s", customer_key.decode(errors="replace"), change)
     return fresh_if_idle(state, now, ttl_s)
 

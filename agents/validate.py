@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -26,8 +26,9 @@ from agents.detect import Incoming, detect_transactions
 from agents.metrics import worker_metrics
 from agents.topics import INGESTED_AT_HEADER
 from config import get_settings
+from config.limits import validation_limits
 from detection.metrics import TRANSACTIONS_INVALID, TRANSACTIONS_VALID
-from detection.validation import Rejection, ValidationLimits, validate_transaction
+from detection.validation import Rejection, validate_transaction
 from tables.batched import Outbound, send_with_batch
 
 __all__ = ["INGESTED_AT_HEADER", "validate", "validate_records"]
@@ -37,13 +38,7 @@ STAGE = "validate"
 VALIDATED = topics.validated_transactions.get_topic_name()
 REKEYED = topics.rekeyed_transactions.get_topic_name()
 
-limits = ValidationLimits(
-    max_message_bytes=settings.max_message_bytes,
-    max_amount=settings.max_amount,
-    max_future_skew=timedelta(seconds=settings.max_future_skew_s),
-    currencies=frozenset(settings.currencies),
-    max_past_age=timedelta(seconds=settings.max_past_age_s),
-)
+limits = validation_limits(settings)
 
 
 @app.agent(topics.raw_transactions)

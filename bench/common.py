@@ -11,6 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from config.broker import bootstrap_servers
 from config.settings import Settings
 from config.topics import topic_specs
 from runtime.broker import EmbeddedBroker, free_port
@@ -73,3 +76,32 @@ def broker_and_worker(extra_env: dict[str, str] | None = None) -> Iterator[tuple
         finally:
             worker.terminate()
             worker.wait(timeout=60)
+
+
+async def records_in(consumer: AIOKafkaConsumer, topic: str) -> int:
+    """Records written to ``topic`` so far (the sum of its partitions' end offsets)."""
+    partitions = consumer.partitions_for_topic(topic) or set()
+    if not partitions:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic) or set()
+    ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+    return sum(ends.values())
+
+
+async def decided_so_far(consumer: AIOKafkaConsumer, settings: Settings) -> int:
+    """Transactions the stream decided so far: every decision appends one record to the decisions log."""
+    return await records_in(consumer, settings.topic_decisions)
+
+
+async def wait_decided(broker: EmbeddedBroker, settings: Settings, count: int, timeout_s: float = 600.0) -> None:
+    """Until the workers decided ``count`` transactions, so the load meets an idle worker."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker.url), group_id=None)
+    await consumer.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while await decided_so_far(consumer, settings) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the workers did not decide {count} transactions in {timeout_s:.0f} s")
+            await asyncio.sleep(0.2)
+    finally:
+        await consumer.stop()

@@ -19,10 +19,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.common import broker_and_worker, percentile
-from config.broker import bootstrap_servers
+from bench.common import broker_and_worker, percentile, wait_decided
 from config.settings import Settings
 from detection.models import Transaction
 from producers.kafka import kafka_producer
@@ -45,24 +43,6 @@ def transaction(n: int, rng: random.Random, prefix: str) -> Transaction:
         merchant_id=f"M{rng.randrange(50)}",
         terminal_id=f"T{rng.randrange(200)}",
     )
-
-
-async def wait_decided(broker: EmbeddedBroker, settings: Settings, count: int) -> None:
-    """Until the worker decided ``count`` transactions (one audit record each), so the load meets an idle worker."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker.url), group_id=None)
-    await consumer.start()
-    try:
-        for _ in range(3000):
-            partitions = consumer.partitions_for_topic(settings.topic_audit) or set()
-            if not partitions:
-                await consumer._client.force_metadata_update()
-            ends = await consumer.end_offsets([TopicPartition(settings.topic_audit, p) for p in partitions])
-            if sum(ends.values()) >= count:
-                return
-            await asyncio.sleep(0.2)
-        raise TimeoutError(f"the worker did not decide {count} transactions")
-    finally:
-        await consumer.stop()
 
 
 async def run_load(rate: float, seconds: float, request: Callable[[int], Awaitable[None]]) -> list[float]:

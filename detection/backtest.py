@@ -80,8 +80,7 @@ class Backtest:
         merchant_id, terminal_id = transaction.merchant_id, transaction.terminal_id
         merchant, terminal = merchant_and_terminal_risk(self.merchant_risk.get, merchant_id, terminal_id)
         activity = self.activity
-        decide = self.detector.assess if self._batched else self.detector.evaluate
-        decision = decide(
+        decision = self.detector.evaluate(
             transaction,
             state,
             self.references.get(transaction.customer_id),
@@ -89,6 +88,7 @@ class Backtest:
             terminal,
             activity.get(terminal_key(terminal_id)) if terminal_id and activity else None,
             activity.get(merchant_key(merchant_id)) if merchant_id and activity else None,
+            defer_model=self._batched,
         )
         self.detector.learn(state, transaction, decision)
         return decision

@@ -1,8 +1,9 @@
 """The detector: features -> rules (+ model) -> score for one transaction, and the state update after it.
 
-The live agent and `fraudwatch backtest` both call exactly this. ``evaluate`` is ``assess`` (features,
-rules, the vector a model scores) followed by ``finish`` (the model's probability combined into the
-score); the backtest calls the two halves itself so it can score a batch with one model call.
+The live agent and `fraudwatch backtest` both call exactly this. ``evaluate`` computes the features,
+the rules and the vector a model scores, then ``finish`` combines the model's probability into the
+score; the backtest asks it to leave ``finish`` out (``defer_model``) so it can score a batch with one
+model call (``finish_many``).
 """
 
 from __future__ import annotations
@@ -67,23 +68,10 @@ class Detector:
         terminal: MerchantRisk | None = None,
         terminal_activity: EntityActivity | None = None,
         merchant_activity: EntityActivity | None = None,
+        *,
+        defer_model: bool = False,
     ) -> Decision:
-        decision = self.assess(transaction, state, reference, merchant, terminal, terminal_activity, merchant_activity)
-        if self.model is not None:
-            self.finish(decision, self.model.score(decision.feature_vector))
-        return decision
-
-    def assess(
-        self,
-        transaction: Transaction,
-        state: CustomerState,
-        reference: CustomerReference | None = None,
-        merchant: MerchantRisk | None = None,
-        terminal: MerchantRisk | None = None,
-        terminal_activity: EntityActivity | None = None,
-        merchant_activity: EntityActivity | None = None,
-    ) -> Decision:
-        """Features, rules and the rules' score; the model's part waits for ``finish``."""
+        """Features, rules and the rules' score, then the model's part (``finish``) unless ``defer_model``."""
         params = self._feature_params
         features = extract_features(
             transaction, state, reference, merchant, terminal, params, terminal_activity, merchant_activity
@@ -93,7 +81,7 @@ class Detector:
         score = risk_score(reasons, anomaly, self.config.anomaly)
         features.anomaly = anomaly
         features.rules_score = score / 100
-        return Decision(
+        decision = Decision(
             score=score,
             severity=severity_of(score, self.config.severity),
             reasons=reasons,
@@ -103,6 +91,9 @@ class Detector:
             feature_vector=features.vector(),
             risk=float(score),
         )
+        if self.model is not None and not defer_model:
+            self.finish(decision, self.model.score(decision.feature_vector))
+        return decision
 
     def finish(self, decision: Decision, probability: float) -> None:
         """Combine the model's probability with the rules: the model ranks, hard rules still alert."""

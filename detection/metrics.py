@@ -23,6 +23,11 @@ AMOUNT_TOTAL_EUR = "amount.total_eur"
 AMOUNT_AT_RISK_EUR = "amount.at_risk_eur"
 DECISIONS_LOGGED = "decisions.logged"
 FEEDBACK_UNKNOWN_TRANSACTION = "feedback.unknown_transaction"
+CASES_OPENED = "cases.opened"
+CASES_ALERT_JOINED = "cases.alert_joined"
+#: What a shadow rule set saw and would have alerted on (its quality is Family.SHADOW_RULES_QUALITY).
+SHADOW_RULES_TRANSACTIONS = "shadow_rules.transactions"
+SHADOW_RULES_ALERTS = "shadow_rules.alerts"
 
 
 class Family(StrEnum):
@@ -57,8 +62,10 @@ class Family(StrEnum):
     RULES_SWITCHED = "rules.switched"
     #: Per shadow model version: transactions it would have alerted on.
     SHADOW_ALERTS = "shadow_alerts"
-    #: The model registry on a worker: bad_record, incompatible, retrained, retrain_skipped, retrain_failed.
+    #: The model registry on a worker (ModelCount).
     MODELS = "models"
+    #: A customer's stored state in an older or unreadable layout (detection.state.decode_state's change).
+    STATE = "state"
 
 
 class Outcome(StrEnum):
@@ -74,6 +81,15 @@ class Outcome(StrEnum):
         if alerted:
             return cls.TRUE_POSITIVE if is_fraud else cls.FALSE_POSITIVE
         return cls.FALSE_NEGATIVE if is_fraud else cls.TRUE_NEGATIVE
+
+
+class ModelCount(StrEnum):
+    """Labels of the models family: what became of a model on a worker."""
+
+    INCOMPATIBLE = "incompatible"
+    RETRAINED = "retrained"
+    RETRAIN_SKIPPED = "retrain_skipped"
+    RETRAIN_FAILED = "retrain_failed"
 
 
 class SinkEvent(StrEnum):

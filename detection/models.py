@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -19,6 +20,18 @@ class Contract(BaseModel):
     """Base of all contracts: unknown fields are ignored so producers can add fields safely."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationLimits:
+    """Business limits a transaction meets beyond its schema (config.limits builds them from settings)."""
+
+    max_message_bytes: int
+    max_amount: float
+    max_future_skew: timedelta
+    currencies: frozenset[str]
+    #: Older event times are rejected as 'stale_timestamp' (1900-01-01 is a broken clock, not a purchase).
+    max_past_age: timedelta = timedelta(days=400)
 
 
 class Transaction(Contract):

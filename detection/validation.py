@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pydantic
 
-from detection.models import FieldError, Transaction
+from detection.models import FieldError, Transaction, ValidationLimits
 
-
-@dataclass(frozen=True, slots=True)
-class ValidationLimits:
-    """Business limits beyond the schema (from config.Settings)."""
-
-    max_message_bytes: int
-    max_amount: float
-    max_future_skew: timedelta
-    currencies: frozenset[str]
-    #: Older event times are rejected as 'stale_timestamp' (1900-01-01 is a broken clock, not a purchase).
-    max_past_age: timedelta = timedelta(days=400)
+__all__ = ["Rejection", "ValidationLimits", "check_limits", "field_errors", "is_not_json", "validate_transaction"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +85,7 @@ def field_errors(exc: pydantic.ValidationError) -> list[FieldError]:
 
 def _rejection_from_pydantic(raw: bytes, exc: pydantic.ValidationError) -> Rejection:
     errors = field_errors(exc)
-    if any(e.type in {"json_invalid", "json_type"} for e in errors) or not _is_json_object(raw):
+    if is_not_json(raw, errors):
         return Rejection("not_json", errors)
     if any(e.type == "missing" for e in errors):
         return Rejection("missing_field", errors)
@@ -103,6 +93,11 @@ def _rejection_from_pydantic(raw: bytes, exc: pydantic.ValidationError) -> Rejec
         # "eur" or "" is a currency we do not accept, like "XYZ": the same reason for the same fix.
         return Rejection("unknown_currency", errors)
     return Rejection("schema", errors)
+
+
+def is_not_json(raw: bytes, errors: list[FieldError]) -> bool:
+    """Whether a record that failed its contract is not a JSON object at all (reason ``not_json``)."""
+    return any(e.type in {"json_invalid", "json_type"} for e in errors) or not _is_json_object(raw)
 
 
 def _is_json_object(raw: bytes) -> bool:

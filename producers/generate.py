@@ -61,16 +61,20 @@ async def produce_live(
     return sent
 
 
+#: Where `fraudwatch generate --output-dir` starts its data's event time.
+FILES_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def write_files(
     output_dir: Path,
     *,
     count: int,
-    rate: float | None,
     seed: int,
     customers: int,
-    merchants: int,
-    fraud_rate: float,
-    start: datetime,
+    rate: float | None = None,
+    merchants: int = 300,
+    fraud_rate: float = 0.01,
+    start: datetime = FILES_START,
 ) -> dict[str, int]:
     """A labelled data set for `fraudwatch backtest`: transactions, reference data and feedback as JSONL."""
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from config import get_settings
+from config.limits import validation_limits
 from config.rules import load_rules
 from detection.backtest import Backtest
 from detection.engine import Decision, Detector
@@ -40,7 +41,7 @@ from detection.sources import SOURCES_BY_NAME, ReferenceRecords
 from detection.validation import Rejection, ValidationLimits
 from producers.progress import Progress
 from producers.replay import raw_records
-from runtime.backtest_inputs import Rejections, parse_transaction, read_records, validation_limits
+from runtime.backtest_inputs import Rejections, parse_transaction, read_records
 from runtime.backtest_learning import LearningShardError, run_learning_shards
 from runtime.decisions_file import decision_line, merge_parts, open_part, remove_parts
 
@@ -293,7 +294,7 @@ def run_backtest(
         records,
         outcomes,
         transactions_path,
-        validation_limits(get_settings()),
+        validation_limits(get_settings(), replay=True),
         period,
         decisions,
         shard_by_customer(transactions_path, processes),

@@ -6,15 +6,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from config import Settings
 from detection.models import Transaction
-from detection.validation import Rejection, ValidationLimits, field_errors, validate_transaction
+from detection.validation import Rejection, ValidationLimits, field_errors, is_not_json, validate_transaction
 from producers.replay import raw_records
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -22,18 +21,6 @@ Model = TypeVar("Model", bound=BaseModel)
 MAX_EXAMPLES = 20
 #: A replay has no "now": the live checks against future and stale timestamps do not apply to history.
 _NO_FUTURE = datetime.max.replace(tzinfo=UTC)
-
-
-def validation_limits(settings: Settings) -> ValidationLimits:
-    """The live validator's business limits, from the same settings, less the wall-clock age limit
-    (a backtest replays history: a year-old transaction is the point, not a broken clock)."""
-    return ValidationLimits(
-        max_message_bytes=settings.max_message_bytes,
-        max_amount=settings.max_amount,
-        max_future_skew=timedelta(seconds=settings.max_future_skew_s),
-        max_past_age=timedelta.max,
-        currencies=frozenset(settings.currencies),
-    )
 
 
 @dataclass
@@ -75,7 +62,7 @@ def read_records(path: Path, model: type[Model], source: str, rejections: Reject
             yield model.model_validate_json(raw)
         except ValidationError as exc:
             errors = field_errors(exc)
-            reason = "not_json" if any(e.type in {"json_invalid", "json_type"} for e in errors) else "schema"
+            reason = "not_json" if is_not_json(raw, errors) else "schema"
             rejections.add(source, path, line_number, Rejection(reason, errors))
 
 

@@ -19,7 +19,7 @@ import click
 from config import Settings, get_settings
 from config.topics import topic_specs
 from runtime.broker import EmbeddedBroker, running_embedded_broker
-from runtime.data_dir import ensure_writable
+from runtime.data_dir import DataDirLock, ensure_writable
 from runtime.topics import PartitionMismatchError, ensure_topics
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     started: EmbeddedBroker | None = None
     ensure_writable(settings.data_dir / "worker")
     command = command_name(argv)
+    if command == "worker":
+        DataDirLock(settings.data_dir / "worker").acquire()  # released by the OS when the process ends
     needs_broker = command not in OFFLINE_COMMANDS and command is not None
     if needs_broker and settings.is_embedded:
         url = running_embedded_broker(settings.embedded_state_file)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from faust.cli import AppCommand, option
 from agents.app import app, broker_url
 from config import get_settings
 from detection.sources import REFERENCE_SOURCES
-from producers.generate import produce_live, write_files
+from producers.generate import FILES_START, produce_live, write_files
 from producers.replay import replay_file
 from runtime.backtest_commands import BACKTEST_OPTIONS, SUMMARY_KEYS, one_line_failure
 from runtime.handbook_commands import DEFAULT_PROFILE, HANDBOOK_OPTIONS, generate_handbook_files
@@ -92,7 +92,7 @@ async def generate(
             customers=customers,
             merchants=merchants,
             fraud_rate=fraud_rate,
-            start=datetime(2026, 1, 1, tzinfo=UTC),
+            start=FILES_START,
         )
         self.say(json.dumps(written, indent=2))
         return

@@ -13,7 +13,7 @@ import pytest
 from config.settings import Settings
 from detection.alert import Alert
 from detection.models import Feedback, MetricsSnapshot
-from runtime.broker import EmbeddedBroker
+from runtime.broker import EmbeddedBroker, free_port
 from tests.integration.harness import WorkerProcess, get_json, read_topic, wait_for
 from tests.integration.ops_harness import fraudwatch, rules_file, score
 from tests.integration.test_detection import produce, transaction, warm_up
@@ -147,3 +147,34 @@ async def test_an_allow_listed_customer_gets_no_alert_until_the_entry_expires_an
     assert "list entry in effect: allow:customer:C-vip:*" in explained and "rules version 2026.11.1+" in explained
     explained = (await fraudwatch(env, "audit", "C-vip-16")).stdout
     assert "alert published" in explained and "reason VELOCITY" in explained and "count_1m=6" in explained
+
+
+@pytest.mark.timeout(600)
+async def test_any_of_two_workers_answers_for_every_customer_from_the_owner_of_its_partition(
+    broker: EmbeddedBroker, system: tuple[Settings, dict[str, str]], start_worker: Start, tmp_path: Path
+) -> None:
+    settings, env = system
+    ports = [settings.web_port, free_port()]
+    start_worker(env, "first")
+    start_worker(
+        {**env, "FRAUDWATCH_WEB_PORT": str(ports[1]), "FRAUDWATCH_DATA_DIR": str(tmp_path / "second")}, "second"
+    )
+    customers = [f"C-route-{n}" for n in range(16)]  # spread over every partition of the raw topic
+
+    async def answers(port: int) -> dict[str, tuple[str, int]] | None:
+        found: dict[str, tuple[str, int]] = {}
+        for n, customer in enumerate(customers):
+            status, body = await score(port, transaction(n, customer, amount=40.0))
+            if status != 200:
+                return None
+            found[customer] = (body["worker"], body["score"])
+        return found
+
+    async def both_agree_and_both_own_some() -> bool:
+        by_port = [await answers(port) for port in ports]
+        if by_port[0] is None or by_port[0] != by_port[1]:
+            return False  # a rebalance still moving partitions, or a worker not yet answering
+        return len({worker for worker, _ in by_port[0].values()}) == 2
+
+    # Whichever worker is asked, the one holding the customer's partition decides, with that customer's state.
+    await wait_for(both_agree_and_both_own_some, timeout_s=300, interval_s=1.0)

@@ -182,7 +182,7 @@ def test_batch_finish_equals_one_by_one() -> None:
         one_by_one.append(d.risk)
     assessed = []
     for t in transactions:
-        d = detector.assess(t, state_b)
+        d = detector.evaluate(t, state_b, defer_model=True)
         detector.learn(state_b, t, d)
         assessed.append(d)
     detector.finish_many(assessed)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -7,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from config.limits import validation_limits
+from config.settings import Settings
 from detection.models import Transaction
 from detection.validation import Rejection, ValidationLimits, validate_transaction
 
@@ -80,3 +83,11 @@ def test_arbitrary_json_objects_are_accepted_only_when_complete(record: dict[str
     result = validate_transaction(json.dumps({**record, "timestamp": GOOD["timestamp"]}).encode(), LIMITS, NOW)
     complete = bool(record.get("customer_id")) and record.get("currency") == "EUR"
     assert isinstance(result, Transaction) == complete
+
+
+def test_the_backtest_checks_the_live_limits_less_the_wall_clock_age() -> None:
+    settings = Settings(max_amount=5000.0, max_past_age_s=86_400)
+    live, replay = validation_limits(settings), validation_limits(settings, replay=True)
+    assert live.max_amount == 5000.0 and live.max_past_age == timedelta(days=1)
+    assert replay.max_past_age == timedelta.max
+    assert dataclasses.replace(replay, max_past_age=live.max_past_age) == live

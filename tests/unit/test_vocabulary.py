@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime
+from pathlib import Path
 
 from config.rules import load_rules
 from detection.metrics import (
@@ -56,3 +58,28 @@ def test_quality_counts_come_from_confirmed_outcomes() -> None:
     )
     quality = totals.quality()
     assert (quality.precision, quality.recall) == (0.75, 0.75)
+
+
+def _metric_names_written_out(path: Path) -> list[str]:
+    """``incr("a.b")``, ``incr(f"a.{b}")`` or ``counter(Family.X, "b")`` in one module: a name spelled in place."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute | ast.Name):
+            continue
+        called = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+        spelled = {"incr": node.args[:1], "counter": node.args[1:2]}.get(called, [])
+        if any(
+            isinstance(arg, ast.JoinedStr) or (isinstance(arg, ast.Constant) and isinstance(arg.value, str))
+            for arg in spelled
+        ):
+            found.append(f"{path}:{node.lineno}")
+    return found
+
+
+def test_the_shell_counts_only_under_names_from_detection_metrics() -> None:
+    root = Path(__file__).resolve().parents[2]
+    modules = [
+        path for layer in ("agents", "ui", "runtime", "producers", "tables") for path in (root / layer).rglob("*.py")
+    ]
+    assert modules
+    assert [place for path in modules for place in _metric_names_written_out(path)] == []

@@ -16,7 +16,7 @@ from config import Settings
 from config.rules import DEFAULT_RULES_FILE
 from detection.audit import audit_message, change_record
 from detection.cases import Case, CaseCommand, CaseError, CaseStatus, apply_command, select_cases
-from detection.metrics import Family, quality_of
+from detection.metrics import SHADOW_RULES_ALERTS, Family, quality_of
 from detection.rule_sets import Role, publish_messages, rules_config_from_toml
 from ui.feed import DashboardFeed
 from ui.panels import Tick, selectable_table
@@ -202,7 +202,7 @@ class RulesPanel:
         published = ", ".join(sorted(book.rule_sets)) or "none yet"
         totals = tick.totals
         live, candidate = totals.quality(), quality_of(totals.family(Family.SHADOW_RULES_QUALITY))
-        would_alert = totals.family(Family.SHADOW_RULES).get("alerts", 0)
+        would_alert = totals.get(SHADOW_RULES_ALERTS)
         text = (
             f"Active **{active}** · shadow **{shadow or 'none'}** · published: {published}\n\n"
             "| set | alerts | precision | recall |\n|---|---:|---:|---:|\n"
