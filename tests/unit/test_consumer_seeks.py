@@ -10,6 +10,7 @@ done, then committed), and the second's read offset was left at 12 (10 and 11, r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
@@ -36,7 +37,8 @@ async def test_a_seek_during_a_delivery_leaves_no_gap_and_reads_again_from_the_c
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app.finalize()
-    consumer = app.consumer
+    monkeypatch.setattr(app.transport, "loop", asyncio.get_running_loop())  # not an earlier test's loop
+    consumer = app._new_consumer()  # the worker's consumer class
     assert isinstance(consumer, SeekSafeConsumer)
     fetches = [{tp: records(tp, range(10, 20)) for tp in (FIRST, SECOND)}]
     sought: list[tuple[TP, int]] = []
@@ -70,7 +72,7 @@ async def test_a_seek_during_a_delivery_leaves_no_gap_and_reads_again_from_the_c
     for tp in (FIRST, SECOND):
         consumer._committed_offset[tp] = consumer._read_offset[tp] = COMMITTED
 
-    await consumer._drain_messages(fetcher)
+    await asyncio.wait_for(consumer._drain_messages(fetcher), timeout=30)
 
     # Round robin over the two partitions; from 13 on the records came from before the seek.
     assert delivered == [(0, 10), (1, 10), (0, 11), (1, 11), (0, 12), (1, 12)]
