@@ -39,7 +39,10 @@ async def seek_to_committed(consumer: Consumer, tp: TP) -> int:
     committed = consumer._committed_offset.get(tp)
     if committed is None:
         committed = (await consumer.earliest_offsets(tp)).get(tp) or 0
-    await consumer.seek(tp, committed)
+    # In the consumer's own thread: Consumer.seek calls aiokafka from the event loop's thread.
+    await consumer.seek_wait({tp: committed})
+    if isinstance(consumer, SeekSafeConsumer):
+        consumer._seeks_of[tp] += 1
     return committed
 
 

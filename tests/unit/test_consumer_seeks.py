@@ -55,8 +55,9 @@ async def test_a_seek_during_a_delivery_leaves_no_gap_and_reads_again_from_the_c
         sought.extend([(FIRST, COMMITTED), (SECOND, COMMITTED)])
         return {FIRST: COMMITTED, SECOND: COMMITTED}
 
-    async def record_seek(tp: TP, offset: int) -> None:
-        sought.append((tp, offset))
+    async def record_seek(partitions: Mapping[TP, int]) -> None:
+        sought.extend(partitions.items())
+        consumer._read_offset.update(partitions)
 
     async def deliver(message: Message) -> None:
         delivered.append((message.partition, message.offset))
@@ -65,7 +66,7 @@ async def test_a_seek_during_a_delivery_leaves_no_gap_and_reads_again_from_the_c
 
     monkeypatch.setattr(consumer, "_wait_next_records", wait_next_records)
     monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
-    monkeypatch.setattr(consumer, "_seek", record_seek)
+    monkeypatch.setattr(consumer, "seek_wait", record_seek)
     monkeypatch.setattr(consumer, "callback", deliver)
     monkeypatch.setattr(consumer, "highwater", lambda tp: 20)
     monkeypatch.setattr(app.topics, "_acking_topics", {TOPIC})
