@@ -23,7 +23,14 @@ from detection.model import ModelArtifact, load_model
 from detection.models import Feedback
 from detection.reference import merchant_key, terminal_key
 from detection.rules_config import Learning
-from detection.training import NotEnoughLabelsError, Outcome, TrainingParams, label_maturity_s, train_arrays
+from detection.training import (
+    NotEnoughLabelsError,
+    Outcome,
+    TrainingParams,
+    label_maturity_s,
+    train_arrays,
+    training_params,
+)
 
 if TYPE_CHECKING:
     from detection.engine import Decision
@@ -69,6 +76,9 @@ class LearningLog:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     activity: dict[str, EntityActivity] = field(default_factory=dict)
     models: list[ModelArtifact] = field(default_factory=list)
+    #: A clock handed in by the caller (the core reads none): with it, ``retrain_seconds`` adds up fitting.
+    clock: Callable[[], float] | None = None
+    retrain_seconds: float = 0.0
     _new_transactions: list[tuple[float, str | None, str | None]] = field(default_factory=list)
     _new_frauds: list[str] = field(default_factory=list)
 
@@ -77,7 +87,7 @@ class LearningLog:
         """A learner with the rules file's settings (target precision, cold-start frauds)."""
         return cls(
             settings,
-            params or TrainingParams(target_precision=settings.target_precision, min_frauds=settings.min_frauds),
+            params or training_params(settings),
         )
 
     def entity(self, key: str | None) -> EntityActivity | None:
@@ -134,6 +144,15 @@ class LearningLog:
 
     def retrain(self, cutoff: float) -> ModelArtifact | None:
         """A model from the decisions of the last ``train_days`` and the outcomes known at ``cutoff``."""
+        if self.clock is None:
+            return self._retrain(cutoff)
+        started = self.clock()
+        try:
+            return self._retrain(cutoff)
+        finally:
+            self.retrain_seconds += self.clock() - started
+
+    def _retrain(self, cutoff: float) -> ModelArtifact | None:
         since = cutoff - self.settings.train_days * DAY_S
         chunks = [c for c in self.chunks if c.times[-1] >= since]
         if not chunks:

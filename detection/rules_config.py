@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -124,8 +125,14 @@ class Learning(BaseModel):
     retrain_every_days: float = Field(1.0, gt=0, description="Event-time interval between retrainings.")
     train_days: int = Field(28, ge=1, description="Days of logged decisions a model is trained on.")
     min_frauds: int = Field(20, ge=1, description="Labelled frauds needed before a first model (cold start: rules).")
+    operating_point: Literal["best_f1", "precision"] = Field(
+        "best_f1",
+        description="Where the model alerts, picked on held-out days at each retraining: the best F1 among "
+        "thresholds with at least min_precision, or the lowest threshold reaching target_precision.",
+    )
+    min_precision: float = Field(0.5, ge=0, lt=1, description="The precision floor of the best_f1 operating point.")
     target_precision: float = Field(
-        0.8, gt=0, lt=1, description="The model's alert threshold is the lowest with this precision on held-out days."
+        0.8, gt=0, lt=1, description="The precision operating point's target on held-out days."
     )
     hard_rule_weight: float = Field(
         0.9, ge=0, le=1, description="A rule of at least this weight alerts whatever the model says (blacklist)."

@@ -270,6 +270,7 @@ def run_backtest(
     test_end: datetime | None = None,
     decisions: Path | None = None,
     learn: bool = True,
+    learner: LearningLog | None = None,
     reference: Mapping[str, Path | None] | None = None,
     **reference_files: Path | None,
 ) -> dict[str, Any]:
@@ -279,6 +280,8 @@ def run_backtest(
     ``customers=...``. Transactions before ``test_start`` still build state and feedback still
     takes effect; only the figures (and the ``decisions`` file) are restricted to the test period.
     ``learn``: retrain from the feedback in event time as the live loop does (False: the rules alone).
+    ``learner``: the learner to use instead of one with the rules file's settings (e.g. other
+    training settings); its decisions log, outcomes and models are the caller's to read afterwards.
     """
     global _job, _progress_counter
     config = load_rules(rules)
@@ -312,7 +315,9 @@ def run_backtest(
             progress = Progress("backtest", total)
             threading.Thread(target=_draw_progress, args=(progress, finished), daemon=True).start()
 
-    learner = LearningLog.of(config.learning) if learn else None
+    learner = (learner or LearningLog.of(config.learning)) if learn else None
+    if learner is not None and learner.clock is None:
+        learner.clock = time.perf_counter  # the report says how much of the run was retraining
     try:
         results = (
             _run_learning_shards(processes, learner, show) if learner is not None else _run_shards(processes, show)
@@ -343,6 +348,7 @@ def run_backtest(
             learner.models[-1].model_dump(exclude={"payload"}, mode="json") if learner.models else None
         )
         report["model_scoring_us_per_tx"] = learner.scoring_cost(time.perf_counter)
+        report["retrain_seconds"] = round(learner.retrain_seconds, 3)
     report["feedback_records"] = len(outcomes)
     report["workers"] = processes
     report["seconds"] = round(elapsed, 3)

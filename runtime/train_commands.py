@@ -23,10 +23,11 @@ from agents.model_store import (
 )
 from agents.retrain import NOT_ENOUGH_LABELS_EXIT
 from config import get_settings
+from config.rules import load_rules
 from detection.decisions import DecisionRecord
 from detection.model_registry import Action, Registry, RegistryError
 from detection.models import Feedback
-from detection.training import NotEnoughLabelsError, TrainingParams
+from detection.training import NotEnoughLabelsError, training_params
 
 settings = get_settings()
 
@@ -82,7 +83,7 @@ async def train(
         cutoff=at,
         window_days=days or settings.retrain_window_days,
         version=version_ or default_version(at),
-        params=TrainingParams(kind="linear" if kind == "linear" else "trees"),
+        params=training_params(load_rules().learning, kind="linear" if kind == "linear" else "trees"),
     )
     url = broker_url(settings)
     try:

@@ -43,6 +43,7 @@ def test_retraining_from_feedback_beats_the_rules_alone(handbook_stream: Path, l
     # The rules barely see this design's frauds; the model learned from chargebacks does.
     assert learned["f1"] > 3 * rules["f1"]  # type: ignore[operator]
     assert learned["recall"] > 0.3 and learned["precision"] > 0.5  # type: ignore[operator]
+    assert 0 < learned["retrain_seconds"] < learned["seconds"]  # type: ignore[operator]  # where the time went
 
 
 def test_learning_result_does_not_depend_on_the_number_of_shards(
@@ -50,6 +51,6 @@ def test_learning_result_does_not_depend_on_the_number_of_shards(
 ) -> None:
     one = learned
     two = backtest(handbook_stream, learn=True, workers=2)
-    timings = ("seconds", "throughput_tx_per_s", "workers", "model_scoring_us_per_tx")
+    timings = ("seconds", "throughput_tx_per_s", "workers", "model_scoring_us_per_tx", "retrain_seconds")
     different = [k for k in one if k not in timings and one[k] != two[k]]
     assert different == []

@@ -1,0 +1,246 @@
+"""Model capacity chosen by measurement on several parameter sets, not tuned to one.
+
+    .venv/bin/python -m bench.model_capacity [--sets handbook handbook-variant-a ...] [--customers 2000]
+
+For each parameter set: simulate it, run the Handbook baselines (bench/handbook.py), then the
+real learning backtest once, keeping its learner. The features a model scores do not depend on
+the model (terminal/merchant risk comes from feedback, the rules from the transaction), so every
+candidate's models are then retrained from that learner's decisions log exactly as the backtest
+does — at each test day's midnight, from the outcomes known then (``LearningLog.retrain``, which
+drops any label known after the cut-off) — and score that day's rows. The candidate that is the
+backtest's own settings reproduces the backtest's figures (printed as a check). Prints, per set,
+the baselines and every candidate on the same test rows, then each candidate's margin over the
+best baseline on AP, recall at precision 0.85 and CP@100 on every set, and its scoring cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.handbook import OUT, Row, judge, print_table, read_decisions, run_baselines
+from bench.handbook_features import Protocol, train_test_split
+from detection.learning import LearningLog
+from detection.model import FraudModel, load_model
+from detection.rules_config import Learning
+from detection.training import TrainingParams
+from producers.handbook import HandbookData, HandbookScenario, profile, simulate
+from producers.handbook_files import transaction_id, write_handbook_files
+from runtime.backtest import run_backtest
+
+DAY_S = 86_400.0
+#: A parameter set invented for this benchmark, designed by nobody for the detector: more fraud
+#: (a larger share of compromised cards' payments, more terminals), mid-length compromises, small
+#: amount multipliers, a 3-day label delay.
+INVENTED = HandbookScenario(
+    radius=6.0,
+    mean_amount_range=(5.0, 80.0),
+    payments_per_day_range=(0.5, 3.0),
+    fraud_amount_limit=180.0,
+    compromised_terminals_per_day=4,
+    terminal_compromise_days=14,
+    compromised_customers_per_day=5,
+    customer_compromise_days=21,
+    customer_fraud_share=0.25,
+    customer_fraud_amount_multiplier=1.5,
+    label_delay_days=3.0,
+)
+#: The longest training window a candidate may ask for (the learner keeps this much log).
+LONGEST_TRAIN_DAYS = 56
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    params: TrainingParams
+    train_days: int = 28
+    retrain_every_days: int = 1
+
+
+def candidates() -> list[Candidate]:
+    base = replace(TrainingParams(), trees=60, leaves=15, depth=4, learning_rate=0.15)  # session 2's default
+    deep = replace(base, trees=100, leaves=15, depth=-1, learning_rate=0.1)
+    return [
+        Candidate("60 trees, depth 4, lr .15, 56 days (the backtest's own)", base, LONGEST_TRAIN_DAYS),
+        Candidate("60 trees, depth 4, lr .15 (session 2)", base),
+        Candidate("100 trees, 15 leaves, lr .1", deep),
+        Candidate("100 trees, 15 leaves, lr .1, 14 days", deep, 14),
+        Candidate("100 trees, 15 leaves, lr .1, 56 days", deep, 56),
+        Candidate("100 trees, 15 leaves, lr .1, min leaf 50", replace(deep, min_data_in_leaf=50)),
+        Candidate("100 trees, 15 leaves, lr .1, 100 neg/fraud", replace(deep, negatives_per_fraud=100)),
+        Candidate("100 trees, 31 leaves, lr .1", replace(deep, leaves=31)),
+        Candidate("150 trees, depth 5, lr .1", replace(base, trees=150, leaves=31, depth=5, learning_rate=0.1)),
+        Candidate("200 trees, 15 leaves, lr .05", replace(deep, trees=200, learning_rate=0.05)),
+        Candidate("300 trees, 31 leaves, lr .05", replace(deep, trees=300, leaves=31, learning_rate=0.05)),
+        Candidate("200 trees, 15 leaves, lr .05, 56 days", replace(deep, trees=200, learning_rate=0.05), 56),
+        Candidate("200 trees, 15 leaves, lr .05, retrained every 2 days", TrainingParams(), retrain_every_days=2),
+        Candidate("200 trees, 15 leaves, lr .05, retrained every 3 days", TrainingParams(), retrain_every_days=3),
+    ]
+
+
+def scenario_of(name: str, customers: int, terminals: int) -> HandbookScenario:
+    if name == "invented":
+        return replace(INVENTED, customers=customers, terminals=terminals)
+    return profile(name, customers=customers, terminals=terminals)
+
+
+def learn_once(
+    data: HandbookData, protocol: Protocol, seed: int, rules: Path | None = None
+) -> tuple[LearningLog, dict[str, float], float]:
+    """The real learning backtest (one process) with a learner that keeps ``LONGEST_TRAIN_DAYS`` of log."""
+    start = datetime.fromtimestamp(data.scenario.start_timestamp, UTC)
+    learner = LearningLog.of(Learning(train_days=LONGEST_TRAIN_DAYS))
+    with tempfile.TemporaryDirectory(prefix="fraudwatch-capacity-") as scratch:
+        directory = Path(scratch)
+        write_handbook_files(data.between_days(protocol.history_start_day, protocol.test_end_day), directory, seed=seed)
+        started = time.perf_counter()
+        run_backtest(
+            directory / "transactions.jsonl",
+            feedback=directory / "feedback.jsonl",
+            workers=1,
+            show_progress=False,
+            test_start=start + timedelta(days=protocol.test_start_day),
+            test_end=start + timedelta(days=protocol.test_end_day),
+            decisions=directory / "decisions.jsonl",
+            learner=learner,
+            rules=rules,
+        )
+        seconds = time.perf_counter() - started
+        risk, _ = read_decisions(directory / "decisions.jsonl")
+    return learner, risk, seconds
+
+
+def daily_models(learner: LearningLog, candidate: Candidate, days: Iterable[float]) -> Iterator[FraudModel | None]:
+    """The model each day starting at ``days`` (UTC midnights) is scored with, retrained there as the
+    backtest does; before the first model, None (the rules alone); a failed retraining keeps the last."""
+    learner.params = candidate.params
+    learner.settings = learner.settings.model_copy(update={"train_days": candidate.train_days})
+    learner.models.clear()
+    model = None
+    for index, day in enumerate(days):
+        if model is None or index % candidate.retrain_every_days == 0:
+            artifact = learner.retrain(day)
+            model = load_model(artifact) if artifact is not None else model
+        yield model
+
+
+def logged(learner: LearningLog) -> tuple[list[str], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The learner's decisions log: transaction ids, times and feature vectors (rows)."""
+    ids = [t for chunk in learner.chunks for t in chunk.transaction_ids]
+    times = np.concatenate([chunk.times for chunk in learner.chunks])
+    return ids, times, np.concatenate([chunk.vectors for chunk in learner.chunks])
+
+
+def scoring_cost(model: FraudModel, vectors: np.ndarray[Any, Any]) -> dict[str, float]:
+    """CPU µs per transaction, one by one (live) and batched (backtest)."""
+    sample = vectors[-2000:]
+    started = time.process_time()
+    for vector in sample.tolist():
+        model.score(vector)
+    one = time.process_time() - started
+    started = time.process_time()
+    model.score_many(sample)
+    batch = time.process_time() - started
+    return {"one_us": 1e6 * one / len(sample), "batch_us": 1e6 * batch / len(sample)}
+
+
+def replay(
+    learner: LearningLog, candidate: Candidate, data: HandbookData, protocol: Protocol, test: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], dict[str, float]]:
+    """Probabilities and alerts of the test rows from the candidate's daily models, and its scoring cost."""
+    ids, _, vectors = logged(learner)
+    position = {t: i for i, t in enumerate(ids)}
+    rows = np.flatnonzero(test)
+    probability = np.zeros(len(rows))
+    alerts = np.zeros(len(rows), dtype=bool)
+    days = data.day[rows]
+    test_days = range(protocol.test_start_day, protocol.test_end_day)
+    starts = (data.scenario.start_timestamp + day * DAY_S for day in test_days)
+    model = None
+    for day, model in zip(test_days, daily_models(learner, candidate, starts), strict=True):
+        if model is None:
+            raise RuntimeError(f"{candidate.name}: no model at day {day}")
+        today = np.flatnonzero(days == day)
+        chosen = vectors[[position[transaction_id(int(rows[i]))] for i in today]]
+        probability[today] = model.score_many(chosen)
+        alerts[today] = probability[today] >= model.threshold
+    assert model is not None
+    return probability, alerts, scoring_cost(model, vectors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--sets", nargs="+", default=["handbook", "handbook-variant-a", "handbook-variant-b", "invented"]
+    )
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--terminals", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rules", type=Path, default=None, help="A rules file (default: config/rules.toml).")
+    parser.add_argument("--only", nargs="*", default=None, help="Candidate numbers to run (default: all).")
+    args = parser.parse_args()
+    chosen = [c for i, c in enumerate(candidates()) if args.only is None or str(i) in args.only]
+    margins: dict[str, dict[str, list[float]]] = {c.name: {} for c in chosen}
+    costs: dict[str, dict[str, float]] = {}
+    results: dict[str, Any] = {}
+    for name in args.sets:
+        scenario = scenario_of(name, args.customers, args.terminals)
+        data = simulate(scenario, args.seed)
+        protocol = Protocol.for_label_delay(scenario.label_delay_days)
+        split = train_test_split(data, protocol)
+        baselines = run_baselines(data, protocol, "xgboost", jobs=1)
+        learner, risk, seconds = learn_once(data, protocol, args.seed, args.rules)
+        test_ids = [transaction_id(int(i)) for i in np.flatnonzero(split.test)]
+        backtest_scores = np.array([risk[t] for t in test_ids])
+        rows: list[Row] = list(baselines)
+        check = judge("backtest itself (56 days)", data, split.test, backtest_scores, backtest_scores >= 50, 0, "")
+        rows.append(check)
+        for candidate in chosen:
+            started = time.perf_counter()
+            probability, alerts, cost = replay(learner, candidate, data, protocol, split.test)
+            row = judge(candidate.name, data, split.test, probability, alerts, cost["one_us"], "model")
+            rows.append(row)
+            costs[candidate.name] = cost
+            best = {
+                "ap": max(b.average_precision or 0 for b in baselines),
+                "recall": max(b.recall_at_precision_85 for b in baselines),
+                "cp": max(b.card_precision_at_100 for b in baselines),
+            }
+            margins[candidate.name][name] = [
+                (row.average_precision or 0) - best["ap"],
+                row.recall_at_precision_85 - best["recall"],
+                row.card_precision_at_100 - best["cp"],
+            ]
+            print(f"  {name}: {candidate.name} replayed in {time.perf_counter() - started:.0f} s", flush=True)
+        print_table(
+            f"{name} ({args.customers} customers, {args.terminals} terminals, seed {args.seed}, {len(data):,} "
+            f"transactions; test {int(split.test.sum())} rows, {int(data.is_fraud[split.test].sum())} frauds; "
+            f"learning backtest {seconds:.0f} s)",
+            rows,
+            False,
+        )
+        results[name] = [asdict(r) for r in rows]
+    print("\n## Margin over the best baseline (AP / recall at P 0.85 / CP@100), per set; scoring cost\n")
+    print("| candidate | " + " | ".join(args.sets) + " | worst | µs one / batch |")
+    print("|---|" + "---:|" * (len(args.sets) + 2))
+    for candidate in chosen:
+        per_set = margins[candidate.name]
+        worst = min(min(m) for m in per_set.values())
+        cells = " | ".join("{:+.3f} / {:+.3f} / {:+.3f}".format(*per_set[s]) for s in args.sets)
+        cost = costs[candidate.name]
+        print(f"| {candidate.name} | {cells} | {worst:+.3f} | {cost['one_us']:.1f} / {cost['batch_us']:.1f} |")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "model-capacity.json").write_text(json.dumps({"rows": results, "margins": margins}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
