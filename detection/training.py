@@ -21,6 +21,7 @@ import numpy as np
 
 from detection.features import FEATURE_NAMES
 from detection.model import ModelArtifact, encode_payload, load_model
+from detection.ranking import average_precision, precision_recall_curve
 from detection.rules_config import Learning
 
 DAY_S = 86_400.0
@@ -317,29 +318,22 @@ def pick_threshold(
     ``precision``: the lowest probability whose alerts reach ``target_precision``.
     Either falls back to the F1-best cut when no cut meets its precision.
     """
-    order = np.argsort(-scores, kind="stable")
-    ranked_scores, ranked_labels = scores[order], labels[order]
-    true_positives = np.cumsum(ranked_labels)
-    alerts = np.arange(1, len(ranked_labels) + 1)
-    precision = true_positives / alerts
-    total = max(int(ranked_labels.sum()), 1)
-    recall = true_positives / total
+    curve = precision_recall_curve(labels, scores)  # one point per distinct score: ties alert together
+    precision, recall = curve.precision, curve.recall
     f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
-    # Only cut between distinct scores: every alert at a tied score is in or out together.
-    distinct = np.r_[ranked_scores[1:] != ranked_scores[:-1], True]
     floor = params.min_precision if params.operating_point == "best_f1" else params.target_precision
-    reaching = distinct & (precision >= floor)
+    reaching = precision >= floor
     if not reaching.any():
-        cut = int(np.argmax(np.where(distinct, f1, -1)))
+        cut = int(np.argmax(f1))
     elif params.operating_point == "best_f1":
         cut = int(np.argmax(np.where(reaching, f1, -1)))
     else:
         cut = int(np.flatnonzero(reaching)[-1])
-    average_precision = float((precision * ranked_labels).sum() / total)
+    average_precision_holdout = average_precision(labels, scores) or 0.0
     metrics = {
-        "holdout_ap": round(average_precision, 4),
+        "holdout_ap": round(average_precision_holdout, 4),
         "holdout_precision": round(float(precision[cut]), 4),
         "holdout_recall": round(float(recall[cut]), 4),
         "holdout_examples": float(len(labels)),
     }
-    return float(ranked_scores[cut]), metrics
+    return float(curve.thresholds[cut]), metrics

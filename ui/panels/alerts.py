@@ -18,6 +18,8 @@ from ui.feed import DashboardFeed
 from ui.panels import Tick, selectable_table
 
 TABLE_ROWS = 500
+#: A worker busy with a backlog answers its read API late; past this the detail says history is unavailable.
+HISTORY_TIMEOUT_S = 5.0
 ALERT_COLUMNS = [
     "detected_at",
     "severity",
@@ -147,7 +149,7 @@ class AlertsPanel:
     async def _history(self, customer_id: str) -> str:
         url = f"{self.settings.worker_api_url}/api/customers/{customer_id}/transactions?limit=8"
         try:
-            timeout = aiohttp.ClientTimeout(total=2)
+            timeout = aiohttp.ClientTimeout(total=HISTORY_TIMEOUT_S)
             async with (
                 aiohttp.ClientSession(timeout=timeout) as session,
                 session.get(url, headers=self._api_headers) as response,
