@@ -13,9 +13,13 @@ loop then carries on with the batch fetched from the old position and:
 
 Together: the records between the committed offset and the old batch were never processed, yet
 committed (measured: 572 transactions of one partition lost after a wiped restart with a backlog).
-Here, after a seek of its partition, a record of the old batch is not delivered, and if the seek
-came while a record was being delivered, the partition is sought back to its committed offset
-once that delivery returns. Everything after the commit is read again: duplicates, never a loss.
+Here, after a seek of its partition, a record of the old batch is not delivered, and the partition
+is sought back to its committed offset (also when the seek came while a record was being
+delivered, once that delivery returns). A seek counts from before it is handed to the consumer's
+thread (which sets the read offset at once) until after it returns, so a fetch answered meanwhile
+may hold records from the new position: they are dropped too, hence always the seek back, as
+aiokafka's position is past them. Everything after the commit is read again: duplicates, never
+a loss.
 """
 
 from __future__ import annotations
@@ -39,11 +43,21 @@ async def seek_to_committed(consumer: Consumer, tp: TP) -> int:
     committed = consumer._committed_offset.get(tp)
     if committed is None:
         committed = (await consumer.earliest_offsets(tp)).get(tp) or 0
+    # Counted before the seek too: seek_wait hands the seek to the consumer's thread and awaits it,
+    # and meanwhile the fetch loop goes on delivering the batch fetched from the old position. The
+    # thread sets the read offset to ``committed``; an old record delivered after that would look
+    # like a jump from it (a false gap, committed as done) or set the read offset back past what the
+    # seek reads again (dropped as already read). Once counted, getmany drops the old batch.
+    _count_seek(consumer, tp)
     # In the consumer's own thread: Consumer.seek calls aiokafka from the event loop's thread.
     await consumer.seek_wait({tp: committed})
+    _count_seek(consumer, tp)
+    return committed
+
+
+def _count_seek(consumer: Consumer, tp: TP) -> None:
     if isinstance(consumer, SeekSafeConsumer):
         consumer._seeks_of[tp] += 1
-    return committed
 
 
 class SeekSafeConsumer(Consumer):
@@ -59,6 +73,7 @@ class SeekSafeConsumer(Consumer):
         self._seeks_of[ensure_TP(partition)] += 1
 
     async def perform_seek(self) -> None:
+        self._seeks_of_all += 1  # before as well as after: see seek_to_committed
         await super().perform_seek()
         self._seeks_of_all += 1
 
@@ -75,12 +90,24 @@ class SeekSafeConsumer(Consumer):
                 continue
             guarded = self.app.topics.acks_enabled_for(message.topic)  # not changelogs: recovery seeks those
             if guarded and sought_since(tp):
-                stale.add(tp)  # fetched from before the seek: aiokafka reads from the new position
+                # Fetched before the seek, or after it while it was still counted as in flight: no
+                # telling which, and aiokafka's position is past these records either way, so they
+                # are read again from the commit rather than dropped for good.
+                await self._read_again_from_commit(tp, message.offset, "sought while it was fetched")
+                stale.add(tp)
                 continue
             yield tp, message
             if guarded and sought_since(tp):
                 # The seek came during this record's delivery, and the loop has just set the read
                 # offset to it: below it, what the seek reads again would be dropped.
+                await self._read_again_from_commit(tp, message.offset, "sought while it was delivered")
                 stale.add(tp)
-                offset = await seek_to_committed(self, tp)
-                logger.info("%s sought while %d was delivered: reading again from %d", tp, message.offset, offset)
+
+    async def _read_again_from_commit(self, tp: TP, offset: int, why: str) -> None:
+        """The fetch loop waits meanwhile, so no fetch of ``tp`` is in flight across this seek."""
+        try:
+            committed = await seek_to_committed(self, tp)
+        except Exception:  # a rebalance took the partition meanwhile: its new owner reads from the commit
+            logger.warning("%s: could not seek back to the committed offset", tp, exc_info=True)
+        else:
+            logger.info("%s %s %d: reading again from %d", tp, why, offset, committed)

@@ -20,7 +20,7 @@ from faust.types import TP, Message
 from mode import Service
 
 from agents.app import app
-from agents.consumer_seeks import SeekSafeConsumer
+from agents.consumer_seeks import SeekSafeConsumer, seek_to_committed
 
 TOPIC = "seek-test.raw"
 FIRST, SECOND = TP(TOPIC, 0), TP(TOPIC, 1)
@@ -79,4 +79,104 @@ async def test_a_seek_during_a_delivery_leaves_no_gap_and_reads_again_from_the_c
     assert delivered == [(0, 10), (1, 10), (0, 11), (1, 11), (0, 12), (1, 12)]
     assert not consumer._gap[FIRST]
     assert consumer._read_offset == {FIRST: COMMITTED, SECOND: COMMITTED}
-    assert sought == [(FIRST, COMMITTED), (SECOND, COMMITTED), (SECOND, COMMITTED)]  # the second once more
+    # Recovery's seek of both, then the second once more (sought during its delivery), then the
+    # first, whose old 13 was dropped: aiokafka's position was past it.
+    assert sought == [(FIRST, COMMITTED), (SECOND, COMMITTED), (SECOND, COMMITTED), (FIRST, COMMITTED)]
+
+
+class ScriptedLog:
+    """Two partitions holding offsets 10-19, committed at 10, read through Faust's real fetch loop.
+
+    The broker's side only: a fetch returns what lies from each partition's position on, and a seek
+    runs like the consumer thread's ``_seek_wait``: it moves the position and sets the partition's
+    read offset at once, then its round trip lets the event loop run on (the fetch loop delivering
+    the rest of the batch fetched before) until the next fetch, which the thread answers after it.
+    """
+
+    END = 20
+
+    def __init__(self, consumer: SeekSafeConsumer) -> None:
+        self.consumer = consumer
+        self.position = {FIRST: COMMITTED, SECOND: COMMITTED}
+        self.delivered: list[tuple[int, int]] = []
+        self.fetcher = Service()
+        self.fetch_requested = asyncio.Event()
+        self.seeks_in_flight = 0
+        self.seeks_done = asyncio.Event()
+        self.sought = asyncio.Event()  # the thread has moved the position and set the read offset
+
+    async def wait_next_records(self, timeout: float) -> tuple[Mapping[TP, list[Any]] | None, set[TP]]:  # noqa: ASYNC109
+        self.fetch_requested.set()
+        while self.seeks_in_flight:  # the thread answers the fetch after the seek it is running
+            self.seeks_done.clear()
+            await self.seeks_done.wait()
+        self.fetch_requested.clear()
+        fetched = {tp: records(tp, range(at, self.END)) for tp, at in self.position.items() if at < self.END}
+        if not fetched:
+            self.fetcher._stopped.set()
+            return None, {FIRST, SECOND}
+        self.position = dict.fromkeys(self.position, self.END)
+        return fetched, {FIRST, SECOND}
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        self.seeks_in_flight += 1
+        self.position.update(partitions)
+        self.consumer._read_offset.update(partitions)  # set in the thread, before the round trip ends
+        self.sought.set()
+        for _ in range(1000):  # the round trip: the loop runs on until the fetch loop asks for more
+            if self.fetch_requested.is_set():
+                break
+            await asyncio.sleep(0)
+        self.seeks_in_flight -= 1
+        self.seeks_done.set()
+
+    def install(self, monkeypatch: pytest.MonkeyPatch, deliver: Any) -> None:
+        monkeypatch.setattr(self.consumer, "_wait_next_records", self.wait_next_records)
+        monkeypatch.setattr(self.consumer, "seek_wait", self.seek_wait)
+        monkeypatch.setattr(self.consumer, "callback", deliver)
+        monkeypatch.setattr(self.consumer, "highwater", lambda tp: self.END)
+        monkeypatch.setattr(app.topics, "_acking_topics", {TOPIC})
+        for tp in (FIRST, SECOND):
+            self.consumer._committed_offset[tp] = self.consumer._read_offset[tp] = COMMITTED
+
+    def delivered_since(self, index: int, tp: TP) -> set[int]:
+        return {offset for partition, offset in self.delivered[index:] if partition == tp.partition}
+
+
+@pytest.mark.parametrize("delivering", [FIRST, SECOND], ids=["its-own-record", "another-partitions-record"])
+async def test_records_fetched_before_a_seek_are_not_delivered_while_the_seek_is_in_flight(
+    monkeypatch: pytest.MonkeyPatch, delivering: TP
+) -> None:
+    """A seek of FIRST to its commit (the flow control's re-read) lands while offset 12 of ``delivering`` is delivered.
+
+    Its round trip lets the fetch loop go on with the old batch. Counted only once the seek returned,
+    FIRST's old 13-19 went on being delivered after the read offset was set to 10: as a jump from 10
+    (gap 11-13, committed as done) or, when FIRST's own 12 was in delivery, after the loop set the read
+    offset back to 12, so that 10-12, read again, were dropped as already read. Counted before and
+    after, the fetch the loop sent while the seek was in flight, answered from the new position,
+    was dropped as stale with aiokafka's position past it: 10-19 never delivered again."""
+    app.finalize()
+    monkeypatch.setattr(app.transport, "loop", asyncio.get_running_loop())
+    consumer = app._new_consumer()
+    assert isinstance(consumer, SeekSafeConsumer)
+    log = ScriptedLog(consumer)
+    seek_started_at: list[int] = []
+    seeking: list[asyncio.Task[int]] = []
+
+    async def deliver(message: Message) -> None:
+        log.delivered.append((message.partition, message.offset))
+        if (message.partition, message.offset) == (delivering.partition, 12) and not seeking:
+            seek_started_at.append(len(log.delivered))
+            seeking.append(asyncio.ensure_future(seek_to_committed(consumer, FIRST)))
+            await log.sought.wait()  # the seek lands during this delivery
+
+    log.install(monkeypatch, deliver)
+
+    await asyncio.wait_for(consumer._drain_messages(log.fetcher), timeout=30)
+
+    assert await seeking[0] == COMMITTED
+    assert not consumer._gap[FIRST], "old records after the seek recorded a false gap"
+    # Everything from the commit on is delivered after the seek: duplicates, never a loss.
+    assert log.delivered_since(seek_started_at[0], FIRST) >= set(range(COMMITTED, log.END))
+    assert log.delivered_since(0, SECOND) == set(range(COMMITTED, log.END))
+    assert consumer._read_offset == {FIRST: log.END - 1, SECOND: log.END - 1}
