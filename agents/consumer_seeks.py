@@ -24,6 +24,7 @@ a loss.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -67,15 +68,20 @@ class SeekSafeConsumer(Consumer):
         super().__init__(*args, **kwargs)
         self._seeks_of: Counter[TP] = Counter()
         self._seeks_of_all = 0
+        # Held while every partition is sought to its committed offset (recovery's end): a fresh
+        # process learns the committed offsets from that seek, so a seek back waits for it rather
+        # than going to the partition's earliest offset (the whole topic read again).
+        self._seeking_all = asyncio.Lock()
 
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, offset)
         self._seeks_of[ensure_TP(partition)] += 1
 
     async def perform_seek(self) -> None:
-        self._seeks_of_all += 1  # before as well as after: see seek_to_committed
-        await super().perform_seek()
-        self._seeks_of_all += 1
+        async with self._seeking_all:
+            self._seeks_of_all += 1  # before as well as after: see seek_to_committed
+            await super().perform_seek()
+            self._seeks_of_all += 1
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109  # Faust's signature
         seeks_of, seeks_of_all = self._seeks_of, self._seeks_of_all
@@ -106,7 +112,8 @@ class SeekSafeConsumer(Consumer):
     async def _read_again_from_commit(self, tp: TP, offset: int, why: str) -> None:
         """The fetch loop waits meanwhile, so no fetch of ``tp`` is in flight across this seek."""
         try:
-            committed = await seek_to_committed(self, tp)
+            async with self._seeking_all:
+                committed = await seek_to_committed(self, tp)
         except Exception:  # a rebalance took the partition meanwhile: its new owner reads from the commit
             logger.warning("%s: could not seek back to the committed offset", tp, exc_info=True)
         else:

@@ -103,7 +103,8 @@ class ScriptedLog:
         self.fetch_requested = asyncio.Event()
         self.seeks_in_flight = 0
         self.seeks_done = asyncio.Event()
-        self.sought = asyncio.Event()  # the thread has moved the position and set the read offset
+        self.sought = asyncio.Event()  # the thread has moved the position (and set the read offset)
+        self.seeks: list[tuple[TP, int]] = []
 
     async def wait_next_records(self, timeout: float) -> tuple[Mapping[TP, list[Any]] | None, set[TP]]:  # noqa: ASYNC109
         self.fetch_requested.set()
@@ -119,9 +120,23 @@ class ScriptedLog:
         return fetched, {FIRST, SECOND}
 
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        """The thread's ``_seek_wait``: it sets the read offsets itself."""
+        self.consumer._read_offset.update(partitions)
+        await self._seek(partitions)
+
+    async def seek_to_committed(self) -> dict[TP, int]:
+        """The thread's seek of every partition to the offset the broker has committed for it."""
+        committed = dict.fromkeys(self.position, COMMITTED)
+        await self._seek(committed)
+        return committed
+
+    async def earliest_offsets(self, *partitions: TP) -> dict[TP, int]:
+        return dict.fromkeys(partitions, 0)
+
+    async def _seek(self, partitions: Mapping[TP, int]) -> None:
         self.seeks_in_flight += 1
         self.position.update(partitions)
-        self.consumer._read_offset.update(partitions)  # set in the thread, before the round trip ends
+        self.seeks.extend(partitions.items())
         self.sought.set()
         for _ in range(1000):  # the round trip: the loop runs on until the fetch loop asks for more
             if self.fetch_requested.is_set():
@@ -133,6 +148,8 @@ class ScriptedLog:
     def install(self, monkeypatch: pytest.MonkeyPatch, deliver: Any) -> None:
         monkeypatch.setattr(self.consumer, "_wait_next_records", self.wait_next_records)
         monkeypatch.setattr(self.consumer, "seek_wait", self.seek_wait)
+        monkeypatch.setattr(self.consumer, "seek_to_committed", self.seek_to_committed)
+        monkeypatch.setattr(self.consumer, "earliest_offsets", self.earliest_offsets)
         monkeypatch.setattr(self.consumer, "callback", deliver)
         monkeypatch.setattr(self.consumer, "highwater", lambda tp: self.END)
         monkeypatch.setattr(app.topics, "_acking_topics", {TOPIC})
@@ -179,4 +196,40 @@ async def test_records_fetched_before_a_seek_are_not_delivered_while_the_seek_is
     # Everything from the commit on is delivered after the seek: duplicates, never a loss.
     assert log.delivered_since(seek_started_at[0], FIRST) >= set(range(COMMITTED, log.END))
     assert log.delivered_since(0, SECOND) == set(range(COMMITTED, log.END))
+    assert consumer._read_offset == {FIRST: log.END - 1, SECOND: log.END - 1}
+
+
+async def test_a_record_dropped_during_recoverys_seek_is_read_again_from_the_commit_not_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A restarted worker: the committed offsets are known once recovery's seek of every partition returns.
+
+    Recovery's ``perform_seek`` lands while FIRST's 12 is delivered; the guard seeks FIRST back as
+    soon as that delivery returns. Not waiting for the seek in flight, it found no committed offset
+    yet and went to the partition's earliest: the whole topic read again."""
+    app.finalize()
+    monkeypatch.setattr(app.transport, "loop", asyncio.get_running_loop())
+    consumer = app._new_consumer()
+    assert isinstance(consumer, SeekSafeConsumer)
+    log = ScriptedLog(consumer)
+    seeking: list[asyncio.Task[None]] = []
+    seek_started_at: list[int] = []
+
+    async def deliver(message: Message) -> None:
+        log.delivered.append((message.partition, message.offset))
+        if (message.partition, message.offset) == (0, 12) and not seeking:
+            seek_started_at.append(len(log.delivered))
+            seeking.append(asyncio.ensure_future(consumer.perform_seek()))
+            await log.sought.wait()
+
+    log.install(monkeypatch, deliver)
+    consumer._committed_offset.clear()  # a fresh process: known only from recovery's seek on
+
+    await asyncio.wait_for(consumer._drain_messages(log.fetcher), timeout=30)
+
+    await seeking[0]
+    assert all(offset == COMMITTED for _, offset in log.seeks), log.seeks
+    assert (FIRST, COMMITTED) in log.seeks[2:]  # sought again after recovery's seek of both
+    assert not consumer._gap[FIRST]
+    assert log.delivered_since(seek_started_at[0], FIRST) >= set(range(COMMITTED, log.END))
     assert consumer._read_offset == {FIRST: log.END - 1, SECOND: log.END - 1}
