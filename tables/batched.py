@@ -46,6 +46,11 @@ def collecting_outbox() -> Iterator[list[Outbound]]:
         _outbox.reset(token)
 
 
+def collecting_batch() -> bool:
+    """Whether this runs inside a batch handler, whose records ``send_with_batch`` takes."""
+    return _outbox.get() is not None
+
+
 def send_with_batch(record: Outbound) -> None:
     """Produce ``record`` when the current batch is done (only inside a batch handler)."""
     outbox = _outbox.get()
