@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,14 +35,18 @@ DEFAULT_FETCH_MAX_WAIT_MS = 1500
 DEFAULT_PREFETCH_BACKOFF_MS = 100
 #: Longest the end-offset probe reads before it gives up and keeps what it learnt.
 PROBE_TIMEOUT_MS = 5000
+#: How long one round of the probe waits for fetched records.
+PROBE_ROUND_MS = 50
 
 
 async def true_end_offsets(bootstrap_servers: Any, reported: Mapping[TP, int | None]) -> dict[TP, int | None]:
     """End offsets corrected for a broker that reports the last batch's base offset + 1 as the end.
 
-    Reads each non-empty partition from its reported end - 1 (the last batch's first record)
-    until a fetch comes back empty; the true end is the last offset seen + 1. A partition that
-    cannot be read in time keeps its reported end (the old behaviour), with a warning.
+    Reads each non-empty partition from its reported end - 1, the last batch's first record: a
+    fetch returns whole batches, so the first answer holds the whole last batch and the true end
+    is its last offset + 1. A partition stays pending until it has answered (a round can end
+    before the fetch is back, on a busy host); one that cannot be read in time keeps its reported
+    end (the old behaviour), with a warning.
     """
     corrected: dict[TP, int | None] = dict(reported)
     probed = {tp: TopicPartition(tp.topic, tp.partition) for tp, end in reported.items() if end}
@@ -56,14 +61,13 @@ async def true_end_offsets(bootstrap_servers: Any, reported: Mapping[TP, int | N
         for tp, kafka_tp in probed.items():
             probe.seek(kafka_tp, max(0, (reported[tp] or 1) - 1))
         pending = set(probed)
-        for _ in range(PROBE_TIMEOUT_MS // 50):
-            if not pending:
-                break
-            fetched = await probe.getmany(*(probed[tp] for tp in pending), timeout_ms=50)
+        deadline = time.monotonic() + PROBE_TIMEOUT_MS / 1000
+        while pending and time.monotonic() < deadline:
+            fetched = await probe.getmany(*(probed[tp] for tp in pending), timeout_ms=PROBE_ROUND_MS)
             answered = {tp for tp in pending if fetched.get(probed[tp])}
             for tp in answered:
                 corrected[tp] = max(corrected[tp] or 0, fetched[probed[tp]][-1].offset + 1)
-            pending = answered  # a partition is done when a fetch brings nothing new
+            pending -= answered
         if pending:
             logger.warning("end offset probe timed out for %s; using the broker's reported ends", sorted(pending))
     finally:
