@@ -128,7 +128,10 @@ def start_worker(env: dict[str, str], log: Path, timeout_s: float = 600.0) -> tu
         )
     while time.monotonic() - started < timeout_s:
         if worker.poll() is not None:
-            raise RuntimeError(f"worker exited with {worker.returncode}; see {log}")
+            lines = log.read_text(errors="replace").splitlines()
+            first = next((i for i, line in enumerate(lines) if "[ERROR]" in line or "[CRITICAL]" in line), 0)
+            shown = "\n".join(lines[first : first + 40])
+            raise RuntimeError(f"worker exited with {worker.returncode}; its log from the first error:\n{shown}")
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:
