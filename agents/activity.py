@@ -20,11 +20,14 @@ from agents.tables import entity_activity
 from config import get_settings
 from detection.activity import EntityActivity
 from detection.decisions import EntityActivityDelta, apply_activity_delta
+from detection.label_delay import LabelDelay
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
 STAGE = "activity"
 APPLIED_KEY = b"\x00applied-offset"
+#: The label delay learned from the frauds counted (detection.label_delay), one value for all entities.
+LABEL_DELAY_KEY = b"\x00label-delay"
 
 
 async def send_activity(delta: EntityActivityDelta) -> None:
@@ -37,7 +40,10 @@ async def apply_activity_event(event: faust.EventT[bytes]) -> None:
     delta = EntityActivityDelta.model_validate_json(event.value)
     raw = entity_activity.get(delta.entity.encode())
     activity = EntityActivity.from_json(raw) if raw is not None else EntityActivity()
-    apply_activity_delta(activity, delta)
+    raw_delay = entity_activity.get(LABEL_DELAY_KEY)
+    label_delay = LabelDelay.from_json(raw_delay) if raw_delay is not None else LabelDelay()
+    if apply_activity_delta(activity, delta, label_delay):
+        entity_activity[LABEL_DELAY_KEY] = label_delay.to_json()
     entity_activity[delta.entity.encode()] = activity.to_json()
     entity_activity[APPLIED_KEY] = str(event.message.offset).encode()
 
@@ -52,9 +58,13 @@ class ActivityCopy:
 
     def __init__(self) -> None:
         self.entities: dict[str, EntityActivity] = {}
+        self.label_delay: LabelDelay | None = None  # None until a fraud taught it: the rules file's prior
 
     def handle(self, record: ConsumerRecord) -> None:
         key, value = record.key, record.value
+        if key == LABEL_DELAY_KEY:
+            self.label_delay = LabelDelay.from_json(value) if value is not None else None
+            return
         if key is None or key.startswith(b"\x00"):
             return
         entity = key.decode(errors="replace")
@@ -69,6 +79,10 @@ activity_copy = ActivityCopy()
 
 def load_activity(entity: str) -> EntityActivity | None:
     return activity_copy.entities.get(entity)
+
+
+def learned_label_delay() -> LabelDelay | None:
+    return activity_copy.label_delay
 
 
 #: Every worker reads the table's changelog whole (agents.broadcast); detection waits until it caught up.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.activity import load_activity
+from agents.activity import learned_label_delay, load_activity
 from agents.live_lists import list_book
 from agents.live_rules import live_rules
 from agents.models import live_models
@@ -51,6 +51,7 @@ def decide(transaction: Transaction, *, with_shadow: bool, state: CustomerState 
         terminal=terminal,
         terminal_activity=load_activity(terminal_key(transaction.terminal_id)) if transaction.terminal_id else None,
         merchant_activity=load_activity(merchant_key(transaction.merchant_id)) if transaction.merchant_id else None,
+        label_delay=learned_label_delay(),
     )
     detector, offset = live_models.detector, live_rules.active_offset
     decision = context.evaluate(detector, transaction)

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from config import Settings
 from config.broker import bootstrap_servers
 from detection.audit import audit_message, change_record
-from detection.decisions import DecisionRecord, training_set
+from detection.decisions import DecisionRecord, latest_label_delay, training_set
 from detection.model import ModelArtifact
 from detection.model_registry import (
     Action,
@@ -141,12 +141,17 @@ def fit(records: Iterable[DecisionRecord], feedback: Iterable[Feedback], request
     """Join the log with the feedback known at the cut-off and fit (CPU-bound: run it in a thread)."""
     cutoff = request.cutoff.timestamp()
     since = (request.cutoff - timedelta(days=request.window_days)).timestamp()
+    records = list(records)
     joined = training_set(records, feedback, since=since, cutoff=cutoff)
     if joined.other_feature_set:
         logger.info("left out %d decisions scored with another feature set", joined.other_feature_set)
     examples = label_examples(joined.decisions, joined.outcomes, cutoff)
     return train_model(
-        examples, version=check_version(request.version), trained_until=request.cutoff, params=request.params
+        examples,
+        version=check_version(request.version),
+        trained_until=request.cutoff,
+        params=request.params,
+        label_delay_days=latest_label_delay(records, cutoff),
     )
 
 

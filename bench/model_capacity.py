@@ -224,7 +224,7 @@ def main() -> None:
         print_table(
             f"{name} ({args.customers} customers, {args.terminals} terminals, seed {args.seed}, {len(data):,} "
             f"transactions; test {int(split.test.sum())} rows, {int(data.is_fraud[split.test].sum())} frauds; "
-            f"learning backtest {seconds:.0f} s)",
+            f"learning backtest {seconds:.0f} s; label delay {learner.label_delay.summary(learner.settings)})",
             rows,
             False,
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from detection.activity import EntityActivity
 from detection.engine import Decision, Detector
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
+from detection.label_delay import LabelDelay
 from detection.learning import LearningLog, ShardDay, learn_in_steps
 from detection.model import ModelArtifact, load_model
 from detection.models import Feedback, Transaction
@@ -39,6 +40,8 @@ class Backtest:
     merchant_risk: dict[str, MerchantRisk] = field(default_factory=dict)
     #: terminal/merchant activity as the learner last published it (learning backtests only)
     activity: dict[str, EntityActivity] = field(default_factory=dict)
+    #: the label delay learned from the feedback synced so far (learning backtests; None: the rules file's)
+    label_delay: LabelDelay | None = None
     _transactions: Sequence[Transaction] = ()
     _next_transaction: int = 0
     _feedback: list[Feedback] = field(default_factory=list)
@@ -88,6 +91,7 @@ class Backtest:
             terminal,
             activity.get(terminal_key(terminal_id)) if terminal_id and activity else None,
             activity.get(merchant_key(merchant_id)) if merchant_id and activity else None,
+            label_delay=self.label_delay,
             defer_model=self._batched,
         )
         self.detector.learn(state, transaction, decision)
@@ -141,9 +145,12 @@ class Backtest:
         day.next_ts = transactions[index].timestamp.timestamp() if index < len(transactions) else None
         return day
 
-    def update(self, changed: dict[str, EntityActivity], artifact: ModelArtifact | None) -> None:
-        """Take the learner's news: activity brought up to date, and a new model if one was trained."""
+    def update(
+        self, changed: dict[str, EntityActivity], artifact: ModelArtifact | None, label_delay: LabelDelay
+    ) -> None:
+        """Take the learner's news: activity brought up to date, a new model if one was trained, the delay."""
         self.activity.update(changed)
+        self.label_delay = label_delay
         if artifact is not None:
             self.detector = self.detector.with_model(load_model(artifact))
 

@@ -22,6 +22,7 @@ from pydantic import AwareDatetime, Field
 from detection.activity import DAY_S, EntityActivity, day_of
 from detection.engine import Decision
 from detection.features import FEATURE_NAMES
+from detection.label_delay import LabelDelay, count_fraud
 from detection.models import Contract, Feedback, Transaction
 from detection.reference import merchant_key, terminal_key
 from detection.shadow import ShadowVerdict
@@ -52,6 +53,9 @@ class DecisionRecord(Contract):
     shadow_alert: bool | None = Field(None, description="Whether the shadow model, as champion, would have alerted.")
     feature_set: str = Field(description="feature_set_id of the names the vector is aligned with.")
     feature_vector: list[float] = Field(default_factory=list, description="The model's inputs as scored.")
+    label_delay_days: int | None = Field(
+        None, description="Days before the transaction's day at which its terminal/merchant risk windows ended."
+    )
 
     @property
     def ts(self) -> float:
@@ -82,6 +86,7 @@ def decision_record(
         shadow_alert=shadow.alert if shadow else None,
         feature_set=FEATURE_SET,
         feature_vector=decision.feature_vector,
+        label_delay_days=decision.features.label_delay_days,
     )
 
 
@@ -90,6 +95,11 @@ class FraudMark(Contract):
 
     transaction_id: str
     timestamp: AwareDatetime
+    known_at: AwareDatetime | None = Field(
+        None,
+        description="When the fraud became known: set on one entity's mark per fraud (its terminal's, else its "
+        "merchant's), which teaches the learned label delay once.",
+    )
 
 
 class EntityActivityDelta(Contract):
@@ -133,17 +143,29 @@ def fraud_deltas(feedback: Feedback, record: DecisionRecord | None) -> list[Enti
     mark = FraudMark(transaction_id=feedback.transaction_id, timestamp=record.timestamp)
     terminal_id = record.terminal_id or feedback.terminal_id
     merchant_id = record.merchant_id or feedback.merchant_id
-    return [EntityActivityDelta(entity=entity, frauds=[mark]) for entity in _entities(terminal_id, merchant_id)]
+    teaching = mark.model_copy(update={"known_at": feedback.known_at})
+    return [
+        EntityActivityDelta(entity=entity, frauds=[teaching if index == 0 else mark])
+        for index, entity in enumerate(_entities(terminal_id, merchant_id))
+    ]
 
 
-def apply_activity_delta(activity: EntityActivity, delta: EntityActivityDelta) -> None:
-    """Add a delta's transactions and frauds (a fraud already counted is not counted twice)."""
+def apply_activity_delta(
+    activity: EntityActivity, delta: EntityActivityDelta, label_delay: LabelDelay | None = None
+) -> bool:
+    """Add a delta's transactions and frauds (a fraud already counted is not counted twice); a fraud
+    counted for the first time that carries its ``known_at`` teaches ``label_delay``. True if it did."""
     for day, transactions in sorted(delta.transactions.items()):
         at = day * DAY_S
         for _ in range(transactions):
             activity.add_transaction(at)
+    taught = False
     for mark in delta.frauds:
-        activity.add_fraud(mark.timestamp.timestamp(), mark.transaction_id)
+        known_at = mark.known_at.timestamp() if mark.known_at is not None else None
+        before = label_delay.frauds if label_delay is not None else 0
+        count_fraud(activity, mark.timestamp.timestamp(), mark.transaction_id, known_at, label_delay)
+        taught = taught or (label_delay is not None and label_delay.frauds != before)
+    return taught
 
 
 class TrainingSet(NamedTuple):
@@ -179,3 +201,12 @@ def training_set(
         if previous is None or previous.known_at <= known_at:
             outcomes[item.transaction_id] = Outcome(item.is_fraud, known_at)
     return TrainingSet(list(decisions.values()), outcomes, other)
+
+
+def latest_label_delay(records: Iterable[DecisionRecord], cutoff: float) -> int | None:
+    """The label delay the latest decision before ``cutoff`` was scored with: what a model trained now assumes."""
+    latest: DecisionRecord | None = None
+    for record in records:
+        if record.label_delay_days is not None and record.ts <= cutoff and (latest is None or record.ts > latest.ts):
+            latest = record
+    return latest.label_delay_days if latest is not None else None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from detection.activity import EntityActivity
 from detection.features import FeatureParams, Features, extract_features
+from detection.label_delay import LabelDelay
 from detection.model import FraudModel
 from detection.models import Reason, Severity, Transaction
 from detection.reference import CustomerReference, MerchantRisk
@@ -69,12 +70,17 @@ class Detector:
         terminal_activity: EntityActivity | None = None,
         merchant_activity: EntityActivity | None = None,
         *,
+        label_delay: LabelDelay | None = None,
         defer_model: bool = False,
     ) -> Decision:
-        """Features, rules and the rules' score, then the model's part (``finish``) unless ``defer_model``."""
+        """Features, rules and the rules' score, then the model's part (``finish``) unless ``defer_model``.
+
+        ``label_delay``: the delay learned from feedback so far (None: the rules file's prior).
+        """
         params = self._feature_params
+        delay = label_delay.window_end(self.config.learning) if label_delay is not None else None
         features = extract_features(
-            transaction, state, reference, merchant, terminal, params, terminal_activity, merchant_activity
+            transaction, state, reference, merchant, terminal, params, terminal_activity, merchant_activity, delay
         )
         reasons = [reason for rule, params in self.rules if (reason := rule(features, params)) is not None]
         anomaly = anomaly_score(features, self.config.anomaly)

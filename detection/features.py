@@ -92,6 +92,7 @@ class Features:
     weekend: bool = False
     terminal_risk: tuple[float, ...] = NO_ACTIVITY  # [tx count, fraud share] per window, ending at the delay
     merchant_risk: tuple[float, ...] = NO_ACTIVITY
+    label_delay_days: int = 0  # where those windows ended (the delay learned by then); logged, not scored
     # Filled by the detector after the rules ran, before a model scores the vector.
     anomaly: float = 0.0
     rules_score: float = 0.0
@@ -175,7 +176,9 @@ def extract_features(
     params: FeatureParams,
     terminal_activity: EntityActivity | None = None,
     merchant_activity: EntityActivity | None = None,
+    label_delay_days: int | None = None,
 ) -> Features:
+    """``label_delay_days``: where terminal/merchant windows end now (learned from feedback); None: the prior."""
     ts = transaction.timestamp.timestamp()
     amount = amount_in_eur(transaction, params.fx_to_eur)
     small_amount = params.small_amount_eur
@@ -242,7 +245,7 @@ def extract_features(
         count_7d, count_30d = count_7d - 1, count_30d - 1
         amount_7d, amount_30d = amount_7d - amount, amount_30d - amount
 
-    delay = params.label_delay_days
+    delay = params.label_delay_days if label_delay_days is None else label_delay_days
     country = transaction.country
     home_country = profile.home_country if profile else None
     return Features(
@@ -278,4 +281,5 @@ def extract_features(
         weekend=(day + WEEKDAY_OFFSET) % 7 >= 5,
         terminal_risk=tuple(terminal_activity.risk_features(ts, delay)) if terminal_activity else NO_ACTIVITY,
         merchant_risk=tuple(merchant_activity.risk_features(ts, delay)) if merchant_activity else NO_ACTIVITY,
+        label_delay_days=delay,
     )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from detection.activity import DAY_S, KEPT_DAYS, EntityActivity
+from detection.label_delay import LabelDelay, count_fraud
 from detection.model import ModelArtifact, load_model
 from detection.models import Feedback
 from detection.reference import merchant_key, terminal_key
@@ -75,6 +76,8 @@ class LearningLog:
     where: dict[str, tuple[float, str | None, str | None]] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     activity: dict[str, EntityActivity] = field(default_factory=dict)
+    #: delays of the confirmed frauds synced so far: where terminal/merchant risk windows end
+    label_delay: LabelDelay = field(default_factory=LabelDelay)
     models: list[ModelArtifact] = field(default_factory=list)
     #: A clock handed in by the caller (the core reads none): with it, ``retrain_seconds`` adds up fitting.
     clock: Callable[[], float] | None = None
@@ -125,8 +128,12 @@ class LearningLog:
             if found is None:  # not decided here (another shard's customer, or older than kept)
                 continue
             ts, terminal, merchant = found
-            for key in (terminal, merchant):
-                if key is not None and key in self.activity and self.activity[key].add_fraud(ts, transaction_id):
+            outcome = self.outcomes.get(transaction_id)
+            known_at = outcome.known_at if outcome is not None else None
+            keys = [key for key in (terminal, merchant) if key is not None and key in self.activity]
+            for index, key in enumerate(keys):  # the first entity teaches the delay, as the live path's mark does
+                teaching = known_at if index == 0 else None
+                if count_fraud(self.activity[key], ts, transaction_id, teaching, self.label_delay):
                     changed[key] = self.activity[key]
         self._new_frauds.clear()
         self._forget(now)
@@ -184,6 +191,7 @@ class LearningLog:
                 version=f"backtest-{trained_until:%Y%m%dT%H%M}",
                 trained_until=trained_until,
                 params=self.params,
+                label_delay_days=self.label_delay.window_end(self.settings),
             )
         except NotEnoughLabelsError:
             return None
@@ -217,12 +225,13 @@ def learn_in_steps(
     learner: LearningLog,
     feedback: list[Feedback],
     advance_all: Callable[[float], list[ShardDay]],
-    update_all: Callable[[dict[str, EntityActivity], ModelArtifact | None], None],
+    update_all: Callable[[dict[str, EntityActivity], ModelArtifact | None, LabelDelay], None],
 ) -> None:
     """Drive shards day by day: each advances to the next UTC midnight, then the learner syncs and retrains.
 
     ``advance_all(until)`` runs every shard to ``until`` and returns their rows; ``update_all`` hands
-    every shard the changed activity and the new model (None: keep the current one).
+    every shard the changed activity, the new model (None: keep the current one) and the label delay
+    learned so far.
     """
     pending = sorted(feedback, key=lambda f: f.known_at)
     next_feedback = 0
@@ -245,4 +254,4 @@ def learn_in_steps(
         if next_retrain is None or until >= next_retrain:
             artifact = learner.retrain(until)
             next_retrain = until + every
-        update_all(changed, artifact)
+        update_all(changed, artifact, learner.label_delay)

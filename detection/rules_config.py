@@ -120,7 +120,17 @@ class Learning(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     label_delay_days: int = Field(
-        7, ge=0, le=14, description="Terminal/merchant fraud-share windows end this many days before the day scored."
+        7,
+        ge=0,
+        le=14,
+        description="Terminal/merchant fraud-share windows end this many days before the day scored until "
+        "label_delay_min_frauds confirmed frauds have been seen; then the delay is learned from them.",
+    )
+    label_delay_quantile: float = Field(
+        0.9, gt=0, le=1, description="The learned window end: days after which this share of frauds' days was complete."
+    )
+    label_delay_min_frauds: int = Field(
+        20, ge=1, description="Confirmed frauds (with their payment's time) needed before the learned delay is used."
     )
     retrain_every_days: float = Field(1.0, gt=0, description="Event-time interval between retrainings.")
     train_days: int = Field(28, ge=1, description="Days of logged decisions a model is trained on.")

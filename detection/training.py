@@ -130,8 +130,11 @@ def train_model(
     trained_until: datetime,
     params: TrainingParams | None = None,
     feature_names: Sequence[str] = FEATURE_NAMES,
+    label_delay_days: int | None = None,
 ) -> ModelArtifact:
-    """Fit on examples whose label was known at ``trained_until``; held-out recent days pick the threshold."""
+    """Fit on examples whose label was known at ``trained_until``; held-out recent days pick the threshold.
+
+    ``label_delay_days``: where the examples' terminal/merchant windows ended, recorded in the artifact."""
     rows = list(examples)
     return train_arrays(
         np.asarray([e.vector for e in rows], dtype=np.float64).reshape(len(rows), len(feature_names)),
@@ -142,6 +145,7 @@ def train_model(
         trained_until=trained_until,
         params=params,
         feature_names=feature_names,
+        label_delay_days=label_delay_days,
     )
 
 
@@ -155,6 +159,7 @@ def train_arrays(
     trained_until: datetime,
     params: TrainingParams | None = None,
     feature_names: Sequence[str] = FEATURE_NAMES,
+    label_delay_days: int | None = None,
 ) -> ModelArtifact:
     """``train_model`` on columns: row i is (vectors[i], labels[i], times[i], known_at[i])."""
     params = params or TrainingParams()
@@ -184,6 +189,7 @@ def train_arrays(
         payload=encode_payload(document),
         threshold=threshold,
         metrics=metrics,
+        label_delay_days=label_delay_days,
         notes=f"{params.kind}; threshold {_operating_point_words(params)} on the latest "
         f"{params.holdout_share:.0%} of examples"
         if held_out

@@ -12,6 +12,7 @@ from typing import Literal
 from detection.activity import EntityActivity
 from detection.decision_bands import Action, action_for
 from detection.engine import Decision, Detector
+from detection.label_delay import LabelDelay
 from detection.lists import ListBook, ListEntry
 from detection.models import Transaction
 from detection.reference import CustomerReference, MerchantRisk
@@ -32,6 +33,7 @@ class DecisionContext:
     terminal: MerchantRisk | None = None
     terminal_activity: EntityActivity | None = None
     merchant_activity: EntityActivity | None = None
+    label_delay: LabelDelay | None = None
 
     def evaluate(self, detector: Detector, transaction: Transaction) -> Decision:
         return detector.evaluate(
@@ -42,6 +44,7 @@ class DecisionContext:
             self.terminal,
             self.terminal_activity,
             self.merchant_activity,
+            label_delay=self.label_delay,
         )
 
 

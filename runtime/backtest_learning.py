@@ -17,6 +17,7 @@ from typing import Any
 
 from detection.activity import EntityActivity
 from detection.backtest import Backtest
+from detection.label_delay import LabelDelay
 from detection.learning import LearningLog, ShardDay, learn_in_steps
 from detection.model import ModelArtifact
 from detection.models import Feedback
@@ -65,9 +66,9 @@ def run_learning_shards(
                 connection.send(("advance", until))
             return [_receive(connections[index], workers[index], index, shards) for index in range(shards)]
 
-        def update_all(changed: dict[str, EntityActivity], artifact: ModelArtifact | None) -> None:
+        def update_all(changed: dict[str, EntityActivity], artifact: ModelArtifact | None, delay: LabelDelay) -> None:
             for connection in connections:
-                connection.send(("update", changed, artifact))
+                connection.send(("update", changed, artifact, delay))
 
         learn_in_steps(learner, feedback, advance_all, update_all)
         for connection in connections:
@@ -114,7 +115,7 @@ def _serve(
             if message[0] == "advance":
                 connection.send(("ok", backtest.advance(message[1])))
             elif message[0] == "update":
-                backtest.update(message[1], message[2])
+                backtest.update(message[1], message[2], message[3])
             else:
                 connection.send(("ok", result()))
                 return

@@ -135,6 +135,7 @@ def registry_summary(registry: Registry) -> dict[str, object]:
                 "trained_until": a.trained_until.isoformat(),
                 "library": a.library,
                 "threshold": a.threshold,
+                "label_delay_days": a.label_delay_days,
                 **a.metrics,
             }
             for a in registry.artifacts.values()
