@@ -59,18 +59,23 @@ def embedded_system(
         yield broker, settings, env
 
 
+def worker_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A `fraudwatch worker` process of this checkout, its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "warn"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 @contextmanager
 def broker_and_worker(extra_env: dict[str, str] | None = None) -> Iterator[tuple[EmbeddedBroker, Settings]]:
     """An embedded broker, its topics, and one `fraudwatch worker` process on a scratch data dir."""
     with embedded_system(extra_env) as (broker, settings, env):
-        log = (settings.data_dir / "worker.log").open("ab")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "warn"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        worker = worker_process(env, settings.data_dir / "worker.log")
         try:
             yield broker, settings
         finally:

@@ -25,7 +25,6 @@ import asyncio
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -36,7 +35,7 @@ from pathlib import Path
 
 from rocksdict import AccessType, Options, Rdict
 
-from bench.common import REPO, embedded_system
+from bench.common import embedded_system, worker_process
 from config.rules import load_rules
 from config.settings import Settings
 from detection.backtest import Backtest
@@ -118,14 +117,7 @@ def rss_mb(pid: int) -> tuple[float, float]:
 def start_worker(env: dict[str, str], log: Path, timeout_s: float = 600.0) -> tuple[subprocess.Popen[bytes], Start]:
     url = f"http://127.0.0.1:{env['FRAUDWATCH_WEB_PORT']}/ready"
     started = time.monotonic()
-    with log.open("ab") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "warn"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    worker = worker_process(env, log)
     while time.monotonic() - started < timeout_s:
         if worker.poll() is not None:
             lines = log.read_text(errors="replace").splitlines()
