@@ -40,9 +40,13 @@ async def apply_activity_event(event: faust.EventT[bytes]) -> None:
     delta = EntityActivityDelta.model_validate_json(event.value)
     raw = entity_activity.get(delta.entity.encode())
     activity = EntityActivity.from_json(raw) if raw is not None else EntityActivity()
-    raw_delay = entity_activity.get(LABEL_DELAY_KEY)
-    label_delay = LabelDelay.from_json(raw_delay) if raw_delay is not None else LabelDelay()
-    if apply_activity_delta(activity, delta, label_delay):
+    # Only a fraud mark carrying its known_at teaches the delay: other deltas (every transaction's
+    # count) skip reading and decoding the histogram.
+    label_delay = None
+    if any(mark.known_at is not None for mark in delta.frauds):
+        raw_delay = entity_activity.get(LABEL_DELAY_KEY)
+        label_delay = LabelDelay.from_json(raw_delay) if raw_delay is not None else LabelDelay()
+    if apply_activity_delta(activity, delta, label_delay) and label_delay is not None:
         entity_activity[LABEL_DELAY_KEY] = label_delay.to_json()
     entity_activity[delta.entity.encode()] = activity.to_json()
     entity_activity[APPLIED_KEY] = str(event.message.offset).encode()
