@@ -9,6 +9,7 @@ from agents.decide import Decided
 from agents.metrics import WORKER_ID
 from detection.audit import AuditRecord, audit_message, decision_record
 from detection.models import Transaction
+from tables.batched import Outbound, collecting_batch, send_with_batch
 
 ACTOR = f"worker:{WORKER_ID}"
 
@@ -21,8 +22,9 @@ async def send_audit(record: AuditRecord) -> None:
 async def audit_decision(
     transaction: Transaction, decided: Decided, *, learned: bool, action: str = "decided", wait: bool = True
 ) -> None:
-    """``wait``: until the producer took the record (the stream: before its offset commits). Without, the
-    record is queued in the producer's buffer (the decision API answers before it is acknowledged)."""
+    """``wait``: until the producer took the record. Without: inside a batch handler (the stream) the
+    record goes out with the batch's other records (agents.batching), elsewhere it is queued in the
+    producer's buffer (the decision API answers before it is acknowledged)."""
     record = decision_record(
         transaction,
         decided.verdict,
@@ -37,6 +39,9 @@ async def audit_decision(
     )
     if wait:
         await send_audit(record)
+        return
+    key, value = audit_message(record)
+    if collecting_batch():
+        send_with_batch(Outbound(topics.audit.get_topic_name(), key, value))
     else:
-        key, value = audit_message(record)
         topics.audit.send_soon(key=key, value=value)

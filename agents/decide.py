@@ -35,12 +35,17 @@ class Decided:
     shadow: ShadowOutcome | None  # a shadow rule set's would-be decision
 
 
-def decide(transaction: Transaction, *, with_shadow: bool) -> Decided:
-    """Read the customer's tables and decide (no await inside: one rules version throughout)."""
+def decide(transaction: Transaction, *, with_shadow: bool, state: CustomerState | None = None) -> Decided:
+    """Read the customer's tables and decide (no await inside: one rules version throughout).
+
+    ``state``: the customer's state as the caller holds it (the batched detect agent reads it once
+    per batch); by default it is read from the table."""
     customer_key = transaction.customer_id.encode()
     merchant, terminal = merchant_and_terminal_risk(transaction.merchant_id, transaction.terminal_id)
     context = DecisionContext(
-        state=load_state(customer_key, transaction.timestamp.timestamp(), settings.state_ttl_s),
+        state=state
+        if state is not None
+        else load_state(customer_key, transaction.timestamp.timestamp(), settings.state_ttl_s),
         reference=load_reference(customer_key),
         merchant=merchant,
         terminal=terminal,

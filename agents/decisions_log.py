@@ -2,27 +2,30 @@
 
 Batched (``FRAUDWATCH_ACTIVITY_BATCH_SIZE`` / ``_S``): a batch of decisions becomes one activity
 delta per terminal and merchant on the one-partition activity topic, instead of one record per
-transaction. Offsets are acknowledged after the batch's table writes and sends, so a crash
-replays the batch and loses nothing; the offset counted up to, kept per partition in the table,
+transaction. The batch's table writes (their changelog records) and deltas go out together when it
+is done (agents.batching); offsets commit after they are stored, so a crash replays the batch and
+loses nothing; the offset counted up to, kept per partition in the table,
 keeps a replayed batch from being counted twice.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 
 import faust
 from faust.streams import _current_event
 
 from agents import topics
-from agents.activity import send_activity
 from agents.app import app
+from agents.batching import process_in_batches
 from agents.dead_letter import handle_guarded
 from agents.metrics import worker_metrics
 from agents.tables import decisions
 from config import get_settings
 from detection.decisions import DecisionRecord, activity_deltas
 from detection.metrics import DECISIONS_LOGGED
+from tables.batched import Outbound, send_with_batch
 
 settings = get_settings()
 STAGE = "decisions"
@@ -37,23 +40,29 @@ def counted_key(partition: int) -> bytes:
 
 @app.agent(topics.decisions)
 async def log_decisions(stream: faust.StreamT[bytes]) -> None:
-    batches = stream.take_events(settings.activity_batch_size, within=settings.activity_batch_s)  # type: ignore[attr-defined]
-    async for batch in batches:
-        fresh: list[DecisionRecord] = []
-        for partition, events in _by_partition(batch).items():
-            as_current(events[0])
-            counted = int(decisions.get(counted_key(partition)) or -1)
-            for event in events:
-                as_current(event)
-                record = await _log_guarded(event)
-                if record is not None and event.message.offset > counted:
-                    fresh.append(record)
-        worker_metrics.incr(DECISIONS_LOGGED, len(fresh))
-        for delta in activity_deltas(fresh):
-            await send_activity(delta)
-        for partition, events in _by_partition(batch).items():
-            as_current(events[-1])
-            decisions[counted_key(partition)] = str(events[-1].message.offset).encode()
+    await process_in_batches(
+        stream, log_batch, STAGE, max_events=settings.activity_batch_size, within_s=settings.activity_batch_s
+    )
+
+
+async def log_batch(batch: Sequence[faust.EventT[bytes]]) -> None:
+    """The batch's table writes (changelog records) and activity deltas go out with it (agents.batching)."""
+    fresh: list[DecisionRecord] = []
+    for partition, events in _by_partition(batch).items():
+        as_current(events[0])
+        counted = int(decisions.get(counted_key(partition)) or -1)
+        for event in events:
+            as_current(event)
+            record = await _log_guarded(event)
+            if record is not None and event.message.offset > counted:
+                fresh.append(record)
+    worker_metrics.incr(DECISIONS_LOGGED, len(fresh))
+    activity_topic = topics.entity_activity.get_topic_name()
+    for delta in activity_deltas(fresh):
+        send_with_batch(Outbound(activity_topic, delta.entity.encode(), delta.model_dump_json().encode()))
+    for partition, events in _by_partition(batch).items():
+        as_current(events[-1])
+        decisions[counted_key(partition)] = str(events[-1].message.offset).encode()
 
 
 def as_current(event: faust.EventT[bytes]) -> None:
@@ -66,7 +75,7 @@ def as_current(event: faust.EventT[bytes]) -> None:
     _current_event.set(weakref.ref(event))
 
 
-def _by_partition(batch: list[faust.EventT[bytes]]) -> dict[int, list[faust.EventT[bytes]]]:
+def _by_partition(batch: Sequence[faust.EventT[bytes]]) -> dict[int, list[faust.EventT[bytes]]]:
     partitions: dict[int, list[faust.EventT[bytes]]] = {}
     for event in batch:
         partitions.setdefault(event.message.partition, []).append(event)

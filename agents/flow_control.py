@@ -6,10 +6,12 @@ follow, both seen in the integration tests:
 - Lost events. At the end of recovery Faust resumes the stream partitions, seeks them to their
   committed offsets, and only then resumes flow, clearing the queues: an event fetched after the
   seek and not yet taken by its agent is dropped, and as its offset already counts as read it is
-  never fetched again. So when flow resumes, a dropped event's partition is sought back to it (its
-  offset is not committed: nothing below it is skipped), and it is read and processed again. A
-  clear on stop or rebalance only forgets (recovery then seeks to the committed offsets anyway;
-  seeking to an old offset there would skip a restarted broker's young log).
+  never fetched again. So when flow resumes, a dropped event's partition is sought back to its
+  committed offset, and the event is read and processed again. Not to the dropped event itself:
+  the queue may also hold events fetched before the seek, and seeking forward to one of those
+  would skip what lies between the commit and it (agents.consumer_seeks). A clear on stop or
+  rebalance only forgets (recovery then seeks to the committed offsets anyway; seeking to an old
+  offset there would skip a restarted broker's young log).
 - A stop that never ends. The dropped events are never acknowledged, and on stop Faust waits
   (``wait_empty``) until no started message is left; its set of them is weak, but a message
   another agent consumed too stays referenced by that agent's stream, so SIGTERM waited until the
@@ -22,10 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
+from faust.transport.consumer import Consumer
 from faust.types import TP, AppT, ConsumerT
 from mode.utils.queues import FlowControlEvent
+
+from agents.consumer_seeks import seek_to_committed
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +76,9 @@ class ForgettingFlowControl(FlowControlEvent):
         for tp, offset in sorted(dropped.items()):
             if tp not in assigned or tp.topic in changelogs:
                 continue
-            logger.info("events from %s offset %d were dropped from a queue: reading them again", tp, offset)
             try:
-                await consumer.seek(tp, offset)
+                committed = await seek_to_committed(cast(Consumer, consumer), tp)
             except Exception:  # a rebalance took the partition meanwhile: its new owner reads from the commit
-                logger.warning("could not seek %s back to %d", tp, offset, exc_info=True)
+                logger.warning("could not seek %s back to its committed offset", tp, exc_info=True)
+            else:
+                logger.info("%s: events from %d dropped from a queue; reading again from %d", tp, offset, committed)

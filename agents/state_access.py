@@ -23,6 +23,11 @@ def load_state(customer_key: bytes, now: float, ttl_s: float) -> CustomerState:
     if change is not None:  # an older layout migrated, or an unreadable one reset: never a dead letter
         worker_metrics.incr(counter(Family.STATE, change))
         logger.warning("customer %s: stored state %s", customer_key.decode(errors="replace"), change)
+    return fresh_if_idle(state, now, ttl_s)
+
+
+def fresh_if_idle(state: CustomerState, now: float, ttl_s: float) -> CustomerState:
+    """``state``, or a fresh one when the customer has been idle past the TTL at event time ``now``."""
     if state.last_seen is not None and now - state.last_seen > ttl_s:
         return CustomerState()
     return state

@@ -11,6 +11,9 @@ from config import get_settings
 from config.topics import TopicSpec, reference_topics, topic_specs
 
 settings = get_settings()
+#: Header on validated (and rekeyed) transactions: the raw message's broker timestamp (ms), from
+#: which detection latency is measured.
+INGESTED_AT_HEADER = "fraudwatch-ingested-at-ms"
 _specs = {spec.name: spec for spec in topic_specs(settings)}
 
 
@@ -27,6 +30,7 @@ def _topic(name: str) -> faust.TopicT:
 
 raw_transactions = _topic(settings.topic_raw_transactions)
 validated_transactions = _topic(settings.topic_validated_transactions)
+rekeyed_transactions = _topic(settings.topic_rekeyed_transactions)
 dead_letter = _topic(settings.topic_dead_letter)
 alerts = _topic(settings.topic_alerts)
 feedback = _topic(settings.topic_feedback)

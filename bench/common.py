@@ -22,6 +22,17 @@ from runtime.topics import ensure_topics
 REPO = Path(__file__).resolve().parents[1]
 
 
+def slices(expected: int) -> int:
+    """How many equal slices a backlog's rate is reported in: one per 10 000 records, at least four."""
+    return max(4, expected // 10_000)
+
+
+def slice_marks(expected: int) -> list[int]:
+    """The record counts at which each slice of ``expected`` records ends."""
+    n = slices(expected)
+    return [expected * q // n for q in range(1, n + 1)]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -48,18 +59,23 @@ def embedded_system(
         yield broker, settings, env
 
 
+def worker_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A `fraudwatch worker` process of this checkout, its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "warn"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 @contextmanager
 def broker_and_worker(extra_env: dict[str, str] | None = None) -> Iterator[tuple[EmbeddedBroker, Settings]]:
     """An embedded broker, its topics, and one `fraudwatch worker` process on a scratch data dir."""
     with embedded_system(extra_env) as (broker, settings, env):
-        log = (settings.data_dir / "worker.log").open("ab")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "warn"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        worker = worker_process(env, settings.data_dir / "worker.log")
         try:
             yield broker, settings
         finally:

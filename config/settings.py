@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         "and are processed again on restart.",
     )
     metrics_interval_s: float = Field(1.0, gt=0, description="How often each worker publishes its metrics snapshot.")
+    batch_max_events: int = Field(
+        500, ge=1, description="Most transactions an agent takes in one batch (one state write per customer per batch)."
+    )
+    batch_within_s: float = Field(
+        0.005, gt=0, description="Longest an agent waits to fill a batch: the latency batching adds at low rates."
+    )
 
     # --- broker tuning; the embedded profile overrides these (see embedded_profile) ---------
     broker_rebalance_timeout_s: float = Field(
@@ -85,6 +91,11 @@ class Settings(BaseSettings):
         16_384, ge=1, description="Faust producer batch size; 1 = one record per batch (embedded profile)."
     )
     recovery_consistency_check: bool = Field(True, description="Faust's table recovery offset check.")
+    probe_end_offsets: bool = Field(
+        False,
+        description="Correct end offsets by reading each partition's last batch (for a broker that reports "
+        "the last batch's base offset + 1, as Tansu does; embedded profile).",
+    )
     table_block_cache_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="RocksDB block cache per table partition (Faust's default is 2 GiB)."
     )
@@ -92,6 +103,7 @@ class Settings(BaseSettings):
     # --- topics -----------------------------------------------------------------------------
     topic_raw_transactions: str = "transactions.raw"
     topic_validated_transactions: str = "transactions.validated"
+    topic_rekeyed_transactions: str = "transactions.rekeyed"
     topic_dead_letter: str = "transactions.dead-letter"
     topic_customers: str = "reference.customers"
     topic_blacklist: str = "reference.blacklist"
@@ -235,8 +247,9 @@ class Settings(BaseSettings):
         - a group join waits for the rebalance timeout, or about half the session timeout
           when that is shorter (measured: 60 s session -> 30 s join), so keep both short;
         - it reports the log end as the last batch's base offset + 1, so a changelog restore
-          stops early (state lost after a wiped restart) and the consistency check fails:
-          one record per produce batch;
+          would stop early (state lost after a wiped restart): the worker reads the last batch
+          to find the true end (agents.transport). Writing one record per batch instead made
+          the broker stall on partitions of more than ~12 000 batches;
         - it holds every fetch open for the whole max wait, so lower it.
         """
         return self.model_copy(
@@ -245,8 +258,7 @@ class Settings(BaseSettings):
                 "broker_rebalance_timeout_s": 2.0,
                 "broker_session_timeout_s": 4.0,
                 "broker_heartbeat_interval_s": 1.0,
-                "recovery_consistency_check": False,
-                "producer_max_batch_bytes": 1,
+                "probe_end_offsets": True,
                 "consumer_fetch_max_wait_ms": 5,
             }
         )

@@ -33,6 +33,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(settings.topic_raw_transactions, n, False, "raw transactions as produced, keyed by customer_id"),
         TopicSpec(settings.topic_validated_transactions, n, False, "schema-valid transactions, keyed by customer_id"),
+        TopicSpec(
+            settings.topic_rekeyed_transactions,
+            n,
+            False,
+            "valid transactions that arrived off their customer's partition",
+        ),
         TopicSpec(settings.topic_dead_letter, n, False, "records that failed validation, with reasons", False),
         *(
             TopicSpec(topic, n, True, f"{source.description}, keyed by {source.key_field}")

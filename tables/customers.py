@@ -1,6 +1,6 @@
 """Per-customer tables, keyed by customer_id (UTF-8 bytes); values are JSON bytes.
 
-- customer_behaviour: detection.state.CustomerState; one write per transaction.
+- customer_behaviour: detection.state.CustomerState; one write per customer per batch.
 - customer_reference: detection.reference.CustomerReference (profile, blacklist, credit score,
   fraud reports, confirmed frauds); written by the reference and feedback agents.
 - alerted_transactions: transaction_id -> alert_id of alerts published, so feedback can tell a
@@ -16,14 +16,17 @@ from __future__ import annotations
 from faust.types import AppT, TableT
 
 from config import Settings
+from tables.batched import batched_table
 
 
 def customer_keyed_table(
     app: AppT, settings: Settings, name: str, help_text: str, ttl_s: int | None = None
 ) -> TableT[bytes, bytes]:
     """A bytes -> bytes table co-partitioned with the customer-keyed topics; values expire after ``ttl_s``
-    without a write (default: the state TTL)."""
-    return app.Table(
+    without a write (default: the state TTL). Written inside a batch handler, its changelog records go
+    out with the batch (tables.batched)."""
+    return batched_table(
+        app,
         name,
         key_type=bytes,
         value_type=bytes,

@@ -11,17 +11,15 @@ from __future__ import annotations
 from faust.types import AppT, TableT
 
 from config import Settings
+from tables.customers import customer_keyed_table
 
 
 def decisions_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
-    return app.Table(
+    """Written in the decisions log's batches, so its changelog records go out with the batch."""
+    return customer_keyed_table(
+        app,
+        settings,
         "decisions",
-        key_type=bytes,
-        value_type=bytes,
-        partitions=settings.partitions,
-        options={
-            "ttl": settings.chargeback_horizon_days * 86_400,
-            "block_cache_size": settings.table_block_cache_bytes,
-        },
-        help="transaction_id -> DecisionRecord JSON without the vector, for the chargeback horizon.",
+        "transaction_id -> DecisionRecord JSON without the vector, for the chargeback horizon.",
+        ttl_s=settings.chargeback_horizon_days * 86_400,
     )

@@ -17,7 +17,7 @@ from config import get_settings
 from detection.models import DeadLetter, Transaction
 from detection.validation import Rejection, validate_transaction
 from tests.faults.fuzz import ONE_MIB, FuzzedMessage, bad_messages, good_messages
-from tests.unit.faust_harness import capturing
+from tests.unit.faust_harness import capturing, until
 
 NOW = datetime.now(UTC)
 REASONS = {
@@ -58,6 +58,7 @@ async def test_a_1_mib_record_is_dead_lettered_truncated_with_size_and_hash(monk
         async with validate.test_context() as agent:
             await agent.put(big, key=b"C1")
             await agent.put(record())
+            await until(lambda: len(capture.sent[get_settings().topic_validated_transactions]) == 1)  # batched agent
     sent = capture.sent[get_settings().topic_dead_letter]
     assert len(sent) == 1 and len(sent[0].value) < 2 * ORIGINAL_BYTES_KEPT  # fits any producer's request limit
     letter = DeadLetter.model_validate_json(sent[0].value)

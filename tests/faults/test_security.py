@@ -68,16 +68,19 @@ async def test_the_read_api_requires_the_token_and_never_shows_a_full_account_nu
             settings.topic_customers, customer.model_dump_json().encode(), key=CUSTOMER.encode()
         )
         await producer.send_and_wait(settings.topic_blacklist, listed.model_dump_json().encode(), key=CUSTOMER.encode())
+
+    async def profile_served() -> bool:
+        status, body = await http_get(settings.web_port, f"/api/customers/{CUSTOMER}")
+        return status == 200 and "Ada Secure" in body and "mule account" in body
+
+    # Reference topics and transactions are separate streams with no order between them: the
+    # purchase is sent once the worker holds the profile and the listing, so it alerts.
+    await wait_for(profile_served, timeout_s=60)
+    async with kafka_producer(broker.url) as producer:
         await producer.send_and_wait(
             settings.topic_raw_transactions, purchase.model_dump_json().encode(), key=CUSTOMER.encode()
         )
     assert await read_topic(broker.url, settings.topic_alerts, 1, timeout_s=60)
-
-    async def profile_served() -> bool:
-        status, body = await http_get(settings.web_port, f"/api/customers/{CUSTOMER}")
-        return status == 200 and "Ada Secure" in body
-
-    await wait_for(profile_served, timeout_s=30)
 
     status, body = await http_get(settings.web_port, f"/api/customers/{CUSTOMER}", token=None)
     assert status == 401 and "token" in body

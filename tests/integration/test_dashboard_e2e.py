@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -88,7 +89,16 @@ async def test_the_dashboard_shows_live_data_and_records_an_analysts_verdict(
         assert int(later.replace(",", "")) > int(first.replace(",", ""))
 
         await page.locator(".tabulator-row").first.click()
-        await page.get_by_text("Recent transactions").wait_for(timeout=15_000)
+        # Two steps, so a failure says which: the click reached the server (the alert's header shows),
+        # then the worker's read API answered with the customer's history.
+        await page.get_by_text(re.compile(r"· score \d+")).wait_for(timeout=15_000)
+        history = page.get_by_text(re.compile("Recent transactions|history unavailable|Loading the customer"))
+        for _ in range(30):
+            shown = await history.first.inner_text()
+            if "Loading" not in shown:
+                break
+            await page.wait_for_timeout(500)
+        assert "Recent transactions" in shown, f"the worker's read API gave no history: {shown!r}"
         await page.get_by_role("button", name="Confirm fraud").click()
         status = page.get_by_text("is confirmed fraud")
         await status.wait_for(timeout=15_000)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from agents.validate import customer_partition
 from config.settings import Settings
 from detection.alert import Alert
 from detection.models import BlacklistEntry, Transaction
@@ -15,7 +16,6 @@ from producers.kafka import kafka_producer
 from runtime.broker import EmbeddedBroker
 from tests.integration.harness import (
     WorkerProcess,
-    end_offsets_total,
     get_json,
     kcat_consume,
     read_topic,
@@ -80,29 +80,45 @@ async def test_state_recovers_from_the_changelog_after_a_restart_with_a_wiped_da
     settings, env = system
     first = start_worker(env, "first")
     await warm_up(broker, settings)
-    await produce(
-        broker, settings.topic_raw_transactions, [transaction(i, "C-restart", i) for i in range(1, 9)], b"C-restart"
-    )
+    # C-restart and three customers on its partition, sent together: the worker scores them in one
+    # batch, so their state writes share one changelog batch, whose end Tansu reports as the batch's
+    # base offset + 1. The restore below must read past that (agents.transport probes the true end).
+    neighbours = co_partitioned("C-restart", 3)
+    async with kafka_producer(broker.url) as producer:
+        for customer, transactions in [("C-restart", 8)] + [(n, 1) for n in neighbours]:
+            for i in range(1, transactions + 1):
+                value = transaction(i, customer, i).model_dump_json().encode()
+                await producer.send(settings.topic_raw_transactions, value, key=customer.encode())
 
-    async def seen(count: int) -> bool:
-        status, body = await get_json(settings.web_port, "/api/customers/C-restart")
+    async def seen(customer: str, count: int) -> bool:
+        status, body = await get_json(settings.web_port, f"/api/customers/{customer}")
         return status == 200 and body["behaviour"]["transactions_seen"] == count
 
-    await wait_for(lambda: seen(8), timeout_s=30)
+    async def all_seen() -> bool:
+        return await seen("C-restart", 8) and all([await seen(n, 1) for n in neighbours])
+
+    await wait_for(all_seen, timeout_s=30)
     assert first.stop() == 0
-    # Tansu reports a partition's end as its last batch's base offset + 1: only one record per batch
-    # makes that the true end, which the restore below relies on.
     changelog = f"{settings.app_id}-customer-behaviour-changelog"
-    records = await read_topic(broker.url, changelog, expected=9, timeout_s=5)
-    assert await end_offsets_total(broker.url, changelog) == len(records) == 9  # warm-up + 8
+    records = await read_topic(broker.url, changelog, expected=12, timeout_s=5)
+    assert 5 <= len(records) <= 12  # warm-up and 4 customers: one write per customer per batch, at most one each
     shutil.rmtree(Path(env["FRAUDWATCH_DATA_DIR"]) / "worker")  # only the changelog topic is left
 
     start_worker(env, "second")
     await produce(broker, settings.topic_raw_transactions, [transaction(9, "C-restart", 9)], b"C-restart")
-    await wait_for(lambda: seen(9), timeout_s=60)
+    await wait_for(lambda: seen("C-restart", 9), timeout_s=60)
+    for neighbour in neighbours:
+        assert await seen(neighbour, 1)
     status, body = await get_json(settings.web_port, "/api/customers/C-restart/transactions?limit=3")
     assert status == 200 and body["total"] == 9 and body["next_offset"] == 3
     assert [item["transaction_id"] for item in body["items"]] == ["C-restart-9", "C-restart-8", "C-restart-7"]
+
+
+def co_partitioned(customer: str, count: int) -> list[str]:
+    """``count`` other customer ids whose records land on ``customer``'s partition."""
+    partition = customer_partition(customer.encode())
+    candidates = (f"C-neighbour-{n}" for n in range(10_000))
+    return [c for c in candidates if customer_partition(c.encode()) == partition][:count]
 
 
 async def test_alert_ids_are_stable_across_a_replay_and_kcat_reads_alerts(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,15 @@ class SentRecord:
     key: bytes | None
     value: bytes
     headers: dict[str, bytes]
+
+
+@dataclass
+class StoredAt:
+    """What the broker answers for a stored record (the fields of RecordMetadata agents use)."""
+
+    topic: str
+    partition: int
+    offset: int
 
 
 class TopicCapture:
@@ -42,8 +53,18 @@ class TopicCapture:
                 capture.sent[name].append(SentRecord(key, value, dict(headers or {})))
             return original_send_soon(self, key=key, value=value, headers=headers, **kw)
 
+        async def producer_send(
+            self: Any, topic: str, key: bytes | None, value: bytes, partition: int | None, _: Any, headers: Any
+        ) -> asyncio.Future[StoredAt]:
+            # Batched agents hand their records straight to the producer (agents.batching.produce).
+            capture.sent[topic].append(SentRecord(key, value, dict(headers or {})))
+            stored: asyncio.Future[StoredAt] = asyncio.get_running_loop().create_future()
+            stored.set_result(StoredAt(topic, partition or 0, len(capture.sent[topic]) - 1))
+            return stored
+
         monkeypatch.setattr(Topic, "send", send)
         monkeypatch.setattr(Topic, "send_soon", send_soon)
+        monkeypatch.setattr(type(app.producer), "send", producer_send)
 
 
 @contextmanager
@@ -53,3 +74,12 @@ def capturing(monkeypatch: pytest.MonkeyPatch) -> Iterator[TopicCapture]:
     capture = TopicCapture()
     capture.install(monkeypatch)
     yield capture
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait for a batching agent to take what was put: put() returns when a record enters the stream."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout_s} s")
+        await asyncio.sleep(0.01)

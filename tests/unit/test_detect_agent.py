@@ -6,8 +6,9 @@ from agents.detect import detect
 from agents.models import live_models
 from config import get_settings
 from detection.alert import Alert, alert_id_for
+from detection.state import CustomerState
 from tests.unit.detection_fixtures import tx
-from tests.unit.faust_harness import capturing
+from tests.unit.faust_harness import capturing, until
 
 settings = get_settings()
 
@@ -19,6 +20,7 @@ async def test_alerts_carry_reasons_and_a_replay_yields_the_same_alert_id(monkey
             for transaction in burst:
                 await agent.put(transaction.model_dump_json().encode(), key=b"C-agent")
             await agent.put(burst[-1].model_dump_json().encode(), key=b"C-agent")  # at-least-once replay
+            await until(lambda: len(capture.sent[settings.topic_alerts]) == 3)
 
     alerts = [Alert.model_validate_json(r.value) for r in capture.sent[settings.topic_alerts]]
     assert [a.transaction.transaction_id for a in alerts] == ["T4", "T5", "T5"]
@@ -26,7 +28,10 @@ async def test_alerts_carry_reasons_and_a_replay_yields_the_same_alert_id(monkey
     assert all("VELOCITY" in {r.code for r in a.reasons} for a in alerts)
     assert all(r.key == b"C-agent" for r in capture.sent[settings.topic_alerts])
     state_writes = [name for name in capture.sent if name.endswith("customer-behaviour-changelog")]
-    assert state_writes and len(capture.sent[state_writes[0]]) == len(burst)  # one write each, none for the replay
+    writes = capture.sent[state_writes[0]]
+    assert 1 <= len(writes) <= len(burst)  # at most one write per batch; how puts fall into batches is timing
+    learned = CustomerState.from_json(writes[-1].value)
+    assert [seen[1] for seen in learned.recent] == [t.transaction_id for t in burst]  # the replay not learned twice
 
 
 async def test_every_decision_is_logged_with_its_features_and_a_replay_is_marked(
@@ -39,6 +44,7 @@ async def test_every_decision_is_logged_with_its_features_and_a_replay_is_marked
         async with detect.test_context() as agent:
             for transaction in [*burst, burst[-1]]:
                 await agent.put(transaction.model_dump_json().encode(), key=b"C-log")
+            await until(lambda: len(capture.sent[settings.topic_decisions]) == 4)
 
     records = [DecisionRecord.model_validate_json(r.value) for r in capture.sent[settings.topic_decisions]]
     assert [(r.transaction_id, r.replay) for r in records] == [

@@ -13,7 +13,8 @@ def test_defaults_run_locally_on_the_embedded_broker(monkeypatch: pytest.MonkeyP
     embedded = settings.embedded_profile()
     assert embedded.processing_guarantee == "at_least_once"
     assert embedded.consumer_fetch_max_wait_ms < 100
-    assert not embedded.recovery_consistency_check
+    assert embedded.probe_end_offsets and embedded.recovery_consistency_check
+    assert embedded.producer_max_batch_bytes > 1  # one record per batch stalls the embedded broker
 
 
 def test_environment_overrides_are_typed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agents.validate import INGESTED_AT_HEADER, validate
+from agents.validate import INGESTED_AT_HEADER, customer_partition, validate
 from config import get_settings
 from detection.models import DeadLetter, Transaction
-from tests.unit.faust_harness import capturing
+from detection.state import CustomerState
+from tests.unit.faust_harness import capturing, until
 
 settings = get_settings()
 
@@ -35,6 +36,7 @@ async def test_valid_records_go_to_validated_keyed_by_customer_and_bad_ones_to_d
             await agent.put(b"\x00\xffgarbage", key=b"k2")
             await agent.put(transaction(2))
             await agent.put(json.dumps({"transaction_id": "T9"}).encode())
+            await until(lambda: len(capture.sent[settings.topic_dead_letter]) == 2)
 
     validated = capture.sent[settings.topic_validated_transactions]
     assert [Transaction.model_validate_json(r.value).transaction_id for r in validated] == ["T1", "T2"]
@@ -66,9 +68,33 @@ async def test_an_unexpected_error_dead_letters_the_record_and_the_agent_goes_on
         async with validate.test_context() as agent:
             await agent.put(b"boom")
             await agent.put(transaction(5))
+            await until(lambda: len(capture.sent[settings.topic_validated_transactions]) == 1)
 
     letters = [DeadLetter.model_validate_json(r.value) for r in capture.sent[settings.topic_dead_letter]]
     assert [(letter.reason, letter.errors[0].msg) for letter in letters] == [
         ("internal_error", "RuntimeError: disk on fire")
     ]
     assert len(capture.sent[settings.topic_validated_transactions]) == 1
+
+
+async def test_a_record_on_its_customers_partition_is_detected_in_the_same_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One pass through Faust: validated and scored here; only off-partition records go to the rekeyed topic."""
+    burst = [transaction(3 * n + 1) for n in range(50)]  # all customer C1
+    with capturing(monkeypatch) as capture:
+        async with validate.test_context() as agent:
+            for value in burst:
+                await agent.put(value, key=b"C1", partition=customer_partition(b"C1"), wait=False)
+            await agent.put(transaction(2), key=b"not-the-customer", wait=False)
+            await until(lambda: len(capture.sent[settings.topic_validated_transactions]) == len(burst) + 1)
+
+    rekeyed = capture.sent[settings.topic_rekeyed_transactions]
+    assert [(r.key, Transaction.model_validate_json(r.value).transaction_id) for r in rekeyed] == [(b"C2", "T2")]
+    assert all(int(r.headers[INGESTED_AT_HEADER]) > 0 for r in rekeyed)
+    state_changelog = next(name for name in capture.sent if name.endswith("customer-behaviour-changelog"))
+    writes = capture.sent[state_changelog]
+    assert {w.key for w in writes} == {b"C1"}
+    assert len(writes) < len(burst)  # one write per customer per batch, not per transaction
+    learned = CustomerState.from_json(writes[-1].value)
+    assert [seen[1] for seen in learned.recent] == [Transaction.model_validate_json(v).transaction_id for v in burst]

@@ -1,0 +1,232 @@
+"""One worker's throughput against the ceilings, with a backlog waiting, on the embedded broker.
+
+For each backlog size, a fresh embedded broker gets N transactions (customer-keyed, normal
+produce batches) on the raw topic, then three consumers read the same records in turn:
+
+- a plain aiokafka consumer + ``json.loads`` (what the broker and the client can do);
+- Faust with one agent that only counts (bench/worker_empty_agent.py, the worker's broker settings);
+- ``fraudwatch worker``, the real process (validate + detect, RocksDB state), timed from its
+  metrics snapshots (``transactions.scored``, every 0.1 s, interpolated within a snapshot).
+
+Rates are taken from the first record to the last (start-up excluded), and per slice of 10 000
+records (per quarter below 40 000): flat or falling as the backlog is worked off. Each size is
+repeated; medians are printed, and fraudwatch's share of the empty agent is the median of the
+per-run ratios.
+
+    .venv/bin/python -m bench.worker_throughput [--sizes 10000,30000,100000] [--repeats 3]
+        [--worker-repo PATH]   # run the fraudwatch worker from another checkout (A/B against main)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+
+from bench.common import REPO, embedded_system, slice_marks, slices
+from config.broker import bootstrap_servers
+from config.settings import Settings
+from detection.metrics import TRANSACTIONS_SCORED
+from detection.models import MetricsSnapshot, Transaction
+from producers.kafka import kafka_producer
+from runtime.broker import EmbeddedBroker
+
+METRICS_INTERVAL_S = 0.1
+ROWS = ("aiokafka + json.loads", "Faust, one empty agent", "fraudwatch worker")
+
+
+@dataclass(frozen=True)
+class Run:
+    """When the first record was taken and when each slice of the backlog was done (wall clock)."""
+
+    expected: int
+    times: list[float]  # first record, then the end of each slice; fewer when it did not finish
+    taken: int
+
+    @property
+    def finished(self) -> bool:
+        return len(self.times) == slices(self.expected) + 1
+
+    @property
+    def rate(self) -> float:
+        return self.expected / (self.times[-1] - self.times[0]) if self.finished else float("nan")
+
+    def slice_rates(self) -> list[float]:
+        size = self.expected / slices(self.expected)
+        return [size / max(b - a, 1e-9) for a, b in zip(self.times, self.times[1:], strict=False)]
+
+
+async def produce_backlog(broker: EmbeddedBroker, settings: Settings, count: int, customers: int) -> None:
+    rng = random.Random(7)
+    start = datetime.now(UTC).timestamp() - count  # one second apart, ending now: nothing is "in the future"
+    async with kafka_producer(broker.url) as producer:
+        for n in range(count):
+            customer = f"C{rng.randrange(customers):06d}"
+            transaction = Transaction(
+                transaction_id=f"W{n}",
+                timestamp=datetime.fromtimestamp(start + n, UTC),
+                customer_id=customer,
+                amount=round(rng.lognormvariate(3.5, 1.0), 2),
+                currency="EUR",
+                country="DE",
+                merchant_id=f"M{rng.randrange(500)}",
+                terminal_id=f"M{rng.randrange(500)}-T0",
+                channel="pos",
+                device_id=f"D{customer}",
+            )
+            value = transaction.model_dump_json(exclude_none=True).encode()
+            await producer.send(settings.topic_raw_transactions, value, key=customer.encode())
+        await producer.flush()
+
+
+async def plain_consumer(broker: EmbeddedBroker, topic: str, expected: int, timeout_s: float) -> Run:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap_servers(broker.url), group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    marks = set(slice_marks(expected))
+    times: list[float] = []
+    taken = 0
+    deadline = time.monotonic() + timeout_s
+    try:
+        while taken < expected and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200, max_records=10_000)).values():
+                for record in records:
+                    json.loads(record.value)
+                    if taken == 0:
+                        times.append(time.time())
+                    taken += 1
+                    if taken in marks:
+                        times.append(time.time())
+    finally:
+        await consumer.stop()
+    return Run(expected, times, taken)
+
+
+def empty_agent(env: dict[str, str], topic: str, expected: int, timeout_s: float, scratch: Path) -> Run:
+    result = scratch / "empty-agent.json"
+    result.unlink(missing_ok=True)
+    child_env = {**env, "BENCH_TOPIC": topic, "BENCH_EXPECTED": str(expected), "BENCH_RESULT": str(result)}
+    command = [sys.executable, "-m", "bench.worker_empty_agent", "worker", "--loglevel", "warn"]
+    with child_process(command, REPO, child_env, scratch / "empty-agent.log"):
+        deadline = time.monotonic() + timeout_s
+        while not result.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    if not result.exists():
+        return Run(expected, [], 0)
+    data = json.loads(result.read_text())
+    return Run(expected, data["times"], data["taken"])
+
+
+def fraudwatch_worker(
+    broker: EmbeddedBroker, settings: Settings, env: dict[str, str], expected: int, timeout_s: float, repo: Path
+) -> Run:
+    python = repo / ".venv" / "bin" / "python"
+    command = [str(python if python.exists() else sys.executable), "-m", "runtime.cli", "worker", "--loglevel", "warn"]
+    with child_process(command, repo, env, settings.data_dir / "fraudwatch-worker.log"):
+        return asyncio.run(_scored_timeline(broker, settings.topic_metrics, expected, timeout_s))
+
+
+async def _scored_timeline(broker: EmbeddedBroker, topic: str, expected: int, timeout_s: float) -> Run:
+    """Quarter times from the worker's snapshots, interpolated linearly within each snapshot's interval."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap_servers(broker.url), group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    marks = [0.0] + [float(mark) for mark in slice_marks(expected)]
+    times: list[float] = []
+    scored = 0.0
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(times) < len(marks) and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    snapshot = MetricsSnapshot.model_validate_json(record.value)
+                    count = snapshot.counters.get(TRANSACTIONS_SCORED, 0.0)
+                    if not count:
+                        continue
+                    start = snapshot.interval_start.timestamp()
+                    while len(times) < len(marks) and scored + count >= marks[len(times)]:
+                        share = (marks[len(times)] - scored) / count
+                        times.append(start + share * snapshot.interval_s)
+                    scored += count
+    finally:
+        await consumer.stop()
+    return Run(expected, times, int(scored))
+
+
+@contextmanager
+def child_process(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[None]:
+    """A child process for the duration of a with-block, stopped with SIGTERM (then killed)."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def one_round(size: int, customers: int, timeout_s: float, repo: Path) -> dict[str, Run]:
+    extra = {"FRAUDWATCH_METRICS_INTERVAL_S": str(METRICS_INTERVAL_S)}
+    with embedded_system(extra) as (broker, settings, env):
+        asyncio.run(produce_backlog(broker, settings, size, customers))
+        topic = settings.topic_raw_transactions
+        runs = {ROWS[0]: asyncio.run(plain_consumer(broker, topic, size, timeout_s))}
+        runs[ROWS[1]] = empty_agent(env, topic, size, timeout_s, settings.data_dir)
+        runs[ROWS[2]] = fraudwatch_worker(broker, settings, env, size, timeout_s, repo)
+    return runs
+
+
+def report(size: int, rounds: Sequence[dict[str, Run]]) -> None:
+    print(f"\n{size} transactions waiting, 4 partitions, {len(rounds)} runs (medians)")
+    slice_size = f"{size // slices(size):,}"
+    print(f"| {'consumer':<24} | events/s | share of empty agent | rate per {slice_size} of the backlog |")
+    print("|---|---:|---:|---|")
+    for row in ROWS:
+        runs = [r[row] for r in rounds]
+        done = [run for run in runs if run.finished]
+        if not done:
+            taken = max(run.taken for run in runs)
+            print(f"| {row:<24} | did not finish: {taken} of {size} taken | | |")
+            continue
+        rate = statistics.median(run.rate for run in done)
+        ratios = [r[row].rate / r[ROWS[1]].rate for r in rounds if r[row].finished and r[ROWS[1]].finished]
+        share = f"{statistics.median(ratios):.2f}x" if ratios else "-"
+        per_slice = [statistics.median(run.slice_rates()[q] for run in done) for q in range(slices(size))]
+        unfinished = f" ({len(runs) - len(done)} runs did not finish)" if len(done) < len(runs) else ""
+        print(f"| {row:<24} | {rate:,.0f}{unfinished} | {share} | {' / '.join(f'{q:,.0f}' for q in per_slice)} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,30000,100000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--timeout", type=float, default=240.0, help="Longest one consumer may take (s).")
+    parser.add_argument("--worker-repo", type=Path, default=REPO, help="Checkout whose worker to run (its .venv).")
+    args = parser.parse_args()
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    for size in (int(s) for s in args.sizes.split(",")):
+        rounds = [one_round(size, args.customers, args.timeout, args.worker_repo) for _ in range(args.repeats)]
+        report(size, rounds)
+
+
+if __name__ == "__main__":
+    main()
