@@ -9,7 +9,6 @@ Ids are uuid5 of what the record is about, so a replayed decision writes the sam
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
@@ -113,7 +112,7 @@ def decision_record(
             list_entries=[entry.key for entry in verdict.matched],
             reasons=decision.reasons,
             anomaly=round(decision.anomaly, 4),
-            features=asdict(decision.features),
+            features=decision.features.as_dict(),
             rules_version=rules_version,
             rules_offset=rules_offset,
             model_version=model_version,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -114,3 +115,11 @@ def test_state_codec_resets_what_it_cannot_read(raw: bytes, reason: str) -> None
     state, why = decode_state(raw)
     assert why == reason
     assert state == CustomerState()
+
+
+def test_features_as_logged_are_every_field_with_its_value() -> None:
+    activity = EntityActivity()
+    activity.add_fraud((T0 - timedelta(days=8)).timestamp(), "F")
+    f = Detector(CONFIG).evaluate(tx(1), CustomerState(), terminal_activity=activity).features
+    assert f.as_dict() == dataclasses.asdict(f)  # the shallow copy the audit log uses loses nothing
+    assert f.as_dict()["terminal_risk"] == f.terminal_risk
