@@ -19,7 +19,7 @@ import click
 from config import Settings, get_settings
 from config.topics import topic_specs
 from runtime.broker import EmbeddedBroker, running_embedded_broker
-from runtime.data_dir import DataDirLock, ensure_writable
+from runtime.data_dir import DataDirLock, ensure_writable, forget_table_state
 from runtime.topics import PartitionMismatchError, ensure_topics
 
 logger = logging.getLogger(__name__)
@@ -58,10 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     settings = get_settings()
     started: EmbeddedBroker | None = None
-    ensure_writable(settings.data_dir / "worker")
+    worker_dir = settings.data_dir / "worker"
+    ensure_writable(worker_dir)
     command = command_name(argv)
     if command == "worker":
-        DataDirLock(settings.data_dir / "worker").acquire()  # released by the OS when the process ends
+        DataDirLock(worker_dir).acquire()  # released by the OS when the process ends
     needs_broker = command not in OFFLINE_COMMANDS and command is not None
     if needs_broker and settings.is_embedded:
         url = running_embedded_broker(settings.embedded_state_file)
@@ -69,6 +70,11 @@ def main(argv: list[str] | None = None) -> None:
             started = EmbeddedBroker(state_file=settings.embedded_state_file).start()
             url = started.url
             print(f"fraudwatch: embedded broker on {started.bootstrap}", file=sys.stderr)
+            if forget_table_state(worker_dir, lock_held=command == "worker"):
+                print(
+                    f"fraudwatch: a new embedded broker has no changelogs: cleared the tables in {worker_dir}",
+                    file=sys.stderr,
+                )
         settings = hand_down_broker(url, settings)
     try:
         if needs_broker:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 
@@ -58,3 +59,30 @@ class DataDirLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
+
+
+def forget_table_state(directory: Path, *, lock_held: bool) -> list[Path]:
+    """Remove the tables' local state (RocksDB, under Faust's app dir) from a worker's data dir.
+
+    For a newly started embedded broker: it keeps its log in memory, so it has none of the
+    changelogs that local state was restored from. Faust refuses to start on a store ahead of its
+    changelog (ConsistencyError: persisted offset > highwater), so without this a second
+    ``make demo`` crashed. Left alone when another process holds the data dir's lock (a worker
+    is using it). Returns what was removed.
+    """
+    if not directory.exists():
+        return []
+    lock = None if lock_held else DataDirLock(directory)
+    if lock is not None:
+        try:
+            lock.acquire()
+        except SystemExit:
+            return []
+    try:
+        stale = [child for child in directory.iterdir() if child.is_dir()]
+        for child in stale:
+            shutil.rmtree(child)
+        return stale
+    finally:
+        if lock is not None:
+            lock.release()
