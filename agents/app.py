@@ -14,6 +14,7 @@ import faust
 from faust.types import TransportT
 from mode.utils.queues import FlowControlEvent
 
+from agents.bulk_restore import BulkRecoveryTableManager, BulkRestoreOptions
 from agents.flow_control import ForgettingFlowControl
 from agents.roles import select_agents
 from agents.shutdown import start_shutdown_watchdog
@@ -49,6 +50,8 @@ class FraudwatchApp(faust.App):
     consumer_fetch_max_wait_ms: int
     consumer_prefetch_backoff_ms: int
     probe_end_offsets: bool
+    #: Options of the bulk changelog read before Faust's recovery (None = Faust's recovery alone).
+    bulk_restore: BulkRestoreOptions | None
 
     def worker_init_post_autodiscover(self) -> None:
         settings = get_settings()
@@ -88,6 +91,13 @@ def tune_consumer(app: FraudwatchApp, settings: Settings) -> None:
     app.consumer_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
     app.consumer_prefetch_backoff_ms = settings.consumer_prefetch_backoff_ms
     app.probe_end_offsets = settings.probe_end_offsets
+    app.bulk_restore = (
+        BulkRestoreOptions(
+            fetch_bytes=settings.restore_fetch_bytes, fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms
+        )
+        if settings.bulk_restore
+        else None
+    )
 
 
 def create_app(settings: Settings) -> FraudwatchApp:
@@ -112,6 +122,7 @@ def create_app(settings: Settings) -> FraudwatchApp:
         table_cleanup_interval=timedelta(minutes=5).total_seconds(),
         # Tables must survive a restart only through compacted changelogs (no time retention).
         table_standby_replicas=0,
+        TableManager=BulkRecoveryTableManager,
         **broker_options(settings),
     )
     tune_consumer(app, settings)

@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     table_block_cache_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="RocksDB block cache per table partition (Faust's default is 2 GiB)."
     )
+    bulk_restore: bool = Field(
+        True,
+        description="Read active changelog partitions in large fetches before Faust's record-by-record "
+        "recovery (agents.bulk_restore); false = Faust's recovery alone.",
+    )
+    restore_fetch_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="Most bytes per changelog partition and fetch of the bulk restore."
+    )
 
     # --- topics -----------------------------------------------------------------------------
     topic_raw_transactions: str = "transactions.raw"
