@@ -91,13 +91,7 @@ def tune_consumer(app: FraudwatchApp, settings: Settings) -> None:
     app.consumer_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
     app.consumer_prefetch_backoff_ms = settings.consumer_prefetch_backoff_ms
     app.probe_end_offsets = settings.probe_end_offsets
-    app.bulk_restore = (
-        BulkRestoreOptions(
-            fetch_bytes=settings.restore_fetch_bytes, fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms
-        )
-        if settings.bulk_restore
-        else None
-    )
+    app.bulk_restore = BulkRestoreOptions(fetch_bytes=settings.restore_fetch_bytes) if settings.bulk_restore else None
 
 
 def create_app(settings: Settings) -> FraudwatchApp:

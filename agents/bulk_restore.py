@@ -38,7 +38,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BulkRestoreOptions:
-    """How the bulk read fetches: per partition and fetch, and how long it waits without progress."""
+    """How the bulk read fetches: per partition and fetch, and how long it waits without progress.
+
+    The fetch wait is long on purpose, whatever the worker's own: a broker answers a fetch as soon as
+    it has data, except the embedded one, which holds it for the whole wait and then answers with
+    less (measured, 200 000 records of 1.2 kB in 4 partitions: 7 000/s with 5 ms, 61 000-76 000/s
+    with 100-500 ms).
+    """
 
     fetch_bytes: int = 4 * 1024 * 1024
     max_records: int = 10_000
