@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     table_block_cache_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="RocksDB block cache per table partition (Faust's default is 2 GiB)."
     )
+    table_write_buffer_bytes: int = Field(
+        8 * 1024 * 1024,
+        gt=0,
+        description="RocksDB write buffer (memtable) per table partition, two at most (Faust's default: 3 x 64 MiB).",
+    )
     bulk_restore: bool = Field(
         True,
         description="Read active changelog partitions in large fetches before Faust's record-by-record "

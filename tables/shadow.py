@@ -9,6 +9,7 @@ from __future__ import annotations
 from faust.types import AppT, TableT
 
 from config import Settings
+from tables.options import store_options
 
 
 def shadow_alerts_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
@@ -17,6 +18,6 @@ def shadow_alerts_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
-        options={"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
+        options=store_options(settings, settings.state_ttl_s),
         help="transaction_id -> shadow rules version that would have alerted.",
     )
