@@ -80,13 +80,16 @@ async def read_changelogs(
     apply: Apply,
     options: BulkRestoreOptions,
 ) -> int:
-    """Read each partition from ``starts[tp] + 1`` through ``ends[tp]`` and ``apply`` it; returns records applied.
+    """Read each partition from ``starts[tp] + 1`` at least through ``ends[tp]`` and ``apply`` it; returns
+    records applied.
 
     Offsets follow Faust's recovery: ``starts[tp]`` is the last offset already applied (-1 for
     none), ``ends[tp]`` the last offset to apply. ``starts`` is moved forward after every write,
     so whatever happens it says what is stored. A partition is done when the consumer's position
-    passes its end (compacted gaps and transaction markers count as read); reading stops early if
-    no partition made progress for ``options.stall_s``.
+    passes its end (compacted gaps and transaction markers count as read). Fetches are applied
+    whole, even past the end: an end the embedded broker reported short (its last batch's base
+    offset, when the end-offset probe timed out on a large log) then still brings the whole last
+    batch. Reading stops early if no partition made progress for ``options.stall_s``.
     """
     pending = {tp: TopicPartition(tp.topic, tp.partition) for tp, end in ends.items() if end > starts[tp]}
     if not pending:
@@ -102,15 +105,13 @@ async def read_changelogs(
             tp = TP(kafka_tp.topic, kafka_tp.partition)
             if tp not in pending:
                 continue
-            wanted = records if records[-1].offset <= ends[tp] else [r for r in records if r.offset <= ends[tp]]
-            if wanted:
-                apply(tp, wanted)
-                starts[tp] = wanted[-1].offset
-                applied += len(wanted)
-                progress_at = time.monotonic()
+            apply(tp, records)  # whole fetches: past the end is still this table's log, and is applied
+            starts[tp] = records[-1].offset
+            applied += len(records)
+            progress_at = time.monotonic()
         for tp, kafka_tp in list(pending.items()):
             if await consumer.position(kafka_tp) > ends[tp]:
-                starts[tp] = ends[tp]
+                starts[tp] = max(starts[tp], ends[tp])
                 consumer.pause(kafka_tp)
                 del pending[tp]
         if pending and time.monotonic() - progress_at > options.stall_s:
@@ -163,6 +164,8 @@ class BulkRecovery(Recovery):
             await consumer.stop()
             for tp, offset in starts.items():  # what is stored, even if the read stopped part-way
                 offsets[tp] = offset  # (a Counter: update() would add)
+                # Read past a short end: the true end is known now (and Faust checks offset <= end).
+                self.active_highwaters[tp] = max(self.active_highwaters[tp], offset)
         logger.info("bulk restore: %d changelog records in %.1f s", applied, time.monotonic() - began)
 
 
