@@ -21,6 +21,7 @@ from agents.shutdown import start_shutdown_watchdog
 from agents.transport import FetchWaitTransport
 from agents.web_security import web_application_options
 from config import Settings, get_settings
+from tables.options import table_dir
 
 #: Where the app points when FRAUDWATCH_BROKER=embedded and no embedded broker runs: offline
 #: commands never connect, and a worker started with plain `faust -A agents.app worker` fails
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> FraudwatchApp:
         settings.app_id,
         store=settings.store,
         datadir=str(settings.data_dir / "worker"),
+        tabledir=table_dir(settings),
         autodiscover=["agents", "tables"],
         origin="agents",
         topic_partitions=settings.partitions,

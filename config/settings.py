@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         gt=0,
         description="RocksDB write buffer (memtable) per table partition, two at most (Faust's default: 3 x 64 MiB).",
     )
+    table_rocksdb_ttl: bool = Field(
+        False,
+        description="Open the tables with RocksDB's TTL (expiry by write time). Off: with rocksdict, a "
+        "database opened again judges values by their own last 4 bytes at compaction and drops live ones "
+        "(customer states, stored offsets; tables.options says more).",
+    )
     bulk_restore: bool = Field(
         True,
         description="Read active changelog partitions in large fetches before Faust's record-by-record "
