@@ -4,7 +4,7 @@ Reference data is known from the start; each feedback record takes effect once e
 reaches its ``known_at`` (never earlier: no peeking at the future).
 
 With a ``LearningLog`` the backtest learns as the live loop does (detection/learning.py): it runs
-in steps to each UTC midnight; there the learner takes the step's decisions (features as scored),
+in steps to each sync point (every hour by default); there the learner takes the step's decisions (features as scored),
 the outcomes known by then, brings terminal/merchant activity up to date and, every
 ``retrain_every_days``, trains a model that scores from then on (before the first: the rules
 alone). A shard's model scores are computed a batch at a time (one numpy call), with the same
