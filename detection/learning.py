@@ -101,11 +101,8 @@ class LearningLog:
 
     @classmethod
     def of(cls, settings: Learning, params: TrainingParams | None = None) -> LearningLog:
-        """A learner with the rules file's settings (target precision, cold-start frauds)."""
-        return cls(
-            settings,
-            params or training_params(settings),
-        )
+        """A learner with the rules file's settings (target precision, cold-start frauds, the delay's half-life)."""
+        return cls(settings, params or training_params(settings), label_delay=LabelDelay.of(settings))
 
     def entity(self, key: str | None) -> EntityActivity | None:
         return self.activity.get(key) if key is not None else None

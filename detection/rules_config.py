@@ -133,6 +133,13 @@ class Learning(BaseModel):
         20, ge=1, description="Confirmed frauds (with their payment's time) needed before the learned delay is used."
     )
     retrain_every_days: float = Field(1.0, gt=0, description="Event-time interval between retrainings.")
+    label_delay_half_life_days: float = Field(
+        14.0,
+        ge=0,
+        description="A confirmed fraud's weight in the learned delay halves every this many days of report time, so "
+        "a change in how fast frauds are reported moves the window end (0: every fraud counts forever). "
+        "Measured by bench.label_delay_decay (bench/RESULTS.md, session 6).",
+    )
     activity_sync_hours: float = Field(
         1.0,
         gt=0,

@@ -176,3 +176,23 @@ def test_hourly_terminal_windows_count_only_frauds_known_when_scored(
             with_frauds += known > 0
         checked += 1
     assert checked == len(transactions) and with_frauds > 100  # the check saw real fraud shares, not only empty windows
+
+
+def test_with_a_half_life_recent_reports_outweigh_old_ones_and_the_weights_stay_in_range() -> None:
+    settings = PRIOR.model_copy(update={"label_delay_half_life_days": 7.0})
+    decayed, flat = LabelDelay.of(settings), LabelDelay.of(PRIOR.model_copy(update={"label_delay_half_life_days": 0}))
+    start = T0.timestamp()
+    for n in range(60):  # 60 days of 10-day chargebacks, then 30 days of 3-day reports: a faster source
+        for delay in (decayed, flat):
+            delay.observe(start + n * DAY_S, start + (n + 10) * DAY_S)
+    for n in range(70, 100):
+        for delay in (decayed, flat):
+            delay.observe(start + n * DAY_S, start + (n + 3) * DAY_S)
+    assert flat.window_end(settings) == 10 * 24  # 30 of 90: the old delay still holds the 90th percentile
+    assert decayed.window_end(settings) == 3 * 24  # the old reports weigh under 10 % after three half-lives
+    assert decayed.frauds == flat.frauds == 90  # the cold-start threshold counts frauds, not weight
+    stored = LabelDelay.from_json(decayed.to_json(), decayed.half_life_s)
+    assert stored == decayed and stored.window_end(settings) == 3 * 24
+    for n in range(2000):  # years of reports: weights are rescaled, never overflow
+        decayed.observe(start + n * DAY_S, start + (n + 5) * DAY_S)
+    assert decayed.window_end(settings) == 5 * 24 and max(decayed.counts) < 2.0**70
