@@ -6,10 +6,12 @@ from __future__ import annotations
 from faust.types import AppT, TableT
 
 from config import Settings
+from tables.batched import batched_table
 
 
 def open_cases_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
-    return app.Table(
+    return batched_table(
+        app,
         "open-cases",
         key_type=bytes,
         value_type=bytes,
