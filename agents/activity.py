@@ -22,7 +22,7 @@ from agents.tables import entity_activity
 from config import get_settings
 from detection.activity import EntityActivity
 from detection.decisions import EntityActivityDelta, apply_activity_delta
-from detection.label_delay import LabelDelay
+from detection.label_delay import LabelDelay, half_life_s
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -47,7 +47,10 @@ async def apply_activity_event(event: faust.EventT[bytes]) -> None:
     label_delay = None
     if any(mark.known_at is not None for mark in delta.frauds):
         raw_delay = entity_activity.get(LABEL_DELAY_KEY)
-        label_delay = LabelDelay.from_json(raw_delay) if raw_delay is not None else LabelDelay()
+        learning = live_models.detector.config.learning
+        label_delay = (
+            LabelDelay.from_json(raw_delay, half_life_s(learning)) if raw_delay is not None else LabelDelay.of(learning)
+        )
     if apply_activity_delta(activity, delta, label_delay) and label_delay is not None:
         entity_activity[LABEL_DELAY_KEY] = label_delay.to_json()
     entity_activity[delta.entity.encode()] = activity.to_json()

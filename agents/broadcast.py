@@ -161,7 +161,7 @@ def follow_in_worker(topic: str, handle: RecordHandler) -> BroadcastReader:
     async def _follow() -> None:
         while True:
             try:
-                await reader.follow(broker_url(settings), settings.consumer_fetch_max_wait_ms)
+                await reader.follow(broker_url(settings), settings.broadcast_fetch_max_wait_ms)
             except asyncio.CancelledError:
                 raise
             except Exception:

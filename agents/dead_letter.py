@@ -5,20 +5,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import pydantic
-from prometheus_client import Histogram
 
 from agents import topics
 from agents.app import app
 from agents.fatal import storage_failure
 from agents.metrics import worker_metrics
-from agents.prometheus import event_processing_seconds
 from config import get_settings
 from detection.metrics import Family, counter
 from detection.models import DeadLetter, FieldError
@@ -71,29 +68,18 @@ def error_of(exc: BaseException) -> list[FieldError]:
 EventHandler = Callable[[faust.EventT[bytes]], Awaitable[None]]
 
 
-async def process_guarded(stream: faust.StreamT[bytes], handle: EventHandler, stage: str) -> None:
-    """Run ``handle`` on every event; a record it cannot take goes to dead-letter and the agent goes on.
+async def handle_guarded(event: faust.EventT[bytes], handle: EventHandler, stage: str) -> bool:
+    """``handle`` one event; False when it went to dead-letter instead.
 
     A pydantic error is the record's fault ("schema"); anything else is ours ("internal_error",
     logged with its traceback), except a data dir that cannot take writes, which stops the worker
     (agents.fatal). An agent that raises is restarted by Faust's supervisor every few
     seconds and its consumers slowly die (faust-streaming #175): never let one escape.
-    """
-    processing_seconds = event_processing_seconds.labels(stage)
-    async for event in stream.events():
-        await handle_guarded(event, handle, stage, processing_seconds)
-
-
-async def handle_guarded(
-    event: faust.EventT[bytes], handle: EventHandler, stage: str, processing_seconds: Histogram | None = None
-) -> bool:
-    """``handle`` one event (see process_guarded); False when it went to dead-letter instead.
 
     Raises StorageFailureError (after crashing the app) when the data dir cannot take writes: the
     agent's loop must end there, so neither this event nor the ones after it (in a batch) are
     acknowledged and committed while the worker stops.
     """
-    started = time.perf_counter()
     try:
         await handle(event)
         return True
@@ -107,7 +93,4 @@ async def handle_guarded(
             raise fatal from exc
         logger.exception("%s failed unexpectedly at %s", stage, event.message.tp)
         await send_to_dead_letter(event, "internal_error", error_of(exc), stage)
-    finally:
-        if processing_seconds is not None:
-            processing_seconds.observe(time.perf_counter() - started)
     return False

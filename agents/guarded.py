@@ -1,18 +1,26 @@
-"""The one shape of an agent that takes its topic's records one at a time, each guarded.
+"""The one shape of an agent that applies its topic's records one by one, each guarded, taken in batches.
 
 An agent module keeps what is its own (the topic, the handler, its stage name); the loop, the
-dead-lettering of a record the handler cannot take and the timing are agents.dead_letter's
-``process_guarded``. Batched agents (the decisions log) keep their own loop.
+dead-lettering of a record the handler cannot take and the timing are here and in
+agents.dead_letter. Records are taken in batches (agents.batching): Faust's per-event stream
+machinery costs more than most handlers, and a table write to a batched table
+(tables.batched) goes out with the batch. Each record is still handled alone, in its own
+partition's context, and a bad one goes to dead-letter without touching the others.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import faust
 
 from agents.app import app
-from agents.dead_letter import EventHandler, process_guarded
+from agents.batching import Event, in_partition_of, process_in_batches
+from agents.dead_letter import EventHandler, handle_guarded
+from config import get_settings
+
+settings = get_settings()
 
 
 def guarded_agent(topic: faust.TopicT, handle: EventHandler, stage: str, *, name: str) -> Any:
@@ -22,7 +30,14 @@ def guarded_agent(topic: faust.TopicT, handle: EventHandler, stage: str, *, name
     the full name is ``<handler's module>.<name>``, as a decorated function of that module would have.
     """
 
+    async def handle_each(events: Sequence[Event]) -> None:
+        for event in events:
+            with in_partition_of(event):
+                await handle_guarded(event, handle, stage)
+
     async def run(stream: faust.StreamT[bytes]) -> None:
-        await process_guarded(stream, handle, stage)
+        await process_in_batches(
+            stream, handle_each, stage, max_events=settings.batch_max_events, within_s=settings.batch_within_s
+        )
 
     return app.agent(topic, name=f"{handle.__module__}.{name}")(run)

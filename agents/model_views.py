@@ -7,7 +7,7 @@ from faust.web import Request, Response, View
 from agents.activity import load_activity
 from agents.app import app
 from agents.models import live_models
-from detection.activity import DAY_S
+from detection.activity import DAY_S, HOUR_S, HOURS_PER_DAY
 from detection.reference import merchant_key, terminal_key
 
 
@@ -38,8 +38,12 @@ class ActivityView(View):
         activity = load_activity(entity)
         if activity is None:
             return self.json({"error": f"{entity} not found", "reason": "no activity recorded"}, status=404)
-        days = [
-            {"day": day * DAY_S, "transactions": counts[0], "frauds": counts[1]}
-            for day, counts in sorted(activity.days.items())
+        per_day = {day: list(counts) for day, counts in activity.days.items()}
+        for hour, counts in activity.hours.items():  # the newest days are kept per hour: totalled per day too
+            total = per_day.setdefault(hour // HOURS_PER_DAY, [0, 0])
+            total[0], total[1] = total[0] + counts[0], total[1] + counts[1]
+        days = [{"day": day * DAY_S, "transactions": c[0], "frauds": c[1]} for day, c in sorted(per_day.items())]
+        hours = [
+            {"hour": hour * HOUR_S, "transactions": c[0], "frauds": c[1]} for hour, c in sorted(activity.hours.items())
         ]
-        return self.json({"entity": entity, "days": days, "frauds": sorted(activity.frauds)})
+        return self.json({"entity": entity, "days": days, "hours": hours, "frauds": sorted(activity.frauds)})

@@ -11,7 +11,9 @@ produce batches) on the raw topic, then three consumers read the same records in
 Rates are taken from the first record to the last (start-up excluded), and per slice of 10 000
 records (per quarter below 40 000): flat or falling as the backlog is worked off. Each size is
 repeated; medians are printed, and fraudwatch's share of the empty agent is the median of the
-per-run ratios.
+per-run ratios. On a shared machine wall-clock rates swing with the load; the CPU time each
+consumer's process used per 1 000 records (every thread, from its first record to its last) is
+the steadier measure of what the processing costs, and is printed beside them.
 
     .venv/bin/python -m bench.worker_throughput [--sizes 10000,30000,100000] [--repeats 3]
         [--worker-repo PATH]   # run the fraudwatch worker from another checkout (A/B against main)
@@ -55,6 +57,8 @@ class Run:
     expected: int
     times: list[float]  # first record, then the end of each slice; fewer when it did not finish
     taken: int
+    #: CPU seconds the consumer's process used from the first record to the last (every thread), when finished.
+    cpu_s: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -67,6 +71,16 @@ class Run:
     def slice_rates(self) -> list[float]:
         size = self.expected / slices(self.expected)
         return [size / max(b - a, 1e-9) for a, b in zip(self.times, self.times[1:], strict=False)]
+
+    @property
+    def cpu_ms_per_1000(self) -> float | None:
+        return self.cpu_s * 1e6 / self.expected if self.finished and self.cpu_s is not None else None
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def produce_backlog(broker: EmbeddedBroker, settings: Settings, count: int, customers: int) -> None:
@@ -108,12 +122,13 @@ async def plain_consumer(broker: EmbeddedBroker, topic: str, expected: int, time
                     json.loads(record.value)
                     if taken == 0:
                         times.append(time.time())
+                        cpu_at_first = time.process_time()
                     taken += 1
                     if taken in marks:
                         times.append(time.time())
     finally:
         await consumer.stop()
-    return Run(expected, times, taken)
+    return Run(expected, times, taken, time.process_time() - cpu_at_first if taken == expected else None)
 
 
 def empty_agent(env: dict[str, str], topic: str, expected: int, timeout_s: float, scratch: Path) -> Run:
@@ -128,7 +143,7 @@ def empty_agent(env: dict[str, str], topic: str, expected: int, timeout_s: float
     if not result.exists():
         return Run(expected, [], 0)
     data = json.loads(result.read_text())
-    return Run(expected, data["times"], data["taken"])
+    return Run(expected, data["times"], data["taken"], data.get("cpu_s"))
 
 
 def fraudwatch_worker(
@@ -136,18 +151,22 @@ def fraudwatch_worker(
 ) -> Run:
     python = repo / ".venv" / "bin" / "python"
     command = [str(python if python.exists() else sys.executable), "-m", "runtime.cli", "worker", "--loglevel", "warn"]
-    with child_process(command, repo, env, settings.data_dir / "fraudwatch-worker.log"):
-        return asyncio.run(_scored_timeline(broker, settings.topic_metrics, expected, timeout_s))
+    with child_process(command, repo, env, settings.data_dir / "fraudwatch-worker.log") as pid:
+        return asyncio.run(_scored_timeline(broker, settings.topic_metrics, expected, timeout_s, pid))
 
 
-async def _scored_timeline(broker: EmbeddedBroker, topic: str, expected: int, timeout_s: float) -> Run:
-    """Quarter times from the worker's snapshots, interpolated linearly within each snapshot's interval."""
+async def _scored_timeline(broker: EmbeddedBroker, topic: str, expected: int, timeout_s: float, pid: int) -> Run:
+    """Quarter times from the worker's snapshots, interpolated linearly within each snapshot's interval.
+
+    The worker's CPU time is read when the first and the last snapshot with scored transactions
+    arrive, so it counts up to one snapshot interval (0.1 s) of the worker's time more than its work."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap_servers(broker.url), group_id=None, auto_offset_reset="earliest"
     )
     await consumer.start()
     marks = [0.0] + [float(mark) for mark in slice_marks(expected)]
     times: list[float] = []
+    cpu: list[float] = []
     scored = 0.0
     deadline = time.monotonic() + timeout_s
     try:
@@ -158,22 +177,26 @@ async def _scored_timeline(broker: EmbeddedBroker, topic: str, expected: int, ti
                     count = snapshot.counters.get(TRANSACTIONS_SCORED, 0.0)
                     if not count:
                         continue
+                    if not cpu:
+                        cpu.append(process_cpu_s(pid))
                     start = snapshot.interval_start.timestamp()
                     while len(times) < len(marks) and scored + count >= marks[len(times)]:
                         share = (marks[len(times)] - scored) / count
                         times.append(start + share * snapshot.interval_s)
                     scored += count
+                    if scored >= expected and len(cpu) == 1:
+                        cpu.append(process_cpu_s(pid))
     finally:
         await consumer.stop()
-    return Run(expected, times, int(scored))
+    return Run(expected, times, int(scored), cpu[1] - cpu[0] if len(cpu) == 2 else None)
 
 
 @contextmanager
-def child_process(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[None]:
-    """A child process for the duration of a with-block, stopped with SIGTERM (then killed)."""
+def child_process(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[int]:
+    """A child process (its pid) for the duration of a with-block, stopped with SIGTERM (then killed)."""
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     try:
-        yield
+        yield process.pid
     finally:
         process.terminate()
         try:
@@ -197,8 +220,11 @@ def one_round(size: int, customers: int, timeout_s: float, repo: Path) -> dict[s
 def report(size: int, rounds: Sequence[dict[str, Run]]) -> None:
     print(f"\n{size} transactions waiting, 4 partitions, {len(rounds)} runs (medians)")
     slice_size = f"{size // slices(size):,}"
-    print(f"| {'consumer':<24} | events/s | share of empty agent | rate per {slice_size} of the backlog |")
-    print("|---|---:|---:|---|")
+    print(
+        f"| {'consumer':<24} | events/s | share of empty agent | rate per {slice_size} of the backlog "
+        "| CPU ms per 1 000 | CPU vs empty agent |"
+    )
+    print("|---|---:|---:|---|---:|---:|")
     for row in ROWS:
         runs = [r[row] for r in rounds]
         done = [run for run in runs if run.finished]
@@ -211,7 +237,16 @@ def report(size: int, rounds: Sequence[dict[str, Run]]) -> None:
         share = f"{statistics.median(ratios):.2f}x" if ratios else "-"
         per_slice = [statistics.median(run.slice_rates()[q] for run in done) for q in range(slices(size))]
         unfinished = f" ({len(runs) - len(done)} runs did not finish)" if len(done) < len(runs) else ""
-        print(f"| {row:<24} | {rate:,.0f}{unfinished} | {share} | {' / '.join(f'{q:,.0f}' for q in per_slice)} |")
+        cpu = [run.cpu_ms_per_1000 for run in done if run.cpu_ms_per_1000 is not None]
+        cpu_ratios = [
+            a / b
+            for r in rounds
+            if (a := r[row].cpu_ms_per_1000) is not None and (b := r[ROWS[1]].cpu_ms_per_1000) is not None
+        ]
+        cpu_cell = f"{statistics.median(cpu):,.0f}" if cpu else "-"
+        cpu_share = f"{statistics.median(cpu_ratios):.1f}x" if cpu_ratios else "-"
+        slices_cell = " / ".join(f"{q:,.0f}" for q in per_slice)
+        print(f"| {row:<24} | {rate:,.0f}{unfinished} | {share} | {slices_cell} | {cpu_cell} | {cpu_share} |")
 
 
 def main() -> None:

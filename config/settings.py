@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         500, ge=0, description="Longest a fetch waits for data; Faust hard-codes 1500 ms, which is our latency floor."
     )
+    broadcast_fetch_max_wait_ms: int = Field(
+        250,
+        ge=0,
+        description="Longest a fetch of the followed topics (rules, lists, models, entity activity) waits: how soon "
+        "a change reaches the worker on a broker that holds a fetch open for the whole wait (the embedded one). "
+        "Each follower fetches this often while idle, on the thread that runs the agents.",
+    )
     consumer_prefetch_backoff_ms: int = Field(
         5, ge=0, description="aiokafka holds fetches to a broker while fetched records wait; its 100 ms is our p99."
     )
@@ -269,7 +276,12 @@ class Settings(BaseSettings):
           would stop early (state lost after a wiped restart): the worker reads the last batch
           to find the true end (agents.transport). Writing one record per batch instead made
           the broker stall on partitions of more than ~12 000 batches;
-        - it holds every fetch open for the whole max wait, so lower it.
+        - it holds every fetch open for the whole max wait, so lower it; but not to a few
+          milliseconds: each fetch names every partition the worker reads (about forty), and at
+          5 ms an idle worker spent 35 % of a core and the broker 40 % on empty fetches. 20 ms
+          (unless CONSUMER_FETCH_MAX_WAIT_MS is set) measured 30 % less worker CPU per
+          transaction under a backlog than 5 ms, for ~15 ms more latency at low rates
+          (bench/RESULTS.md, session 6).
         """
         return self.model_copy(
             update={
@@ -278,9 +290,15 @@ class Settings(BaseSettings):
                 "broker_session_timeout_s": 4.0,
                 "broker_heartbeat_interval_s": 1.0,
                 "probe_end_offsets": True,
-                "consumer_fetch_max_wait_ms": 5,
+                "consumer_fetch_max_wait_ms": self.consumer_fetch_max_wait_ms
+                if "consumer_fetch_max_wait_ms" in self.model_fields_set
+                else EMBEDDED_FETCH_MAX_WAIT_MS,
             }
         )
+
+
+#: The embedded profile's fetch wait (see Settings.embedded_profile).
+EMBEDDED_FETCH_MAX_WAIT_MS = 20
 
 
 @lru_cache(maxsize=1)

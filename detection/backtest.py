@@ -4,7 +4,7 @@ Reference data is known from the start; each feedback record takes effect once e
 reaches its ``known_at`` (never earlier: no peeking at the future).
 
 With a ``LearningLog`` the backtest learns as the live loop does (detection/learning.py): it runs
-in steps to each UTC midnight; there the learner takes the step's decisions (features as scored),
+in steps to each sync point (every hour by default); there the learner takes the step's decisions (features as scored),
 the outcomes known by then, brings terminal/merchant activity up to date and, every
 ``retrain_every_days``, trains a model that scores from then on (before the first: the rules
 alone). A shard's model scores are computed a batch at a time (one numpy call), with the same
@@ -48,6 +48,9 @@ class Backtest:
     _next_feedback: int = 0
     _on_decision: Callable[[Transaction, Decision], None] | None = None
     _batched: bool = False
+    #: decided, waiting for the model's part: scored a batch at a time, across sync steps (an hour's
+    #: payments are too few for one numpy call to pay off), and always by the model they were decided under
+    _unfinished: list[tuple[Transaction, Decision]] = field(default_factory=list)
 
     def load_reference(self, records: ReferenceRecords) -> None:
         apply_reference(self._reference, records)
@@ -125,7 +128,7 @@ class Backtest:
         """Decide the transactions before ``until``; return their decisions-log rows for the learner."""
         transactions, feedback = self._transactions, self._feedback
         day = ShardDay()
-        batch: list[tuple[Transaction, Decision]] = []
+        step: list[tuple[Transaction, Decision]] = []
         index = self._next_transaction
         while index < len(transactions):
             transaction = transactions[index]
@@ -136,13 +139,15 @@ class Backtest:
             ):
                 self.apply_feedback(feedback[self._next_feedback])
                 self._next_feedback += 1
-            batch.append((transaction, self.process(transaction)))
-            if len(batch) >= BATCH:
-                self._flush(batch, day)
+            step.append((transaction, self.process(transaction)))
             index += 1
-        self._flush(batch, day)
+        day.add(step)  # the learner's rows need the features as scored, not the model's part
+        self._unfinished.extend(step)
         self._next_transaction = index
-        day.next_ts = transactions[index].timestamp.timestamp() if index < len(transactions) else None
+        done = index >= len(transactions)
+        if done or len(self._unfinished) >= BATCH:
+            self._finish_unfinished()
+        day.next_ts = None if done else transactions[index].timestamp.timestamp()
         return day
 
     def update(
@@ -152,14 +157,14 @@ class Backtest:
         self.activity.update(changed)
         self.label_delay = label_delay
         if artifact is not None:
+            self._finish_unfinished()  # decided before this model: scored by the one they were decided under
             self.detector = self.detector.with_model(load_model(artifact))
 
-    def _flush(self, batch: list[tuple[Transaction, Decision]], day: ShardDay) -> None:
+    def _finish_unfinished(self) -> None:
+        batch = self._unfinished
         if not batch:
             return
-        decisions = [decision for _, decision in batch]
-        self.detector.finish_many(decisions)
-        day.add(batch)
+        self.detector.finish_many([decision for _, decision in batch])
         assert self._on_decision is not None
         for transaction, decision in batch:
             self._on_decision(transaction, decision)

@@ -6,7 +6,7 @@ training joins it with labels known at a cut-off and never sees a feature from a
 transaction; and the terminal and merchant, so a chargeback naming only the transaction and
 the customer still teaches the terminal's and merchant's risk.
 
-Terminal and merchant activity (transactions and confirmed frauds per UTC day) is keyed by
+Terminal and merchant activity (transactions and confirmed frauds per UTC hour) is keyed by
 entity, not customer: ``activity_deltas`` folds a batch of decisions into one delta per entity,
 so the one-partition activity topic carries a record per entity per batch, not per transaction.
 """
@@ -19,10 +19,10 @@ from typing import NamedTuple
 
 from pydantic import AwareDatetime, Field
 
-from detection.activity import DAY_S, EntityActivity, day_of
+from detection.activity import DAY_S, HOUR_S, EntityActivity, hour_of
 from detection.engine import Decision
 from detection.features import FEATURE_NAMES
-from detection.label_delay import LabelDelay, count_fraud
+from detection.label_delay import LabelDelay, count_fraud, hours_as_days
 from detection.models import Contract, Feedback, Transaction
 from detection.reference import merchant_key, terminal_key
 from detection.shadow import ShadowVerdict
@@ -53,8 +53,10 @@ class DecisionRecord(Contract):
     shadow_alert: bool | None = Field(None, description="Whether the shadow model, as champion, would have alerted.")
     feature_set: str = Field(description="feature_set_id of the names the vector is aligned with.")
     feature_vector: list[float] = Field(default_factory=list, description="The model's inputs as scored.")
-    label_delay_days: int | None = Field(
-        None, description="Days before the transaction's day at which its terminal/merchant risk windows ended."
+    label_delay_days: float | None = Field(
+        None,
+        description="Days (to the hour) before the transaction's hour at which its terminal/merchant risk windows "
+        "ended; whole days before its day in records of format 1.",
     )
 
     @property
@@ -86,12 +88,12 @@ def decision_record(
         shadow_alert=shadow.alert if shadow else None,
         feature_set=FEATURE_SET,
         feature_vector=decision.feature_vector,
-        label_delay_days=decision.features.label_delay_days,
+        label_delay_days=hours_as_days(decision.features.label_delay_hours),
     )
 
 
 class FraudMark(Contract):
-    """A confirmed fraud, counted on its transaction's day."""
+    """A confirmed fraud, counted in its transaction's hour."""
 
     transaction_id: str
     timestamp: AwareDatetime
@@ -106,7 +108,10 @@ class EntityActivityDelta(Contract):
     """Counts to add to one terminal's or merchant's activity (topic reference.entity-activity, keyed by entity)."""
 
     entity: str = Field(description="'terminal:<id>' or 'merchant:<id>'")
-    transactions: dict[int, int] = Field(default_factory=dict, description="UTC day number -> transactions")
+    transactions: dict[int, int] = Field(
+        default_factory=dict, description="UTC day number -> transactions (format 1 deltas; new ones send hours)"
+    )
+    hours: dict[int, int] = Field(default_factory=dict, description="UTC hour number -> transactions")
     frauds: list[FraudMark] = Field(default_factory=list)
 
 
@@ -120,16 +125,16 @@ def _entities(terminal_id: str | None, merchant_id: str | None) -> list[str]:
 
 
 def activity_deltas(records: Iterable[DecisionRecord]) -> list[EntityActivityDelta]:
-    """One delta per terminal and merchant with its transactions per day; replays are not counted again."""
+    """One delta per terminal and merchant with its transactions per hour; replays are not counted again."""
     counts: dict[str, dict[int, int]] = {}
     for record in records:
         if record.replay:
             continue
-        day = day_of(record.ts)
+        hour = hour_of(record.ts)
         for entity in _entities(record.terminal_id, record.merchant_id):
-            per_day = counts.setdefault(entity, {})
-            per_day[day] = per_day.get(day, 0) + 1
-    return [EntityActivityDelta(entity=entity, transactions=per_day) for entity, per_day in counts.items()]
+            per_hour = counts.setdefault(entity, {})
+            per_hour[hour] = per_hour.get(hour, 0) + 1
+    return [EntityActivityDelta(entity=entity, hours=per_hour) for entity, per_hour in counts.items()]
 
 
 def fraud_deltas(feedback: Feedback, record: DecisionRecord | None) -> list[EntityActivityDelta]:
@@ -156,9 +161,9 @@ def apply_activity_delta(
     """Add a delta's transactions and frauds (a fraud already counted is not counted twice); a fraud
     counted for the first time that carries its ``known_at`` teaches ``label_delay``. True if it did."""
     for day, transactions in sorted(delta.transactions.items()):
-        at = day * DAY_S
-        for _ in range(transactions):
-            activity.add_transaction(at)
+        activity.add_transaction(day * DAY_S, transactions)
+    for hour, transactions in sorted(delta.hours.items()):
+        activity.add_transaction(hour * HOUR_S, transactions)
     taught = False
     for mark in delta.frauds:
         known_at = mark.known_at.timestamp() if mark.known_at is not None else None
@@ -203,7 +208,7 @@ def training_set(
     return TrainingSet(list(decisions.values()), outcomes, other)
 
 
-def latest_label_delay(records: Iterable[DecisionRecord], cutoff: float) -> int | None:
+def latest_label_delay(records: Iterable[DecisionRecord], cutoff: float) -> float | None:
     """The label delay the latest decision before ``cutoff`` was scored with: what a model trained now assumes."""
     latest: DecisionRecord | None = None
     for record in records:

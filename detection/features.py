@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from detection.activity import EntityActivity, risk_feature_names
 from detection.geo import haversine_km
+from detection.label_delay import prior_hours
 from detection.models import Transaction
 from detection.reference import CustomerReference, MerchantRisk
 from detection.rules_config import RulesConfig
@@ -92,7 +93,7 @@ class Features:
     weekend: bool = False
     terminal_risk: tuple[float, ...] = NO_ACTIVITY  # [tx count, fraud share] per window, ending at the delay
     merchant_risk: tuple[float, ...] = NO_ACTIVITY
-    label_delay_days: int = 0  # where those windows ended (the delay learned by then); logged, not scored
+    label_delay_hours: int = 0  # where those windows ended (the delay learned by then); logged, not scored
     # Filled by the detector after the rules ran, before a model scores the vector.
     anomaly: float = 0.0
     rules_score: float = 0.0
@@ -157,7 +158,7 @@ class FeatureParams(NamedTuple):
     min_sigma: float
     report_lookback_days: int
     merchant_lookback_days: int
-    label_delay_days: int
+    label_delay_hours: int
 
     @classmethod
     def of(cls, config: RulesConfig) -> FeatureParams:
@@ -169,7 +170,7 @@ class FeatureParams(NamedTuple):
             config.anomaly.min_sigma,
             rules.high_risk_customer.report_lookback_days,
             rules.risky_merchant.lookback_days,
-            config.learning.label_delay_days,
+            prior_hours(config.learning),
         )
 
 
@@ -186,9 +187,10 @@ def extract_features(
     params: FeatureParams,
     terminal_activity: EntityActivity | None = None,
     merchant_activity: EntityActivity | None = None,
-    label_delay_days: int | None = None,
+    label_delay_hours: int | None = None,
 ) -> Features:
-    """``label_delay_days``: where terminal/merchant windows end now (learned from feedback); None: the prior."""
+    """``label_delay_hours``: where terminal/merchant windows end now (hours before this one, learned from
+    feedback); None: the rules file's prior."""
     ts = transaction.timestamp.timestamp()
     amount = amount_in_eur(transaction, params.fx_to_eur)
     small_amount = params.small_amount_eur
@@ -255,7 +257,7 @@ def extract_features(
         count_7d, count_30d = count_7d - 1, count_30d - 1
         amount_7d, amount_30d = amount_7d - amount, amount_30d - amount
 
-    delay = params.label_delay_days if label_delay_days is None else label_delay_days
+    delay = params.label_delay_hours if label_delay_hours is None else label_delay_hours
     country = transaction.country
     home_country = profile.home_country if profile else None
     return Features(
@@ -291,5 +293,5 @@ def extract_features(
         weekend=(day + WEEKDAY_OFFSET) % 7 >= 5,
         terminal_risk=tuple(terminal_activity.risk_features(ts, delay)) if terminal_activity else NO_ACTIVITY,
         merchant_risk=tuple(merchant_activity.risk_features(ts, delay)) if merchant_activity else NO_ACTIVITY,
-        label_delay_days=delay,
+        label_delay_hours=delay,
     )

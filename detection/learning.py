@@ -3,9 +3,11 @@
 It does in memory what the live system does with topics and tables, with the same core calls:
 every decision is logged with its feature vector as scored; feedback (which may name only the
 transaction and the customer) finds the terminal and merchant in that log; terminal and merchant
-activity is brought up to date once a day (a live terminal-keyed table lags too, and the risk
-windows end at the label delay, so a day's lag changes nothing); on a schedule in event time a
-model is trained from the log joined with the outcomes known at that moment, and used from then on.
+activity is brought up to date every ``activity_sync_hours`` (default each hour: the risk windows
+end at the label delay counted in hours, so a window is complete at each hour's start, as live
+where the table catches up continuously); on a schedule in event time (at UTC midnights, every
+``retrain_every_days``) a model is trained from the log joined with the outcomes known at that
+moment, and used from then on.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from detection.activity import DAY_S, KEPT_DAYS, EntityActivity
-from detection.label_delay import LabelDelay, count_fraud
+from detection.activity import DAY_S, HOUR_S, KEPT_DAYS, EntityActivity
+from detection.label_delay import LabelDelay, count_fraud, hours_as_days
 from detection.model import ModelArtifact, load_model
 from detection.models import Feedback
 from detection.reference import merchant_key, terminal_key
@@ -99,11 +101,8 @@ class LearningLog:
 
     @classmethod
     def of(cls, settings: Learning, params: TrainingParams | None = None) -> LearningLog:
-        """A learner with the rules file's settings (target precision, cold-start frauds)."""
-        return cls(
-            settings,
-            params or training_params(settings),
-        )
+        """A learner with the rules file's settings (target precision, cold-start frauds, the delay's half-life)."""
+        return cls(settings, params or training_params(settings), label_delay=LabelDelay.of(settings))
 
     def entity(self, key: str | None) -> EntityActivity | None:
         return self.activity.get(key) if key is not None else None
@@ -217,7 +216,7 @@ class LearningLog:
                 version=f"backtest-{trained_until:%Y%m%dT%H%M}",
                 trained_until=trained_until,
                 params=self.params,
-                label_delay_days=self.label_delay.window_end(self.settings),
+                label_delay_days=hours_as_days(self.label_delay.window_end(self.settings)),
             )
         except NotEnoughLabelsError:
             return None
@@ -253,7 +252,8 @@ def learn_in_steps(
     advance_all: Callable[[float], list[ShardDay]],
     update_all: Callable[[dict[str, EntityActivity], ModelArtifact | None, LabelDelay], None],
 ) -> None:
-    """Drive shards day by day: each advances to the next UTC midnight, then the learner syncs and retrains.
+    """Drive shards step by step: each advances to the next sync point (an ``activity_sync_hours`` boundary), then
+    the learner syncs, and retrains at the first step at or after each retraining time (UTC midnights).
 
     ``advance_all(until)`` runs every shard to ``until`` and returns their rows; ``update_all`` hands
     every shard the changed activity, the new model (None: keep the current one) and the label delay
@@ -262,13 +262,14 @@ def learn_in_steps(
     pending = sorted(feedback, key=lambda f: f.known_at)
     next_feedback = 0
     every = learner.settings.retrain_every_days * DAY_S
+    step = learner.settings.activity_sync_hours * HOUR_S
     next_retrain: float | None = None
     days = advance_all(float("-inf"))  # nothing is before -inf: this only asks where each shard starts
     while True:
         starts = [d.next_ts for d in days if d.next_ts is not None]
         if not starts:
             return
-        until = (min(starts) // DAY_S + 1) * DAY_S  # the next midnight (empty days are skipped)
+        until = (min(starts) // step + 1) * step  # the next sync point (empty steps are skipped)
         days = advance_all(until)
         for day in days:
             learner.receive(day)
@@ -277,7 +278,9 @@ def learn_in_steps(
             next_feedback += 1
         changed = learner.sync(until)
         artifact = None
-        if next_retrain is None or until >= next_retrain:
+        if next_retrain is None:  # the first midnight at or after the first step
+            next_retrain = -(-until // DAY_S) * DAY_S
+        if until >= next_retrain:
             artifact = learner.retrain(until)
-            next_retrain = until + every
+            next_retrain = until // DAY_S * DAY_S + every
         update_all(changed, artifact, learner.label_delay)

@@ -40,8 +40,10 @@ class ModelArtifact(BaseModel):
         0.5, ge=0, le=1, description="Probability at and above which the model alone alerts (picked on held-out days)."
     )
     metrics: dict[str, float] = Field(default_factory=dict, description="Held-out figures: ap, auc, precision, ...")
-    label_delay_days: int | None = Field(
-        None, description="Where terminal/merchant risk windows ended (days before the day scored) at training time."
+    label_delay_days: float | None = Field(
+        None,
+        description="Where terminal/merchant risk windows ended at training time: days (to the hour) before the "
+        "hour scored.",
     )
     notes: str | None = None
 

@@ -133,6 +133,20 @@ class Learning(BaseModel):
         20, ge=1, description="Confirmed frauds (with their payment's time) needed before the learned delay is used."
     )
     retrain_every_days: float = Field(1.0, gt=0, description="Event-time interval between retrainings.")
+    label_delay_half_life_days: float = Field(
+        14.0,
+        ge=0,
+        description="A confirmed fraud's weight in the learned delay halves every this many days of report time, so "
+        "a change in how fast frauds are reported moves the window end (0: every fraud counts forever). "
+        "Measured by bench.label_delay_decay (bench/RESULTS.md, session 6).",
+    )
+    activity_sync_hours: float = Field(
+        1.0,
+        gt=0,
+        le=24,
+        description="The backtest brings terminal/merchant activity and the label delay up to date this often in "
+        "event time (live: continuously). Windows end at the hour: a day here costs AP (bench/RESULTS.md, session 6).",
+    )
     train_days: int = Field(28, ge=1, description="Days of logged decisions a model is trained on.")
     min_frauds: int = Field(20, ge=1, description="Labelled frauds needed before a first model (cold start: rules).")
     operating_point: Literal["best_f1", "precision"] = Field(

@@ -137,7 +137,7 @@ def train_model(
     trained_until: datetime,
     params: TrainingParams | None = None,
     feature_names: Sequence[str] = FEATURE_NAMES,
-    label_delay_days: int | None = None,
+    label_delay_days: float | None = None,
 ) -> ModelArtifact:
     """Fit on examples whose label was known at ``trained_until``; held-out recent days pick the threshold.
 
@@ -166,7 +166,7 @@ def train_arrays(
     trained_until: datetime,
     params: TrainingParams | None = None,
     feature_names: Sequence[str] = FEATURE_NAMES,
-    label_delay_days: int | None = None,
+    label_delay_days: float | None = None,
 ) -> ModelArtifact:
     """``train_model`` on columns: row i is (vectors[i], labels[i], times[i], known_at[i])."""
     params = params or TrainingParams()

@@ -1,6 +1,6 @@
-"""Shards of a learning backtest in worker processes, stepped day by day by one learner.
+"""Shards of a learning backtest in worker processes, stepped by one learner.
 
-Each worker holds a shard's customers (its ``Backtest``) and advances to the next UTC midnight
+Each worker holds a shard's customers (its ``Backtest``) and advances to the next sync point (hourly)
 when told; the learner here (detection.learning) takes every shard's decisions-log rows, syncs
 terminal/merchant activity, retrains on schedule, and hands every shard the changes and the new
 model. The same steps run in one process when there is one shard, so the result does not depend

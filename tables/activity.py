@@ -16,11 +16,13 @@ from __future__ import annotations
 from faust.types import AppT, TableT
 
 from config import Settings
+from tables.batched import batched_table
 from tables.options import store_options
 
 
 def entity_activity_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
-    return app.Table(
+    return batched_table(
+        app,
         "entity-activity",
         key_type=bytes,
         value_type=bytes,

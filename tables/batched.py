@@ -60,7 +60,7 @@ def send_with_batch(record: Outbound) -> None:
 
 
 class BatchedChangelogTable(faust.Table[bytes, bytes]):
-    """A bytes table whose changelog records, written inside a batch handler, go out with the batch.
+    """A bytes table whose changelog records (writes and deletes), made inside a batch handler, go out with the batch.
 
     Outside a batch handler (the reference agent, the read API) it behaves as a normal table.
     The stored offset that lets a restart with local RocksDB skip the changelog is kept as Faust
@@ -76,6 +76,18 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         send_with_batch(Outbound(changelog, key, value, partition, None, self._stored))
         self._maybe_set_key_ttl(key, partition)
         self._sensor_on_set(self, key, value)
+        return None
+
+    def on_key_del(self, key: bytes) -> None:
+        """A delete's tombstone goes out with the batch too, after the batch's earlier writes of the key."""
+        if _outbox.get() is None:
+            return super().on_key_del(key)
+        partition = self.partition_for_key(key)
+        assert partition is not None
+        changelog = self.changelog_topic.get_topic_name()
+        send_with_batch(Outbound(changelog, key, None, partition, None, self._stored))
+        self._maybe_del_key_ttl(key, partition)
+        self._sensor_on_del(self, key)
         return None
 
     def _stored(self, metadata: Any) -> None:

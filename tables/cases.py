@@ -6,11 +6,13 @@ from __future__ import annotations
 from faust.types import AppT, TableT
 
 from config import Settings
+from tables.batched import batched_table
 from tables.options import store_options
 
 
 def open_cases_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
-    return app.Table(
+    return batched_table(
+        app,
         "open-cases",
         key_type=bytes,
         value_type=bytes,

@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from config.rules import load_rules
-from detection.activity import EntityActivity, day_of
+from detection.activity import EntityActivity, day_of, hour_of
 from detection.decisions import (
     FEATURE_SET,
     DecisionRecord,
+    EntityActivityDelta,
     activity_deltas,
     apply_activity_delta,
     decision_record,
@@ -57,12 +58,23 @@ def test_a_record_keeps_the_features_as_scored_and_the_models_that_scored_them()
     assert record.model_probability < 0.99
 
 
-def test_decisions_become_one_delta_per_entity_with_counts_per_day_and_replays_do_not_count() -> None:
+def test_decisions_become_one_delta_per_entity_with_counts_per_hour_and_replays_do_not_count() -> None:
     records = [logged(1), logged(2, 60), logged(3, DAY, terminal_id="M1-T9")]
     records.append(records[0].model_copy(update={"replay": True}))
-    deltas = {d.entity: d.transactions for d in activity_deltas(records)}
+    deltas = {d.entity: d.hours for d in activity_deltas(records)}
+    hour = hour_of(T0.timestamp())
+    assert deltas == {
+        "terminal:M1-T0": {hour: 2},
+        "merchant:M1": {hour: 2, hour + 24: 1},
+        "terminal:M1-T9": {hour + 24: 1},
+    }
+
+
+def test_an_activity_delta_of_format_1_counts_per_day() -> None:
+    activity = EntityActivity()
     day = day_of(T0.timestamp())
-    assert deltas == {"terminal:M1-T0": {day: 2}, "merchant:M1": {day: 2, day + 1: 1}, "terminal:M1-T9": {day + 1: 1}}
+    apply_activity_delta(activity, EntityActivityDelta(entity="terminal:M1-T0", transactions={day: 3}))
+    assert activity.window(T0.timestamp(), 1, 0) == (3, 0)  # counted in the day's first hour
 
 
 def test_a_chargeback_naming_only_the_transaction_teaches_its_terminal_and_merchant_once() -> None:
@@ -70,12 +82,13 @@ def test_a_chargeback_naming_only_the_transaction_teaches_its_terminal_and_merch
     chargeback = feedback(7, True, 5 * DAY)  # no terminal, no merchant
     deltas = fraud_deltas(chargeback, record)
     assert {d.entity for d in deltas} == {"terminal:M1-T0", "merchant:M1"}
-    assert all(d.frauds[0].timestamp == record.timestamp for d in deltas)  # counted on the transaction's day
+    assert all(d.frauds[0].timestamp == record.timestamp for d in deltas)  # counted in the transaction's hour
     activity = EntityActivity()
     apply_activity_delta(activity, activity_deltas([record])[0])
     for _ in range(2):  # a redelivered chargeback counts once
         apply_activity_delta(activity, deltas[0])
-    assert activity.window(record.ts, 1, 0) == (1, 1)
+    assert activity.window(record.ts, 1, 0) == (0, 0)  # a window ends before the hour scored
+    assert activity.window(record.ts + 3600, 1, 0) == (1, 1)
     assert fraud_deltas(feedback(7, False, DAY), record) == []
     assert fraud_deltas(chargeback, None) == []
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from config.rules import load_rules
-from detection.activity import DAY_S, KEPT_DAYS, EntityActivity
+from detection.activity import DAY_S, HOUR_S, HOURLY_DAYS, KEPT_DAYS, EntityActivity
 from detection.engine import Detector
 from detection.features import FEATURE_NAMES
 from detection.state import DAILY_BUCKETS, STATE_FORMAT, CustomerState, StateFormatError, decode_state
@@ -17,6 +17,7 @@ from tests.unit.detection_fixtures import T0, tx
 
 CONFIG = load_rules()
 DAY = 86_400.0
+HOUR = HOUR_S
 
 
 def feed(detector: Detector, state: CustomerState, *day_offsets: float) -> None:
@@ -45,35 +46,53 @@ def test_daily_buckets_stay_bounded() -> None:
     assert state.daily[0][0] > state.daily[-1][0] - DAILY_BUCKETS
 
 
-def test_terminal_windows_end_at_the_label_delay() -> None:
-    now = T0.timestamp()
+def test_terminal_windows_end_the_label_delay_before_the_hour_scored() -> None:
+    now = T0.timestamp()  # noon
+    week = 7 * 24
     activity = EntityActivity()
-    for days_back in (0, 6, 7, 8, 13, 14, 36, 37):
-        activity.add_transaction(now - days_back * DAY_S)
-    activity.add_fraud(now - 7 * DAY_S, "F7")
-    activity.add_fraud(now - 6 * DAY_S, "F6")  # inside the delay: not in any window yet
-    assert activity.window(now, 1, 7) == (1, 1)  # only day -7
-    assert activity.window(now, 7, 7) == (3, 1)  # days -13 .. -7
-    assert activity.count(now, 30, 7) == 5  # days -36 .. -7
-    assert activity.fraud_share(now, 7, 7) == pytest.approx(1 / 3)
-    assert activity.risk_features(now, 7) == [1.0, 1.0, 3.0, 1 / 3, 5.0, 0.2]
-    assert activity.add_fraud(now - 7 * DAY_S, "F7") is False  # a replayed report counts once
+    hours_back = (0, week - 1, week, week + 1, 8 * 24, 8 * 24 + 1, 14 * 24, 14 * 24 + 1, 37 * 24, 37 * 24 + 1, 38 * 24)
+    for hours in hours_back:
+        activity.add_transaction(now - hours * HOUR)
+    activity.add_fraud(now - (week + 1) * HOUR, "F1")
+    activity.add_fraud(now - week * HOUR, "F0")  # the delay's own hour: in no window yet
+    assert activity.window(now, 1, week) == (2, 1)  # week + 1 and 8 days: the 24 hours before the delay
+    assert activity.window(now, 7, week) == (4, 1)  # ... and 8 days + 1 hour, 14 days
+    # 37 days back is a whole-day bucket (older than HOURLY_DAYS): its midpoint, noon, starts the 30-day window,
+    # so both of its payments count; 38 days back does not.
+    assert activity.window(now, 30, week) == (7, 1)
+    assert activity.risk_features(now, week) == [2.0, 0.5, 4.0, 0.25, 7.0, 1 / 7]
+    # The windows move with the hour, not at midnight: two hours earlier, week + 1 is not yet in.
+    assert activity.window(now - 2 * HOUR, 1, week) == (2, 0)  # 8 days, 8 days + 1 hour
+    assert activity.window(now + HOUR, 1, week) == (2, 2)  # an hour later: the delay's own hour in, 8 days out
+    assert activity.add_fraud(now - week * HOUR, "F0") is False  # a replayed report counts once
 
 
 def test_terminal_activity_is_bounded_and_round_trips() -> None:
     now = T0.timestamp()
     activity = EntityActivity()
-    for day in range(100):
-        activity.add_transaction(now + day * DAY_S)
-    assert len(activity.days) <= KEPT_DAYS + 1
+    for hour in range(100 * 24):
+        activity.add_transaction(now + hour * HOUR)
+    assert len(activity.hours) <= HOURLY_DAYS * 24
+    assert len(activity.days) <= KEPT_DAYS - HOURLY_DAYS + 1
+    assert EntityActivity.from_json(activity.to_json()) == activity
+
+
+def test_terminal_activity_of_format_1_loads_its_days_and_counts_on() -> None:
+    now = T0.timestamp()
+    day = int(now // DAY_S)
+    old = json.dumps({"days": {str(day - 9): [4, 1], str(day - 8): [2, 0]}, "frauds": {"F": day - 9}}).encode()
+    activity = EntityActivity.from_json(old)
+    assert activity.window(now, 7, 7 * 24) == (6, 1)  # days -9 and -8 by their midpoints
+    activity.add_transaction(now - 7 * DAY_S - HOUR)  # a new payment in an old whole day: counted per hour
+    assert activity.window(now, 7, 7 * 24) == (7, 1)
     assert EntityActivity.from_json(activity.to_json()) == activity
 
 
 def test_terminal_risk_reaches_the_features() -> None:
     activity = EntityActivity()
     for days_back in (7, 8):
-        activity.add_transaction((T0 - timedelta(days=days_back)).timestamp())
-    activity.add_fraud((T0 - timedelta(days=8)).timestamp(), "F")
+        activity.add_transaction((T0 - timedelta(days=days_back, hours=1)).timestamp())
+    activity.add_fraud((T0 - timedelta(days=8, hours=1)).timestamp(), "F")
     f = Detector(CONFIG).evaluate(tx(1), CustomerState(), terminal_activity=activity).features
     vector = dict(zip(FEATURE_NAMES, f.vector(), strict=True))
     assert vector["terminal_tx_7d"] == 2

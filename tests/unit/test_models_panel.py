@@ -68,12 +68,12 @@ def test_the_panel_shows_the_label_delay_a_worker_reports_learned_or_prior() -> 
     assert "end <b>7 days</b> back, the rules file's prior" in panel.table.object
     assert "5 so far" in panel.table.object
     for _ in range(30):
-        delays.observe(start, start + 4 * DAY_S)
+        delays.observe(start, start + 4 * DAY_S + 3600)
     totals.add(snapshot({}, {}, delays.summary(learning)))
     panel.update(totals, now=2.0)
     html = panel.table.object
-    assert "end <b>5 days</b> back, learned from 35 confirmed frauds" in html  # a 4-day report: 5th day whole
-    assert "median 5" in html
+    assert "end <b>4.0417 days</b> back, learned from 35 confirmed frauds" in html  # 4 days and an hour
+    assert "median 4.0417" in html
 
 
 def test_a_worker_snapshot_carries_the_delay_it_decides_with() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.settings import Settings
+from config.settings import EMBEDDED_FETCH_MAX_WAIT_MS, Settings
 from config.topics import topic_specs
 
 
@@ -15,6 +15,13 @@ def test_defaults_run_locally_on_the_embedded_broker(monkeypatch: pytest.MonkeyP
     assert embedded.consumer_fetch_max_wait_ms < 100
     assert embedded.probe_end_offsets and embedded.recovery_consistency_check
     assert embedded.producer_max_batch_bytes > 1  # one record per batch stalls the embedded broker
+
+
+def test_the_embedded_fetch_wait_is_short_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FRAUDWATCH_BROKER", raising=False)
+    assert Settings().embedded_profile().consumer_fetch_max_wait_ms == EMBEDDED_FETCH_MAX_WAIT_MS
+    monkeypatch.setenv("FRAUDWATCH_CONSUMER_FETCH_MAX_WAIT_MS", "7")
+    assert Settings().embedded_profile().consumer_fetch_max_wait_ms == 7
 
 
 def test_environment_overrides_are_typed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,12 +42,12 @@ def label_delay_words(summary: dict[str, float | int | None]) -> str:
     learned = summary.get("learned_days")
     if learned is not None and frauds >= int(summary.get("min_frauds") or 0):
         return (
-            f"Label delay: risk windows end <b>{days:.0f} days</b> back, learned from {frauds:,} confirmed frauds "
-            f"(their {float(summary.get('quantile') or 0):.0%} delay quantile in whole days: {learned:.0f}; "
+            f"Label delay: risk windows end <b>{days:g} days</b> back, learned from {frauds:,} confirmed frauds "
+            f"(their {float(summary.get('quantile') or 0):.0%} delay quantile, to the hour: {learned:g} days; "
             f"median {summary.get('median_days')})."
         )
     return (
-        f"Label delay: risk windows end <b>{days:.0f} days</b> back, the rules file's prior "
+        f"Label delay: risk windows end <b>{days:g} days</b> back, the rules file's prior "
         f"(learned once {summary.get('min_frauds')} confirmed frauds were seen; {frauds:,} so far)."
     )
 
