@@ -14,12 +14,14 @@ import faust
 from faust.types import TransportT
 from mode.utils.queues import FlowControlEvent
 
+from agents.bulk_restore import BulkRecoveryTableManager, BulkRestoreOptions
 from agents.flow_control import ForgettingFlowControl
 from agents.roles import select_agents
 from agents.shutdown import start_shutdown_watchdog
 from agents.transport import FetchWaitTransport
 from agents.web_security import web_application_options
 from config import Settings, get_settings
+from tables.options import table_dir
 
 #: Where the app points when FRAUDWATCH_BROKER=embedded and no embedded broker runs: offline
 #: commands never connect, and a worker started with plain `faust -A agents.app worker` fails
@@ -49,6 +51,8 @@ class FraudwatchApp(faust.App):
     consumer_fetch_max_wait_ms: int
     consumer_prefetch_backoff_ms: int
     probe_end_offsets: bool
+    #: Options of the bulk changelog read before Faust's recovery (None = Faust's recovery alone).
+    bulk_restore: BulkRestoreOptions | None
 
     def worker_init_post_autodiscover(self) -> None:
         settings = get_settings()
@@ -88,6 +92,7 @@ def tune_consumer(app: FraudwatchApp, settings: Settings) -> None:
     app.consumer_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
     app.consumer_prefetch_backoff_ms = settings.consumer_prefetch_backoff_ms
     app.probe_end_offsets = settings.probe_end_offsets
+    app.bulk_restore = BulkRestoreOptions(fetch_bytes=settings.restore_fetch_bytes) if settings.bulk_restore else None
 
 
 def create_app(settings: Settings) -> FraudwatchApp:
@@ -95,6 +100,7 @@ def create_app(settings: Settings) -> FraudwatchApp:
         settings.app_id,
         store=settings.store,
         datadir=str(settings.data_dir / "worker"),
+        tabledir=table_dir(settings),
         autodiscover=["agents", "tables"],
         origin="agents",
         topic_partitions=settings.partitions,
@@ -112,6 +118,7 @@ def create_app(settings: Settings) -> FraudwatchApp:
         table_cleanup_interval=timedelta(minutes=5).total_seconds(),
         # Tables must survive a restart only through compacted changelogs (no time retention).
         table_standby_replicas=0,
+        TableManager=BulkRecoveryTableManager,
         **broker_options(settings),
     )
     tune_consumer(app, settings)

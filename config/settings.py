@@ -106,6 +106,25 @@ class Settings(BaseSettings):
     table_block_cache_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="RocksDB block cache per table partition (Faust's default is 2 GiB)."
     )
+    table_write_buffer_bytes: int = Field(
+        8 * 1024 * 1024,
+        gt=0,
+        description="RocksDB write buffer (memtable) per table partition, two at most (Faust's default: 3 x 64 MiB).",
+    )
+    table_rocksdb_ttl: bool = Field(
+        False,
+        description="Open the tables with RocksDB's TTL (expiry by write time). Off: with rocksdict, a "
+        "database opened again judges values by their own last 4 bytes at compaction and drops live ones "
+        "(customer states, stored offsets; tables.options says more).",
+    )
+    bulk_restore: bool = Field(
+        True,
+        description="Read active changelog partitions in large fetches before Faust's record-by-record "
+        "recovery (agents.bulk_restore); false = Faust's recovery alone.",
+    )
+    restore_fetch_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="Most bytes per changelog partition and fetch of the bulk restore."
+    )
 
     # --- topics -----------------------------------------------------------------------------
     topic_raw_transactions: str = "transactions.raw"

@@ -17,6 +17,7 @@ from faust.types import AppT, TableT
 
 from config import Settings
 from tables.batched import batched_table
+from tables.options import store_options
 
 
 def entity_activity_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
@@ -26,6 +27,6 @@ def entity_activity_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]
         key_type=bytes,
         value_type=bytes,
         partitions=1,
-        options={"block_cache_size": settings.table_block_cache_bytes},
+        options=store_options(settings),
         help="Transactions and confirmed frauds per day, per terminal and merchant (EntityActivity JSON).",
     )

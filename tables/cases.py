@@ -7,6 +7,7 @@ from faust.types import AppT, TableT
 
 from config import Settings
 from tables.batched import batched_table
+from tables.options import store_options
 
 
 def open_cases_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
@@ -16,6 +17,6 @@ def open_cases_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
-        options={"block_cache_size": settings.table_block_cache_bytes},
+        options=store_options(settings),
         help="The open case of each customer (Case JSON).",
     )

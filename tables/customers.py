@@ -17,6 +17,7 @@ from faust.types import AppT, TableT
 
 from config import Settings
 from tables.batched import batched_table
+from tables.options import store_options
 
 
 def customer_keyed_table(
@@ -31,7 +32,7 @@ def customer_keyed_table(
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
-        options={"ttl": ttl_s or settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
+        options=store_options(settings, ttl_s or settings.state_ttl_s),
         help=help_text,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from faust.types import AppT, TableT
 
 from config import Settings
+from tables.options import store_options
 
 
 def merchant_risk_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
@@ -18,6 +19,6 @@ def merchant_risk_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
         key_type=bytes,
         value_type=bytes,
         partitions=1,
-        options={"block_cache_size": settings.table_block_cache_bytes},
+        options=store_options(settings),
         help="Confirmed frauds per merchant and terminal (MerchantRisk JSON).",
     )

@@ -10,6 +10,7 @@ from faust.types import AppT, TableT
 
 from config import Settings
 from tables.batched import batched_table
+from tables.options import store_options
 
 
 def shadow_alerts_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
@@ -19,6 +20,6 @@ def shadow_alerts_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
-        options={"ttl": settings.state_ttl_s, "block_cache_size": settings.table_block_cache_bytes},
+        options=store_options(settings, settings.state_ttl_s),
         help="transaction_id -> shadow rules version that would have alerted.",
     )
