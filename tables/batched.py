@@ -62,7 +62,7 @@ def send_with_batch(record: Outbound) -> None:
 class BatchedChangelogTable(faust.Table[bytes, bytes]):
     """A bytes table whose changelog records (writes and deletes), made inside a batch handler, go out with the batch.
 
-    Outside a batch handler (the reference agent, the read API) it behaves as a normal table.
+    Outside a batch handler (the alert sinks recording what they delivered) it behaves as a normal table.
     The stored offset that lets a restart with local RocksDB skip the changelog is kept as Faust
     keeps it, once the broker has stored the record.
     """
