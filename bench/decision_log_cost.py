@@ -22,7 +22,7 @@ from pathlib import Path
 from config.rules import load_rules
 from detection.decisions import decision_record
 from detection.engine import Decision, Detector
-from detection.features import FEATURE_NAMES
+from detection.features import FEATURE_NAMES, FEATURE_VERSION
 from detection.model import ModelArtifact, encode_payload, load_model
 from detection.models import Transaction
 from detection.shadow import shadow_verdict
@@ -47,6 +47,7 @@ def linear_model(version: str) -> ModelArtifact:
         trained_until=at,
         library="bench",
         feature_names=list(FEATURE_NAMES),
+        feature_version=FEATURE_VERSION,
         payload=encode_payload(document),
     )
 

@@ -13,25 +13,19 @@ so the one-partition activity topic carries a record per entity per batch, not p
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from pydantic import AwareDatetime, Field
 
 from detection.activity import DAY_S, HOUR_S, EntityActivity, hour_of
 from detection.engine import Decision
-from detection.features import FEATURE_NAMES
+from detection.features import FEATURE_SET
 from detection.label_delay import LabelDelay, count_fraud, hours_as_days
 from detection.models import Contract, Feedback, Transaction
 from detection.reference import merchant_key, terminal_key
 from detection.shadow import ShadowVerdict
 from detection.training import LoggedDecision, Outcome
-
-
-def feature_set_id(names: Sequence[str]) -> str:
-    """A short fingerprint of the feature names, in order: vectors of another feature set are not comparable."""
-    return hashlib.sha256(",".join(names).encode()).hexdigest()[:12]
 
 
 class DecisionRecord(Contract):
@@ -51,7 +45,10 @@ class DecisionRecord(Contract):
     shadow_version: str | None = Field(None, description="A model scored in shadow: it never alerts.")
     shadow_probability: float | None = None
     shadow_alert: bool | None = Field(None, description="Whether the shadow model, as champion, would have alerted.")
-    feature_set: str = Field(description="feature_set_id of the names the vector is aligned with.")
+    feature_set: str = Field(
+        description="detection.features.feature_set_id: the feature version and the names the vector is aligned "
+        "with (records before versions were recorded carry the names' fingerprint alone)."
+    )
     feature_vector: list[float] = Field(default_factory=list, description="The model's inputs as scored.")
     label_delay_days: float | None = Field(
         None,
@@ -62,10 +59,6 @@ class DecisionRecord(Contract):
     @property
     def ts(self) -> float:
         return self.timestamp.timestamp()
-
-
-#: The feature set this code scores (vectors are aligned with detection.features.FEATURE_NAMES).
-FEATURE_SET = feature_set_id(FEATURE_NAMES)
 
 
 def decision_record(

@@ -6,7 +6,9 @@ decision carries it as scored, so training later sees exactly what the model saw
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import NamedTuple
 
@@ -59,6 +61,21 @@ FEATURE_NAMES: tuple[str, ...] = (
     "anomaly",
     "rules_score",
 )
+#: What the values under those names mean. Bumped whenever a feature is computed differently under the
+#: same name, so training never mixes rows of two meanings and a model is scored only with the meaning it
+#: was fitted on (detection.model.load_model refuses another). 1: terminal/merchant windows ended at a UTC
+#: midnight, the delay rounded up to whole days (sessions 3-5); 2: they end at the hour, the learned delay
+#: in whole hours before it (session 6).
+FEATURE_VERSION = 2
+
+
+def feature_set_id(names: Sequence[str], version: int = FEATURE_VERSION) -> str:
+    """The feature version and a short fingerprint of the names, in order: vectors of two ids are not comparable."""
+    return f"v{version}-" + hashlib.sha256(",".join(names).encode()).hexdigest()[:12]
+
+
+#: The feature set this code scores, recorded with every decision (``DecisionRecord.feature_set``).
+FEATURE_SET = feature_set_id(FEATURE_NAMES)
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from detection.features import FEATURE_NAMES
+from detection.features import FEATURE_NAMES, FEATURE_VERSION
 
 
 class ModelArtifact(BaseModel):
@@ -45,11 +45,17 @@ class ModelArtifact(BaseModel):
         description="Where terminal/merchant risk windows ended at training time: days (to the hour) before the "
         "hour scored.",
     )
+    feature_version: int | None = Field(
+        None,
+        description="detection.features.FEATURE_VERSION of the decisions it was fitted on; a worker scores it only "
+        "with the same version. None: fitted before versions were recorded (refused).",
+    )
     notes: str | None = None
 
 
 class ModelCompatibilityError(ValueError):
-    """The artifact needs a feature this code does not compute, or its payload is not a model."""
+    """The artifact needs a feature this code does not compute, was fitted on another feature version, or its
+    payload is not a model."""
 
 
 class Contribution(NamedTuple):
@@ -242,8 +248,26 @@ class FraudModel:
         return [Contribution(self.names[f], float(vector[f]), c) for c, f in ranked]
 
 
-def load_model(artifact: ModelArtifact, feature_names: Sequence[str] = FEATURE_NAMES) -> FraudModel:
-    """Build the scorer; the artifact's inputs are found by name in ``feature_names`` (order may differ)."""
+def load_model(
+    artifact: ModelArtifact,
+    feature_names: Sequence[str] = FEATURE_NAMES,
+    feature_version: int | None = FEATURE_VERSION,
+) -> FraudModel:
+    """Build the scorer; the artifact's inputs are found by name in ``feature_names`` (order may differ).
+
+    The same name may mean another value in another feature version (a window ending elsewhere): a model
+    fitted on ``artifact.feature_version`` is refused unless that is ``feature_version`` (None: no check,
+    for a model of arbitrary columns)."""
+    if feature_version is not None and artifact.feature_version != feature_version:
+        fitted = (
+            "an unrecorded feature version"
+            if artifact.feature_version is None
+            else (f"feature version {artifact.feature_version}")
+        )
+        raise ModelCompatibilityError(
+            f"model {artifact.version} was fitted on {fitted}, this code computes feature version "
+            f"{feature_version}: retrain it on decisions of version {feature_version}"
+        )
     position = {name: index for index, name in enumerate(feature_names)}
     missing = [name for name in artifact.feature_names if name not in position]
     if missing:

@@ -19,7 +19,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from detection.features import FEATURE_NAMES
+from detection.features import FEATURE_NAMES, FEATURE_VERSION
 from detection.model import ModelArtifact, encode_payload, load_model
 from detection.ranking import average_precision, precision_recall_curve
 from detection.rules_config import Learning
@@ -138,6 +138,7 @@ def train_model(
     params: TrainingParams | None = None,
     feature_names: Sequence[str] = FEATURE_NAMES,
     label_delay_days: float | None = None,
+    feature_version: int = FEATURE_VERSION,
 ) -> ModelArtifact:
     """Fit on examples whose label was known at ``trained_until``; held-out recent days pick the threshold.
 
@@ -153,6 +154,7 @@ def train_model(
         params=params,
         feature_names=feature_names,
         label_delay_days=label_delay_days,
+        feature_version=feature_version,
     )
 
 
@@ -167,8 +169,10 @@ def train_arrays(
     params: TrainingParams | None = None,
     feature_names: Sequence[str] = FEATURE_NAMES,
     label_delay_days: float | None = None,
+    feature_version: int = FEATURE_VERSION,
 ) -> ModelArtifact:
-    """``train_model`` on columns: row i is (vectors[i], labels[i], times[i], known_at[i])."""
+    """``train_model`` on columns: row i is (vectors[i], labels[i], times[i], known_at[i]), all of
+    ``feature_version`` (recorded in the artifact: a worker of another version refuses it)."""
     params = params or TrainingParams()
     cutoff = trained_until.timestamp()
     usable = known_at <= cutoff  # the no-leakage rule: a label known after the cut-off does not exist yet
@@ -197,6 +201,7 @@ def train_arrays(
         threshold=threshold,
         metrics=metrics,
         label_delay_days=label_delay_days,
+        feature_version=feature_version,
         notes=f"{params.kind}; threshold {_operating_point_words(params)} on the latest "
         f"{params.holdout_share:.0%} of examples"
         if held_out
@@ -319,7 +324,7 @@ def _raw_scores(document: dict[str, Any], x: np.ndarray[Any, Any]) -> np.ndarray
         feature_names=names,
         payload=encode_payload(document),
     )
-    return np.asarray(load_model(artifact, names).score_many(x))
+    return np.asarray(load_model(artifact, names, feature_version=None).score_many(x))
 
 
 def pick_threshold(

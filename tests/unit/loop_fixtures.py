@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from detection.features import FEATURE_NAMES
+from detection.features import FEATURE_NAMES, FEATURE_VERSION
 from detection.model import ModelArtifact, encode_payload
 
 
@@ -21,6 +21,7 @@ def linear_artifact(
         feature_names=[weight_on],
         payload=encode_payload(document),
         threshold=0.5,
+        feature_version=FEATURE_VERSION,
     )
 
 

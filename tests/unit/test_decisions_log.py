@@ -5,7 +5,6 @@ from datetime import timedelta
 from config.rules import load_rules
 from detection.activity import EntityActivity, day_of, hour_of
 from detection.decisions import (
-    FEATURE_SET,
     DecisionRecord,
     EntityActivityDelta,
     activity_deltas,
@@ -15,6 +14,7 @@ from detection.decisions import (
     training_set,
 )
 from detection.engine import Detector
+from detection.features import FEATURE_NAMES, FEATURE_SET, feature_set_id
 from detection.model import load_model
 from detection.models import Feedback
 from detection.shadow import shadow_verdict
@@ -96,7 +96,9 @@ def test_a_chargeback_naming_only_the_transaction_teaches_its_terminal_and_merch
 def test_training_set_uses_only_what_was_known_at_the_cut_off() -> None:
     records = [logged(n, n * 60.0) for n in range(1, 6)]
     records.append(records[0].model_copy(update={"score": 99}))  # a replayed decision is not a new example
-    records.append(logged(9, 600).model_copy(update={"feature_set": "older"}))
+    # The same names in an older feature version, and a record from before versions were recorded.
+    records.append(logged(9, 600).model_copy(update={"feature_set": feature_set_id(FEATURE_NAMES, 1)}))
+    records.append(logged(10, 610).model_copy(update={"feature_set": FEATURE_SET.split("-", 1)[1]}))
     labels = [
         feedback(1, True, DAY),
         feedback(1, False, 2 * DAY),  # the latest verdict known at the cut-off wins
@@ -109,6 +111,6 @@ def test_training_set_uses_only_what_was_known_at_the_cut_off() -> None:
     assert [d.transaction_id for d in joined.decisions] == ["T1", "T2", "T3", "T4", "T5"]
     assert joined.decisions[0].vector == records[0].feature_vector
     assert {t: o.is_fraud for t, o in joined.outcomes.items()} == {"T1": False, "T3": True}
-    assert joined.other_feature_set == 1
+    assert joined.other_feature_set == 2
     later = training_set(records, labels, since=T0.timestamp() + 120, cutoff=cutoff)
     assert [d.transaction_id for d in later.decisions] == ["T2", "T3", "T4", "T5"]

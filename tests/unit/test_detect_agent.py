@@ -37,7 +37,8 @@ async def test_alerts_carry_reasons_and_a_replay_yields_the_same_alert_id(monkey
 async def test_every_decision_is_logged_with_its_features_and_a_replay_is_marked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from detection.decisions import FEATURE_SET, DecisionRecord
+    from detection.decisions import DecisionRecord
+    from detection.features import FEATURE_SET
 
     burst = [tx(i, i * 5.0, amount=25.0, customer="C-log") for i in range(3)]
     with capturing(monkeypatch) as capture:

@@ -10,7 +10,7 @@ import pytest
 
 from config.rules import load_rules
 from detection.engine import Detector
-from detection.features import FEATURE_NAMES
+from detection.features import FEATURE_NAMES, FEATURE_VERSION
 from detection.model import ModelArtifact, ModelCompatibilityError, decode_payload, load_model
 from detection.models import BlacklistEntry
 from detection.reference import CustomerReference
@@ -77,6 +77,7 @@ def test_exported_trees_match_the_library() -> None:
         library="lightgbm",
         feature_names=list(FEATURE_NAMES),
         payload=encode_payload(document),
+        feature_version=FEATURE_VERSION,
     )
     ours = np.log(np.asarray(load_model(artifact).score_many(x[:500])))
     ours -= np.log1p(-np.exp(ours))  # back to log-odds
@@ -124,6 +125,18 @@ def test_an_artifact_needing_an_unknown_feature_is_refused() -> None:
     renamed = artifact.model_copy(update={"feature_names": ["no_such_feature", *artifact.feature_names[1:]]})
     with pytest.raises(ModelCompatibilityError, match="no_such_feature"):
         load_model(renamed)
+
+
+@pytest.mark.parametrize("version", [FEATURE_VERSION - 1, None])
+def test_an_artifact_of_another_feature_version_is_refused(version: int | None) -> None:
+    """The same names meant other values before (windows ending at a midnight): a model fitted on them is
+    refused with a clear error, not scored with today's values."""
+    artifact = train_model(examples(), version="v", trained_until=CUTOFF, params=FAST)
+    assert artifact.feature_version == FEATURE_VERSION
+    assert load_model(artifact).version == "v"
+    older = artifact.model_copy(update={"feature_version": version})
+    with pytest.raises(ModelCompatibilityError, match=f"computes feature version {FEATURE_VERSION}: retrain"):
+        load_model(older)
 
 
 def test_an_artifact_finds_its_features_by_name_in_any_order() -> None:
