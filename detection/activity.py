@@ -7,6 +7,11 @@ counting them would read an unfinished share as a low one). This is the Handbook
 whose windows end exactly the delay before each payment: ending them at a UTC midnight instead
 (sessions 3-5) made them up to a day staler and cost AP .04-.07 (bench/RESULTS.md, session 5).
 
+Beside the windows, the age of the entity's newest and oldest confirmed fraud in the kept days (hours
+before the hour scored, every fraud known by then): how recently it was seen compromised and for how
+long. Fixed windows cannot tell a terminal whose frauds began two days before the window end from one
+whose frauds have gone on for weeks and may have stopped since (session 7, bench/RESULTS.md).
+
 Bounded: the newest ``HOURLY_DAYS`` days are kept per hour (the window ends and the 1-day window
 sit there for every delay the kept days serve); older days are folded into one bucket per day,
 counted in a window when their midpoint is inside it; days older than the longest window plus the
@@ -33,6 +38,8 @@ HOURLY_DAYS = MAX_WINDOW_END_HOURS // HOURS_PER_DAY + 2
 ACTIVITY_FORMAT = 2
 #: No day yet: below any real day number.
 NO_DAY = -(10**9)
+#: The fraud ages when no confirmed fraud is kept: older than any kept one.
+NO_FRAUD_HOURS = float(KEPT_DAYS * HOURS_PER_DAY)
 
 
 def day_of(ts: float) -> int:
@@ -57,9 +64,9 @@ class EntityActivity:
     frauds: dict[str, int] = field(default_factory=dict)
     #: the newest day counted: where the hourly days begin and what is dropped
     newest_day: int = NO_DAY
-    #: (window end hour, risk features) of the last ``risk_features`` call: a terminal's risk changes
-    #: once an hour at most, and most of its payments in an hour are scored before its next change
-    _last: tuple[int, list[float]] | None = field(default=None, compare=False, repr=False)
+    #: (hour scored, window end hour, risk features) of the last ``risk_features`` call: a terminal's risk
+    #: changes once an hour at most, and most of its payments in an hour are scored before its next change
+    _last: tuple[int, int, list[float]] | None = field(default=None, compare=False, repr=False)
 
     def add_transaction(self, ts: float, count: int = 1) -> None:
         bucket = self._bucket(ts)
@@ -113,31 +120,46 @@ class EntityActivity:
 
     def window(self, now: float, days: int, delay_hours: int) -> tuple[int, int]:
         """(transactions, frauds) in the ``days`` days that end ``delay_hours`` hours before ``now``'s hour."""
-        transactions, frauds = self._sums(hour_of(now) - delay_hours, (days,))
+        transactions, frauds, _ = self._sums(hour_of(now) - delay_hours, (days,))
         return transactions[0], frauds[0]
 
     def risk_features(self, now: float, delay_hours: int) -> list[float]:
-        """[count, fraud share] for each of WINDOW_DAYS, all ending ``delay_hours`` before ``now``'s hour."""
-        end = hour_of(now) - delay_hours  # the first hour not counted
+        """[count, fraud share] for each of WINDOW_DAYS, all ending ``delay_hours`` before ``now``'s hour, then
+        the hours since the newest and since the oldest confirmed fraud kept (``fraud_ages``)."""
+        hour = hour_of(now)
+        end = hour - delay_hours  # the first hour not counted
         cached = self._last
-        if cached is not None and cached[0] == end:
-            return cached[1]
+        if cached is not None and cached[0] == hour and cached[1] == end:
+            return cached[2]
+        transactions, frauds, (newest, oldest) = self._sums(end, WINDOW_DAYS, hour)
         result: list[float] = []
-        for counted, fraud in zip(*self._sums(end, WINDOW_DAYS), strict=True):
+        for counted, fraud in zip(transactions, frauds, strict=True):
             result.append(float(counted))
             result.append(fraud / counted if counted else 0.0)
-        self._last = (end, result)
+        if newest is None or oldest is None:
+            result += [NO_FRAUD_HOURS, NO_FRAUD_HOURS]
+        else:
+            result += [float(hour - newest), float(hour - oldest)]
+        self._last = (hour, end, result)
         return result
 
-    def _sums(self, end: int, window_days: tuple[int, ...]) -> tuple[list[int], list[int]]:
-        """Transactions and frauds per window (increasing days) before hour ``end``, in one pass over the buckets."""
+    def _sums(
+        self, end: int, window_days: tuple[int, ...], hour: int | None = None
+    ) -> tuple[list[int], list[int], tuple[int | None, int | None]]:
+        """Transactions and frauds per window (increasing days) before hour ``end``, in one pass over the buckets;
+        and the newest and the oldest hour with a fraud at or before ``hour`` (frauds of a later hour, an
+        out-of-order payment's, are not counted; a day bucket counts at its midpoint; None: none or no ``hour``)."""
         starts = [end - days * HOURS_PER_DAY for days in window_days]
         oldest = starts[-1]
         transactions = [0] * len(starts)
         frauds = [0] * len(starts)
+        newest_fraud = oldest_fraud = None
         for buckets, width, offset in ((self.hours, 1, 0), (self.days, HOURS_PER_DAY, HOURS_PER_DAY // 2)):
             for key, (counted, fraud) in buckets.items():
                 at = key * width + offset  # an hour's own number; a day's midpoint hour
+                if fraud and hour is not None and at <= hour:
+                    newest_fraud = at if newest_fraud is None or at > newest_fraud else newest_fraud
+                    oldest_fraud = at if oldest_fraud is None or at < oldest_fraud else oldest_fraud
                 if at >= end or at < oldest:
                     continue
                 for index, start in enumerate(starts):
@@ -146,7 +168,7 @@ class EntityActivity:
                             transactions[longer] += counted
                             frauds[longer] += fraud
                         break
-        return transactions, frauds
+        return transactions, frauds, (newest_fraud, oldest_fraud)
 
     def to_json(self) -> bytes:
         value = {"format": ACTIVITY_FORMAT, "days": self.days, "hours": self.hours, "frauds": self.frauds}
@@ -164,4 +186,5 @@ class EntityActivity:
 
 #: Names of the values ``risk_features`` returns, per entity kind prefix.
 def risk_feature_names(kind: str) -> tuple[str, ...]:
-    return tuple(name for days in WINDOW_DAYS for name in (f"{kind}_tx_{days}d", f"{kind}_fraud_share_{days}d"))
+    windows = tuple(name for days in WINDOW_DAYS for name in (f"{kind}_tx_{days}d", f"{kind}_fraud_share_{days}d"))
+    return (*windows, f"{kind}_hours_since_newest_fraud", f"{kind}_hours_since_oldest_fraud")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import NamedTuple
 
-from detection.activity import EntityActivity, risk_feature_names
+from detection.activity import NO_FRAUD_HOURS, EntityActivity, risk_feature_names
 from detection.geo import haversine_km
 from detection.label_delay import prior_hours
 from detection.models import Transaction
@@ -24,7 +24,7 @@ MINUTE_S, HOUR_S, DAY_S = 60.0, 3600.0, 86_400.0
 #: Speeds above this are all equally impossible; capping keeps one GPS glitch from dominating a model.
 MAX_TRAVEL_KMH = 5000.0
 #: Terminal/merchant risk values when the entity is unknown or has no activity yet.
-NO_ACTIVITY = (0.0,) * 6
+NO_ACTIVITY = (0.0,) * 6 + (NO_FRAUD_HOURS, NO_FRAUD_HOURS)
 #: Epoch day 0 (1970-01-01) was a Thursday: (day + 3) % 7 is 0 on Mondays.
 WEEKDAY_OFFSET = 3
 
@@ -65,8 +65,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 #: same name, so training never mixes rows of two meanings and a model is scored only with the meaning it
 #: was fitted on (detection.model.load_model refuses another). 1: terminal/merchant windows ended at a UTC
 #: midnight, the delay rounded up to whole days (sessions 3-5); 2: they end at the hour, the learned delay
-#: in whole hours before it (session 6).
-FEATURE_VERSION = 2
+#: in whole hours before it (session 6); 3: adds the terminal's and merchant's fraud ages (session 7).
+FEATURE_VERSION = 3
 
 
 def feature_set_id(names: Sequence[str], version: int = FEATURE_VERSION) -> str:
@@ -108,7 +108,8 @@ class Features:
     amount_30d_eur: float = 0.0
     hour_of_day: float = 0.0  # UTC, fractional
     weekend: bool = False
-    terminal_risk: tuple[float, ...] = NO_ACTIVITY  # [tx count, fraud share] per window, ending at the delay
+    # [tx count, fraud share] per window, ending at the delay; hours since the newest and the oldest fraud kept
+    terminal_risk: tuple[float, ...] = NO_ACTIVITY
     merchant_risk: tuple[float, ...] = NO_ACTIVITY
     label_delay_hours: int = 0  # where those windows ended (the delay learned by then); logged, not scored
     # Filled by the detector after the rules ran, before a model scores the vector.

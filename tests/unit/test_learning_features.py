@@ -9,9 +9,17 @@ from datetime import timedelta
 import pytest
 
 from config.rules import load_rules
-from detection.activity import DAY_S, HOUR_S, HOURLY_DAYS, KEPT_DAYS, EntityActivity
+from detection.activity import (
+    DAY_S,
+    HOUR_S,
+    HOURLY_DAYS,
+    KEPT_DAYS,
+    NO_FRAUD_HOURS,
+    EntityActivity,
+    risk_feature_names,
+)
 from detection.engine import Detector
-from detection.features import FEATURE_NAMES
+from detection.features import FEATURE_NAMES, NO_ACTIVITY
 from detection.state import DAILY_BUCKETS, STATE_FORMAT, CustomerState, StateFormatError, decode_state
 from tests.unit.detection_fixtures import T0, tx
 
@@ -60,11 +68,25 @@ def test_terminal_windows_end_the_label_delay_before_the_hour_scored() -> None:
     # 37 days back is a whole-day bucket (older than HOURLY_DAYS): its midpoint, noon, starts the 30-day window,
     # so both of its payments count; 38 days back does not.
     assert activity.window(now, 30, week) == (7, 1)
-    assert activity.risk_features(now, week) == [2.0, 0.5, 4.0, 0.25, 7.0, 1 / 7]
+    # ... then the hours since the newest and the oldest fraud known: F0 is in no window yet, but it is known.
+    assert activity.risk_features(now, week) == [2.0, 0.5, 4.0, 0.25, 7.0, 1 / 7, week, week + 1]
     # The windows move with the hour, not at midnight: two hours earlier, week + 1 is not yet in.
     assert activity.window(now - 2 * HOUR, 1, week) == (2, 0)  # 8 days, 8 days + 1 hour
     assert activity.window(now + HOUR, 1, week) == (2, 2)  # an hour later: the delay's own hour in, 8 days out
     assert activity.add_fraud(now - week * HOUR, "F0") is False  # a replayed report counts once
+
+
+def test_fraud_ages_say_how_recently_and_how_long_an_entity_was_seen_compromised() -> None:
+    now = T0.timestamp()  # noon
+    activity = EntityActivity()
+    activity.add_transaction(now - 3 * HOUR)
+    assert activity.risk_features(now, 24)[-2:] == [NO_FRAUD_HOURS, NO_FRAUD_HOURS]  # no fraud kept: older than any
+    activity.add_fraud(now - 40 * 24 * HOUR, "old")  # a whole-day bucket by now: counted at its midpoint, noon
+    activity.add_fraud(now - 5 * HOUR, "recent")
+    activity.add_fraud(now + 2 * HOUR, "later")  # an out-of-order payment after the one scored: not counted
+    assert activity.risk_features(now, 24)[-2:] == [5.0, 40 * 24.0]
+    assert activity.risk_features(now + 3 * HOUR, 24)[-2:] == [1.0, 40 * 24 + 3.0]  # the later one is in by then
+    assert len(NO_ACTIVITY) == len(risk_feature_names("terminal"))
 
 
 def test_terminal_activity_is_bounded_and_round_trips() -> None:
