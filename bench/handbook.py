@@ -22,7 +22,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ import numpy.typing as npt
 from bench.handbook_features import Protocol, baseline_features, train_test_split
 from detection.quality import Quality
 from detection.ranking import auc_roc, average_precision, card_precision_at_k, recall_at_precision
-from producers.handbook import HandbookData, profile, simulate
+from producers.handbook import SCENARIO_PATTERNS, HandbookData, profile, simulate
 from producers.handbook_files import transaction_id, write_handbook_files
 from runtime.backtest import run_backtest
 
@@ -61,6 +61,8 @@ class Row:
     recall_at_precision_85: float
     us_per_tx: float
     threshold: str
+    #: fraud pattern -> (frauds, AP, recall at precision 0.85) among the genuine rows and that pattern's frauds
+    per_pattern: dict[str, tuple[int, float, float]] = field(default_factory=dict)
 
 
 def judge(
@@ -80,6 +82,14 @@ def judge(
         false_negatives=int((~alerts & labels).sum()),
     )
     top_k = card_precision_at_k(data.day[test], data.customer[test], scores, labels, TOP_K)
+    patterns = data.scenario_number[test]
+    per_pattern = {}
+    for number, pattern in enumerate(SCENARIO_PATTERNS):
+        rows = (patterns == 0) | (patterns == number)
+        frauds = int(labels[rows].sum())
+        if pattern is not None and frauds:
+            ap = average_precision(labels[rows], scores[rows]) or 0.0
+            per_pattern[pattern] = (frauds, ap, recall_at_precision(labels[rows], scores[rows], MIN_PRECISION))
     return Row(
         system,
         auc_roc(labels, scores),
@@ -90,6 +100,7 @@ def judge(
         recall_at_precision(labels, scores, MIN_PRECISION),
         us_per_tx,
         threshold,
+        per_pattern,
     )
 
 
@@ -186,6 +197,17 @@ def print_table(name: str, rows: list[Row], published: bool) -> None:
             f"{row.precision:.3f} / {row.recall:.3f} ({row.threshold}) | {row.recall_at_precision_85:.3f} | "
             f"{row.us_per_tx:.1f} |"
         )
+    patterns = [p for p in SCENARIO_PATTERNS if p is not None and any(p in row.per_pattern for row in rows)]
+    if patterns:
+        frauds = [max(row.per_pattern.get(p, (0, 0.0, 0.0))[0] for row in rows) for p in patterns]
+        names = " | ".join(f"{p} ({n} frauds)" for p, n in zip(patterns, frauds, strict=True))
+        print("\nPer fraud pattern, among the genuine rows and that pattern's frauds: AP / recall at precision 0.85\n")
+        print(f"| system | {names} |")
+        print("|---|" + "---:|" * len(patterns))
+        for row in rows:
+            found = [row.per_pattern.get(p) for p in patterns]
+            cells = " | ".join("—" if f is None else f"{f[1]:.3f} / {f[2]:.3f}" for f in found)
+            print(f"| {row.system} | {cells} |")
     if published:
         print("\nThe Handbook's published baselines on its own data (AUC ROC / AP / CP@100):")
         for system, (auc, ap, cp) in PUBLISHED.items():
