@@ -248,6 +248,18 @@ class FraudModel:
         return [Contribution(self.names[f], float(vector[f]), c) for c, f in ranked]
 
 
+def check_feature_version(artifact: ModelArtifact, feature_version: int = FEATURE_VERSION) -> None:
+    """Raise ModelCompatibilityError unless the artifact was fitted on ``feature_version``."""
+    if artifact.feature_version != feature_version:
+        fitted = "an unrecorded feature version"
+        if artifact.feature_version is not None:
+            fitted = f"feature version {artifact.feature_version}"
+        raise ModelCompatibilityError(
+            f"model {artifact.version} was fitted on {fitted}, this code computes feature version "
+            f"{feature_version}: retrain it on decisions of version {feature_version}"
+        )
+
+
 def load_model(
     artifact: ModelArtifact,
     feature_names: Sequence[str] = FEATURE_NAMES,
@@ -258,16 +270,8 @@ def load_model(
     The same name may mean another value in another feature version (a window ending elsewhere): a model
     fitted on ``artifact.feature_version`` is refused unless that is ``feature_version`` (None: no check,
     for a model of arbitrary columns)."""
-    if feature_version is not None and artifact.feature_version != feature_version:
-        fitted = (
-            "an unrecorded feature version"
-            if artifact.feature_version is None
-            else (f"feature version {artifact.feature_version}")
-        )
-        raise ModelCompatibilityError(
-            f"model {artifact.version} was fitted on {fitted}, this code computes feature version "
-            f"{feature_version}: retrain it on decisions of version {feature_version}"
-        )
+    if feature_version is not None:
+        check_feature_version(artifact, feature_version)
     position = {name: index for index, name in enumerate(feature_names)}
     missing = [name for name in artifact.feature_names if name not in position]
     if missing:

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from detection.model import ModelArtifact
+from detection.model import ModelArtifact, ModelCompatibilityError, check_feature_version
 from detection.models import Contract
 
 ARTIFACT_PREFIX = "model:"
@@ -100,6 +100,11 @@ def new_event(
         version = registry.lineage[-2] if len(registry.lineage) >= 2 else None
     event = ModelEvent(action=action, version=version, previous=previous, at=at, actor=actor, reason=reason)
     check_event(registry, event)
+    if action in ("promote", "shadow", "rollback") and version is not None:
+        try:  # workers would refuse it: say so here, not in every worker's log
+            check_feature_version(registry.artifacts[version])
+        except ModelCompatibilityError as exc:
+            raise RegistryError(f"{action}: {exc}") from exc
     return event
 
 

@@ -48,6 +48,19 @@ def test_promotions_stack_and_rollback_restores_the_previous_champion_then_the_r
     assert all(e.actor == "ana@host" and e.reason == "because" for e in registry.events)
 
 
+def test_a_model_of_another_feature_version_is_not_promoted_shadowed_or_rolled_back_to() -> None:
+    registry = registry_with("new")
+    old = linear_artifact("old")
+    registry.add_artifact(old.model_copy(update={"feature_version": old.feature_version - 1}))  # type: ignore[operator]
+    for action in ("promote", "shadow"):
+        with pytest.raises(RegistryError, match=f"{action}: model old was fitted on feature version .*: retrain"):
+            new_event(registry, action, "old", AT, "x", "")  # type: ignore[arg-type]
+    registry.lineage, registry.champion = ["old", "new"], "new"  # promoted before this code
+    with pytest.raises(RegistryError, match="rollback: model old was fitted on feature version"):
+        new_event(registry, "rollback", None, AT, "x", "")
+    assert registry.events == [] and registry.shadow is None
+
+
 def test_impossible_changes_are_refused_and_change_nothing() -> None:
     registry = registry_with("a")
     with pytest.raises(RegistryError, match="no published model 'zz'"):
