@@ -62,6 +62,8 @@ def test_a_decisions_time_is_its_transactions_event_time() -> None:
     assert decision_time(b"t1", value) == at.timestamp()
     zulu = (at + timedelta(hours=1)).isoformat().replace("+00:00", "Z").encode()
     assert decision_time(b"t1", b'{"timestamp":"%s"}' % zulu) == at.timestamp() + 3600
+    tricky = b'{"transaction_id":"x\\"timestamp\\":\\"1999","timestamp":"%s"}' % at.isoformat().encode()
+    assert decision_time(b"x", tricky) == at.timestamp()  # the name inside a string value is escaped
     assert decision_time(b"\x00counted-offset:1", b"41") is None
     assert decision_time(b"t2", b'{"timestamp":"yesterday"}') is None
     assert decision_time(b"t3", b"not json") is None
