@@ -90,7 +90,7 @@ class Worker:
     web_port: int
 
 
-def start_workers(env: dict[str, str], base: Path, count: int) -> list[Worker]:
+def start_workers(env: dict[str, str], base: Path, count: int, loglevel: str = "warn") -> list[Worker]:
     workers = []
     for n in range(count):
         data_dir = base / f"worker-{n}"
@@ -99,7 +99,7 @@ def start_workers(env: dict[str, str], base: Path, count: int) -> list[Worker]:
         worker_env = {**env, "FRAUDWATCH_DATA_DIR": str(data_dir), "FRAUDWATCH_WEB_PORT": str(port)}
         log = (base / f"worker-{n}.log").open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "warn"],
+            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", loglevel],
             cwd=REPO,
             env=worker_env,
             stdout=log,
@@ -153,7 +153,7 @@ async def measure(
     await produce(broker, settings, transactions(args.backlog, args.customers, rng, "B"))
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker.url), group_id=None)
     await consumer.start()
-    started = start_workers(env, settings.data_dir, workers)
+    started = start_workers(env, settings.data_dir, workers, args.loglevel)
     processes = [worker.process for worker in started]
     try:
         first_decision_s = await until_decided(consumer, settings, 1, args.timeout)
@@ -202,6 +202,7 @@ def main() -> None:
     parser.add_argument("--after", type=int, default=2_000, help="transactions sent after one worker stops")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--logs", help="copy the workers' logs into this directory")
+    parser.add_argument("--loglevel", default="warn", help="the workers' (info shows each bulk restore)")
     parser.add_argument("--sample", type=int, default=40, help="customers asked of every worker at the end")
     parser.add_argument("--standby", type=int, default=0, help="FRAUDWATCH_TABLE_STANDBY_REPLICAS of every worker")
     args = parser.parse_args()
