@@ -17,6 +17,7 @@ from agents.batching import in_partition_of
 from agents.retention import TableSweeper
 from config import Settings
 from tables.batched import BatchedChangelogTable, Outbound, batched_table, collecting_outbox
+from tables.notifications import delivered_retention
 from tables.options import store_options
 from tables.retention import Retention, decision_time
 
@@ -110,3 +111,17 @@ def test_a_second_pass_expires_what_became_old_since_and_a_replay_of_old_data_ex
         sweeper.observe(0, (START + timedelta(days=10)).timestamp())  # a replay of old decisions
         assert sweeper.sweep(0) == 0
     assert len(_partition_keys(table, 0)) == 70
+
+
+def test_delivered_markers_are_kept_the_configured_time_after_the_newest_delivery(tmp_path: Path) -> None:
+    app, table = _table(tmp_path, "markers")
+    settings = Settings(sent_alerts_ttl_s=14 * DAY)
+    sweeper = TableSweeper(table, delivered_retention(settings), min_scan=100)
+    delivered_at = START.timestamp()
+    with collecting_outbox() as outbox, in_partition_of(_event(app, 3)):
+        for n in range(30):  # one delivery a day
+            table[b"alert-%02d|analysts@example.com" % n] = str(delivered_at + n * DAY).encode()
+        sweeper.observe(3, delivered_at + 29 * DAY)
+        assert sweeper.sweep(3, written=30) == 15  # days 0..14 are more than 14 days before day 29
+    assert sorted(_partition_keys(table, 3))[0] == b"alert-15|analysts@example.com"
+    assert sum(r.value is None for r in outbox) == 15
