@@ -27,6 +27,8 @@ from agents.transport import delivery_guard
 from tables.batched import Outbound
 
 StoredCallback = Callable[[Any], None]
+#: Fewer records than this for one partition go one by one (see send_as_batches).
+MIN_BATCH_RECORDS = 8
 
 
 @dataclass(slots=True)
@@ -41,28 +43,39 @@ class _PartitionBatch:
 async def send_as_batches(producer: AIOKafkaProducer, records: Sequence[Outbound]) -> None:
     """Queue ``records`` on ``producer`` in per-partition batches, keeping each partition's order.
 
+    A partition given fewer than MIN_BATCH_RECORDS goes through ``send`` as before: at low rates the
+    per-record cost is nothing, and those records can still join the producer's open batch for
+    their partition (its linger), so a slow stream does not write more, smaller batches — the
+    embedded broker's fetches slow down with a partition's batch count.
+
     A record's ``on_stored`` is called once per queued batch, with the broker's metadata of the
     newest record in that batch that asked for it (callers want "stored up to here").
     """
-    open_batches: dict[tuple[str, int], _PartitionBatch] = {}
+    by_partition: dict[tuple[str, int], list[Outbound]] = {}
     for record in records:
-        partition = await _partition_of(producer, record)
-        where = (record.topic, partition)
-        batch = open_batches.get(where)
-        if batch is None:
-            batch = open_batches[where] = _PartitionBatch(producer.create_batch())
+        by_partition.setdefault((record.topic, await _partition_of(producer, record)), []).append(record)
+    for where, partition_records in by_partition.items():
+        if len(partition_records) < MIN_BATCH_RECORDS:
+            for record in partition_records:
+                await _send_alone(producer, record, where[1])
+        else:
+            await _send_batches(producer, where, partition_records)
+
+
+async def _send_batches(producer: AIOKafkaProducer, where: tuple[str, int], records: Sequence[Outbound]) -> None:
+    batch = _PartitionBatch(producer.create_batch())
+    for record in records:
         appended = _append(batch.builder, record)
         if appended is None:  # the builder is full: queue it and start another
             await _queue(producer, where, batch)
-            batch = open_batches[where] = _PartitionBatch(producer.create_batch())
+            batch = _PartitionBatch(producer.create_batch())
             appended = _append(batch.builder, record)
         if appended is None:  # larger than a whole batch: the producer's own path says why
-            await _send_alone(producer, record, partition)
+            await _send_alone(producer, record, where[1])
             continue
         if record.on_stored is not None:
             batch.newest[record.on_stored] = appended.offset
-    for where, batch in open_batches.items():
-        await _queue(producer, where, batch)
+    await _queue(producer, where, batch)
 
 
 def _append(builder: BatchBuilder, record: Outbound) -> Any:

@@ -45,7 +45,8 @@ async def read_all(broker: EmbeddedBroker, topic: str, expected: int) -> list[Se
 
 
 async def test_records_keep_their_partition_order_and_report_the_newest_stored_offset(broker: EmbeddedBroker) -> None:
-    await ensure_topics(broker.url, [TopicSpec(TOPIC, PARTITIONS, False, "test")], 3_600_000)
+    specs = [TopicSpec(TOPIC, PARTITIONS, False, "test"), TopicSpec(f"{TOPIC}-few", 1, False, "test")]
+    await ensure_topics(broker.url, specs, 3_600_000)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker.url), max_batch_size=4_096)
     await producer.start()
     stored: list[Any] = []
@@ -56,20 +57,22 @@ async def test_records_keep_their_partition_order_and_report_the_newest_stored_o
     ]
     records += [Outbound(TOPIC, b"state", f"s{n}".encode(), partition=1, on_stored=stored.append) for n in range(50)]
     records.append(Outbound(TOPIC, b"state", None, partition=1, on_stored=stored.append))  # a tombstone, last
+    few: list[Any] = []  # a partition given only a few records: sent one by one, each reported
+    records += [Outbound(f"{TOPIC}-few", b"few", f"f{n}".encode(), partition=0, on_stored=few.append) for n in range(3)]
     try:
         await send_as_batches(producer, records)
         await producer.flush()
     finally:
         await producer.stop()
 
-    seen = await read_all(broker, TOPIC, len(records))
-    assert len(seen) == len(records)
+    seen = await read_all(broker, TOPIC, len(records) - 3)
+    assert len(seen) == len(records) - 3
     for partition in range(PARTITIONS):
         got = [(key, value) for p, _, key, value, _ in sorted(seen) if p == partition]
         sent = [
             (r.key, r.value)
             for r in records
-            if (r.partition if r.partition is not None else keyed_partition(r.key or b"")) == partition
+            if r.topic == TOPIC and (r.partition if r.partition is not None else keyed_partition(r.key or b"")) == partition
         ]
         assert got == sent  # the order given, per partition, the oversized record in its place
     assert {headers["n"] for _, _, key, _, headers in seen if key != b"state"} == {str(n).encode() for n in range(300)}
@@ -78,3 +81,5 @@ async def test_records_keep_their_partition_order_and_report_the_newest_stored_o
     assert stored, "the stored-callback was never called"
     assert stored[-1].offset == max(state_offsets) and stored[-1].partition == 1
     assert len(stored) < 51  # once per batch, not once per record
+    assert [metadata.offset for metadata in few] == [0, 1, 2]
+    assert [value for _, _, _, value, _ in await read_all(broker, f"{TOPIC}-few", 3)] == [b"f0", b"f1", b"f2"]
