@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import random
 import time
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ BLACKLISTED = [f"B{i:04d}" for i in range(50)]
 SUSTAINED_P99_MS = 1_000.0
 #: How long a run waits for its last alerts (a worker that fell behind drains before the next rate).
 DRAIN_S = 60.0
+#: Longest the worker may take to start and send its first alert.
+WARM_UP_S = 300.0
 SEARCH_FROM, SEARCH_UP_TO = 50.0, 3_200.0
 
 
@@ -93,14 +97,24 @@ class LatencyProbe:
             await producer.send(topic, entry.model_dump_json().encode(), key=customer.encode())
         await producer.flush()
         await asyncio.sleep(1.0)  # let the blacklist reach the worker's table
-        warm = Transaction(
-            transaction_id="warm", timestamp=datetime.now(UTC), customer_id=BLACKLISTED[0], amount=10, currency="EUR"
-        )
-        self.sent_at["warm"] = time.perf_counter()
-        await producer.send_and_wait(
-            self.settings.topic_raw_transactions, warm.model_dump_json().encode(), key=b"B0000"
-        )
-        await asyncio.wait_for(self.first_alert.wait(), timeout=120)
+        # The worker reads the blacklist and the transactions side by side, so a first transaction can
+        # be decided before its customer's listing arrives: send one every few seconds until one alerts.
+        raw = self.settings.topic_raw_transactions
+        deadline = time.perf_counter() + WARM_UP_S
+        for n in itertools.count():
+            warm = Transaction(
+                transaction_id=f"warm-{n}",
+                timestamp=datetime.now(UTC),
+                customer_id=BLACKLISTED[0],
+                amount=10,
+                currency="EUR",
+            )
+            await producer.send_and_wait(raw, warm.model_dump_json().encode(), key=BLACKLISTED[0].encode())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.first_alert.wait(), timeout=5)
+                return
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"no alert from the worker within {WARM_UP_S:.0f} s")
 
     async def drained(self, expected: int) -> None:
         deadline = time.perf_counter() + DRAIN_S
