@@ -6,6 +6,7 @@ Start a worker with ``fraudwatch worker`` (or ``faust -A agents.app worker``).
 from __future__ import annotations
 
 import logging
+import socket
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -95,6 +96,13 @@ def tune_consumer(app: FraudwatchApp, settings: Settings) -> None:
     app.bulk_restore = BulkRestoreOptions(fetch_bytes=settings.restore_fetch_bytes) if settings.bulk_restore else None
 
 
+def canonical_url(settings: Settings) -> str:
+    """The URL other workers forward a request to (agents.routing): a worker listening on every
+    interface is reached by its host name (in compose, each replica's own)."""
+    host = socket.gethostname() if settings.web_host in {"0.0.0.0", "::"} else settings.web_host
+    return f"http://{host}:{settings.web_port}"
+
+
 def create_app(settings: Settings) -> FraudwatchApp:
     app = FraudwatchApp(
         settings.app_id,
@@ -108,6 +116,7 @@ def create_app(settings: Settings) -> FraudwatchApp:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        canonical_url=canonical_url(settings),
         web_application_options=web_application_options(settings.api_token, settings.web_host),
         # Faust's /table/ pages dump raw table values (full account numbers, past the masking of the read API).
         web_tables_enabled=False,
@@ -116,8 +125,7 @@ def create_app(settings: Settings) -> FraudwatchApp:
         # first: > 10 s with thousands waiting); unfinished events are uncommitted, so not lost.
         stream_wait_empty=False,
         table_cleanup_interval=timedelta(minutes=5).total_seconds(),
-        # Tables must survive a restart only through compacted changelogs (no time retention).
-        table_standby_replicas=0,
+        table_standby_replicas=settings.table_standby_replicas,
         TableManager=BulkRecoveryTableManager,
         **broker_options(settings),
     )

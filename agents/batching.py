@@ -10,14 +10,12 @@ so offsets are committed only after every effect is stored: at least once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
-from typing import Any, cast
+from typing import cast
 
 import faust
 from faust.streams import _current_event
@@ -25,7 +23,7 @@ from faust.streams import _current_event
 from agents.app import app
 from agents.dead_letter import handle_guarded
 from agents.prometheus import event_processing_seconds
-from agents.transport import delivery_guard
+from agents.record_batches import send_as_batches
 from tables.batched import Outbound, collecting_outbox
 
 logger = logging.getLogger(__name__)
@@ -97,17 +95,8 @@ async def produce(records: Sequence[Outbound]) -> None:
     a broker round trip per batch); Faust flushes the producer before committing offsets, and
     the consumer refuses to commit after a failed delivery (agents.transport.DeliveryGuard).
     """
-    producer = app.producer
-    for record in records:
-        stored = await producer.send(record.topic, record.key, record.value, record.partition, None, record.headers)
-        cast(asyncio.Future[Any], stored).add_done_callback(partial(_on_stored, record))
-
-
-def _on_stored(record: Outbound, stored: asyncio.Future[Any]) -> None:
-    if stored.cancelled() or stored.exception() is not None:
-        delivery_guard.record_failure(stored.exception() or asyncio.CancelledError())
-    elif record.on_stored is not None:
-        record.on_stored(stored.result())
+    # Faust's Producer.send only forwards to aiokafka's, one record at a time.
+    await send_as_batches(app.producer._ensure_producer(), records)  # type: ignore[attr-defined]
 
 
 async def _handle_alone(handle_batch: BatchHandler, event: Event, stage: str) -> None:

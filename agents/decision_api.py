@@ -21,7 +21,7 @@ from agents.audit import ACTOR, audit_decision
 from agents.broadcast import followed
 from agents.decide import decide
 from agents.metrics import worker_metrics
-from agents.routing import forward, owner_elsewhere, was_routed
+from agents.routing import answer_from_owner
 from agents.tables import customer_behaviour
 from agents.validate import limits
 from agents.views import JsonView
@@ -50,9 +50,10 @@ class ScoreView(JsonView):
                 status=422,
             )
         customer_key = result.customer_id.encode()
-        owner = None if was_routed(request) else owner_elsewhere(customer_behaviour, customer_key)
-        if owner is not None:
-            return await forward(self, request, owner, body)
+        if (
+            owners_answer := await answer_from_owner(self, request, customer_behaviour, customer_key, body)
+        ) is not None:
+            return owners_answer
         await followed.ready()
         decided = decide(result, with_shadow=False)
         verdict = decided.verdict

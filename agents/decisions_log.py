@@ -5,7 +5,9 @@ delta per terminal and merchant on the one-partition activity topic, instead of 
 transaction. The batch's table writes (their changelog records) and deltas go out together when it
 is done (agents.batching); offsets commit after they are stored, so a crash replays the batch and
 loses nothing; the offset counted up to, kept per partition in the table,
-keeps a replayed batch from being counted twice.
+keeps a replayed batch from being counted twice. Each batch also sweeps a slice of each of its
+partitions for decisions older than the chargeback horizon (agents.retention): their tombstones go
+out with the batch.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ from agents.app import app
 from agents.batching import process_in_batches
 from agents.dead_letter import handle_guarded
 from agents.metrics import worker_metrics
+from agents.retention import TableSweeper
 from agents.tables import decisions
 from config import get_settings
 from detection.decisions import DecisionRecord, activity_deltas
 from detection.metrics import DECISIONS_LOGGED
 from tables.batched import Outbound, send_with_batch
+from tables.decisions import decisions_retention
 
 settings = get_settings()
 STAGE = "decisions"
+expired_decisions = TableSweeper(decisions, decisions_retention(settings), settings.table_sweep_batch)
 
 
 #: Per partition, in the decisions table: the highest decisions-topic offset already counted into
@@ -46,7 +51,7 @@ async def log_decisions(stream: faust.StreamT[bytes]) -> None:
 
 
 async def log_batch(batch: Sequence[faust.EventT[bytes]]) -> None:
-    """The batch's table writes (changelog records) and activity deltas go out with it (agents.batching)."""
+    """The batch's table writes (changelog records), tombstones and activity deltas go out with it (agents.batching)."""
     fresh: list[DecisionRecord] = []
     for partition, events in _by_partition(batch).items():
         as_current(events[0])
@@ -54,8 +59,11 @@ async def log_batch(batch: Sequence[faust.EventT[bytes]]) -> None:
         for event in events:
             as_current(event)
             record = await _log_guarded(event)
-            if record is not None and event.message.offset > counted:
-                fresh.append(record)
+            if record is not None:
+                expired_decisions.observe(partition, record.ts)
+                if event.message.offset > counted:
+                    fresh.append(record)
+        expired_decisions.sweep(partition, written=len(events))
     worker_metrics.incr(DECISIONS_LOGGED, len(fresh))
     activity_topic = topics.entity_activity.get_topic_name()
     for delta in activity_deltas(fresh):

@@ -11,13 +11,14 @@ from faust.types import TableT
 
 from agents import topics
 from agents.app import app
+from agents.retention import TableSweeper
 from agents.sinks.email import EmailSink
 from agents.sinks.protocol import Sink
 from agents.sinks.runner import Backoff, SinkAgent
 from agents.sinks.webhook import WebhookSink
 from agents.tables import sent_alerts
 from config import get_settings
-from tables.notifications import delivered_table
+from tables.notifications import delivered_retention, delivered_table
 
 settings = get_settings()
 
@@ -38,6 +39,7 @@ def registered_sink(
         retry_topic=retry_topic,
         dead_letter_topic=topics.notify_dead_letter,
         delivered=delivered,
+        expired_markers=TableSweeper(delivered, delivered_retention(settings), settings.table_sweep_batch),
         backoff=backoff,
         digest_interval_s=settings.mail_digest_interval_s,
         agent_name=agent_name,

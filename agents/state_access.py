@@ -10,13 +10,14 @@ from detection import reference
 from detection.metrics import Family, counter
 from detection.reference import CustomerReference, MerchantRisk
 from detection.state import CustomerState, decode_state
+from tables.batched import stored_value
 
 logger = logging.getLogger(__name__)
 
 
 def load_state(customer_key: bytes, now: float, ttl_s: float) -> CustomerState:
     """The customer's state, or a fresh one when none is kept or it has been idle past its TTL."""
-    raw = customer_behaviour.get(customer_key)
+    raw = stored_value(customer_behaviour, customer_key)
     if raw is None:
         return CustomerState()
     state, change = decode_state(raw)
@@ -38,7 +39,7 @@ def save_state(customer_key: bytes, state: CustomerState) -> None:
 
 
 def load_reference(customer_key: bytes) -> CustomerReference | None:
-    raw = customer_reference.get(customer_key)
+    raw = stored_value(customer_reference, customer_key)
     return CustomerReference.model_validate_json(raw) if raw is not None else None
 
 
@@ -47,7 +48,7 @@ def save_reference(customer_key: bytes, reference: CustomerReference) -> None:
 
 
 def load_merchant_risk(entity: str) -> MerchantRisk | None:
-    raw = merchant_risk.get(entity.encode())
+    raw = stored_value(merchant_risk, entity.encode())
     return MerchantRisk.model_validate_json(raw) if raw is not None else None
 
 

@@ -1,7 +1,8 @@
 """Read API on the worker's web server (JSON; docs/api.md).
 
-A worker answers for the customers whose partitions it holds; for others it answers 404 with
-``"reason": "not on this worker"``. With one worker (the default) that is everyone.
+Any worker answers for any customer: a request for a customer whose partition another worker
+holds is forwarded to that worker once (agents.routing). A 404 says the customer is unknown (or,
+during a rebalance, not yet on the worker that owns it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from faust.web import Request, Response, View
 from agents.app import app
 from agents.detect import recent_alerts
 from agents.models import live_models
+from agents.routing import answer_from_owner
 from agents.state_access import load_merchant_risk, load_reference
 from agents.tables import customer_behaviour
 from detection.alert import mask
@@ -62,11 +64,22 @@ class JsonView(View):
         return self.json({"error": message}, status=400)
 
 
-@app.page("/api/customers/{customer_id}")
-class CustomerProfileView(JsonView):
-    """A customer's profile, reference data and a summary of current behaviour."""
+class CustomerView(JsonView):
+    """A view of one customer's tables, answered by the worker that holds the customer's partition."""
 
     async def get(self, request: Request, customer_id: str) -> Response:
+        owners_answer = await answer_from_owner(self, request, customer_behaviour, customer_id.encode())
+        return owners_answer if owners_answer is not None else await self.answer(request, customer_id)
+
+    async def answer(self, request: Request, customer_id: str) -> Response:
+        raise NotImplementedError
+
+
+@app.page("/api/customers/{customer_id}")
+class CustomerProfileView(CustomerView):
+    """A customer's profile, reference data and a summary of current behaviour."""
+
+    async def answer(self, request: Request, customer_id: str) -> Response:
         state = _customer_state(customer_id)
         reference = load_reference(customer_id.encode())
         if state is None and reference is None:
@@ -93,10 +106,10 @@ class CustomerProfileView(JsonView):
 
 
 @app.page("/api/customers/{customer_id}/transactions")
-class CustomerTransactionsView(JsonView):
+class CustomerTransactionsView(CustomerView):
     """Transactions recently seen for a customer, newest first, with the score each got."""
 
-    async def get(self, request: Request, customer_id: str) -> Response:
+    async def answer(self, request: Request, customer_id: str) -> Response:
         state = _customer_state(customer_id)
         if state is None:
             return self.not_found(f"customer {customer_id}")
@@ -108,10 +121,10 @@ class CustomerTransactionsView(JsonView):
 
 
 @app.page("/api/customers/{customer_id}/reference")
-class CustomerReferenceView(JsonView):
+class CustomerReferenceView(CustomerView):
     """Blacklist entry, credit score, fraud reports and confirmed frauds of a customer."""
 
-    async def get(self, request: Request, customer_id: str) -> Response:
+    async def answer(self, request: Request, customer_id: str) -> Response:
         reference = load_reference(customer_id.encode())
         if reference is None:
             return self.not_found(f"reference data for {customer_id}")

@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.types import TP
 
+from agents.transport import true_end_offsets
 from config.broker import bootstrap_servers
 from config.settings import Settings
 from config.topics import topic_specs
@@ -84,13 +86,20 @@ def broker_and_worker(extra_env: dict[str, str] | None = None) -> Iterator[tuple
 
 
 async def records_in(consumer: AIOKafkaConsumer, topic: str) -> int:
-    """Records written to ``topic`` so far (the sum of its partitions' end offsets)."""
+    """Records written to ``topic`` so far (the sum of its partitions' end offsets).
+
+    The ends are read as the worker reads them (agents.transport): Tansu reports the last batch's
+    base offset + 1, which counts short by all but one record of each partition's last batch, so a
+    wait for an exact count of batched records never ended.
+    """
     partitions = consumer.partitions_for_topic(topic) or set()
     if not partitions:
         await consumer._client.force_metadata_update()
         partitions = consumer.partitions_for_topic(topic) or set()
     ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
-    return sum(ends.values())
+    reported: dict[TP, int | None] = {TP(tp.topic, tp.partition): end for tp, end in ends.items()}
+    corrected = await true_end_offsets(consumer._client._bootstrap_servers, reported)
+    return sum(end or 0 for end in corrected.values())
 
 
 async def decided_so_far(consumer: AIOKafkaConsumer, settings: Settings) -> int:

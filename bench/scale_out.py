@@ -7,12 +7,17 @@ audit record per decision). The rate is counted from the first decision, so star
 rebalance are printed apart. With two or more workers, one is then stopped (SIGTERM) and
 ``--after`` more transactions of every customer are sent: the time until all of them are decided is
 the time until the stopped worker's customers are served again, their state restored from the
-changelogs by the workers that took the partitions over.
+changelogs by the workers that took the partitions over (or kept warm by standby replicas,
+``--standby 1``). Then every remaining worker is asked through its read API for ``--sample``
+customers (any worker answers for any customer: agents.routing forwards to the owner): "routed"
+counts answers that came back, "state" those whose transaction count includes every transaction
+of the customer, before and after the handover.
 
 On this machine every worker shares two cores with the broker and the others, so the per-worker
 rate shows the cost of co-ordination rather than the gain of more machines (README, "Scale out").
 
     .venv/bin/python -m bench.scale_out [--workers 1,2,3] [--backlog 20000] [--customers 2000] [--after 2000]
+        [--standby 0|1] [--sample 40]
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import REPO, decided_so_far, embedded_system
@@ -46,6 +53,9 @@ class ScaleRow:
     first_decision_s: float  # from the workers' start: start-up and the first rebalance
     rate: float  # decisions per second from the first decision to the last
     handover_s: float | None  # one worker stopped → every customer's new transaction decided
+    asked: int  # read API requests: sampled customers x remaining workers
+    routed: int  # of them answered (200) by whichever worker was asked
+    state_whole: int  # of them with every transaction of the customer counted
 
 
 def transactions(count: int, customers: int, rng: random.Random, prefix: str) -> list[Transaction]:
@@ -74,23 +84,56 @@ async def produce(broker: EmbeddedBroker, settings: Settings, batch: list[Transa
         await producer.flush()
 
 
-def start_workers(env: dict[str, str], base: Path, count: int) -> list[subprocess.Popen[bytes]]:
+@dataclass(frozen=True)
+class Worker:
+    process: subprocess.Popen[bytes]
+    web_port: int
+
+
+def start_workers(env: dict[str, str], base: Path, count: int, loglevel: str = "warn") -> list[Worker]:
     workers = []
     for n in range(count):
         data_dir = base / f"worker-{n}"
         data_dir.mkdir(parents=True, exist_ok=True)
-        worker_env = {**env, "FRAUDWATCH_DATA_DIR": str(data_dir), "FRAUDWATCH_WEB_PORT": str(free_port())}
+        port = free_port()
+        worker_env = {**env, "FRAUDWATCH_DATA_DIR": str(data_dir), "FRAUDWATCH_WEB_PORT": str(port)}
         log = (base / f"worker-{n}.log").open("ab")
-        workers.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "warn"],
-                cwd=REPO,
-                env=worker_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", loglevel],
+            cwd=REPO,
+            env=worker_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
+        workers.append(Worker(process, port))
     return workers
+
+
+def _sent_to(customer: int, count: int, customers: int) -> int:
+    """Transactions among ``count`` that went to customer number ``customer`` (n % customers)."""
+    return count // customers + (customer < count % customers)
+
+
+async def ask_every_worker(workers: list[Worker], customers: list[str], expected_seen: int) -> tuple[int, int, int]:
+    """(asked, answered 200, counting ``expected_seen`` transactions) over every worker and customer."""
+    asked = routed = whole = 0
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        for worker in workers:
+            for customer in customers:
+                asked += 1
+                url = f"http://127.0.0.1:{worker.web_port}/api/customers/{customer}"
+                async with session.get(url) as answer:
+                    if answer.status != 200:
+                        continue
+                    routed += 1
+                    behaviour = (await answer.json()).get("behaviour") or {}
+                    seen = behaviour.get("transactions_seen")
+                    whole += seen == expected_seen
+                    if seen != expected_seen:
+                        print(
+                            f"  {customer} via :{worker.web_port}: {seen} seen, {expected_seen} sent", file=sys.stderr
+                        )
+    return asked, routed, whole
 
 
 async def until_decided(consumer: AIOKafkaConsumer, settings: Settings, count: int, timeout_s: float) -> float:
@@ -110,7 +153,8 @@ async def measure(
     await produce(broker, settings, transactions(args.backlog, args.customers, rng, "B"))
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker.url), group_id=None)
     await consumer.start()
-    processes = start_workers(env, settings.data_dir, workers)
+    started = start_workers(env, settings.data_dir, workers, args.loglevel)
+    processes = [worker.process for worker in started]
     try:
         first_decision_s = await until_decided(consumer, settings, 1, args.timeout)
         first_at = time.perf_counter()
@@ -125,7 +169,16 @@ async def measure(
             await produce(broker, settings, transactions(args.after, args.customers, rng, "H"))
             await until_decided(consumer, settings, args.backlog + args.after, args.timeout)
             handover_s = time.perf_counter() - stopping
-        return ScaleRow(workers, args.backlog, first_decision_s, rate, handover_s)
+            started = started[:-1]
+        sample = range(0, args.customers, max(1, args.customers // args.sample))
+        asked = routed = whole = 0
+        for number in sample:  # transaction n is customer n % customers's
+            seen = _sent_to(number, args.backlog, args.customers) + (
+                _sent_to(number, args.after, args.customers) if workers > 1 else 0
+            )
+            answers = await ask_every_worker(started, [f"C{number:06d}"], seen)
+            asked, routed, whole = asked + answers[0], routed + answers[1], whole + answers[2]
+        return ScaleRow(workers, args.backlog, first_decision_s, rate, handover_s, asked, routed, whole)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -136,6 +189,9 @@ async def measure(
             except subprocess.TimeoutExpired:
                 process.kill()
         await consumer.stop()
+        if args.logs:  # the data dir goes with the broker
+            for n, log in enumerate(sorted(settings.data_dir.glob("worker-*.log"))):
+                shutil.copy(log, Path(args.logs) / f"{workers}-workers-{n}.log")
 
 
 def main() -> None:
@@ -145,30 +201,33 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--after", type=int, default=2_000, help="transactions sent after one worker stops")
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--logs", help="copy the workers' logs into this directory")
+    parser.add_argument("--loglevel", default="warn", help="the workers' (info shows each bulk restore)")
+    parser.add_argument("--sample", type=int, default=40, help="customers asked of every worker at the end")
+    parser.add_argument("--standby", type=int, default=0, help="FRAUDWATCH_TABLE_STANDBY_REPLICAS of every worker")
     args = parser.parse_args()
-    rows = []
-    partitions = 0
-    for workers in (int(w) for w in args.workers.split(",")):
-        with embedded_system() as (broker, settings, env):
-            rows.append(asyncio.run(measure(broker, settings, env, workers, args)))
-            partitions = settings.partitions
-        print(f"  {workers} worker(s) done", file=sys.stderr, flush=True)
+    print(f"{os.cpu_count()} cores; {args.backlog} transactions waiting, {args.customers} customers")
+    print(f"standby replicas: {args.standby}")
     print(
-        f"{os.cpu_count()} cores; {args.backlog} transactions waiting, "
-        f"{args.customers} customers, {partitions} partitions"
+        f"{'workers':>7} {'first decision s':>16} {'decided/s':>10} {'per worker':>10} {'vs one':>7} "
+        f"{'handover s':>10} {'routed':>9} {'state':>9}",
+        flush=True,
     )
-    print(
-        f"{'workers':>7} {'first decision s':>16} {'decided/s':>10} {'per worker':>10} {'vs one':>7} {'handover s':>10}"
-    )
-    one = rows[0].rate if rows and rows[0].workers == 1 else None
-    for row in rows:
+    one: float | None = None
+    for workers in (int(w) for w in args.workers.split(",")):  # each row as it is measured: a later one may time out
+        with embedded_system({"FRAUDWATCH_TABLE_STANDBY_REPLICAS": str(args.standby)}) as (broker, settings, env):
+            row = asyncio.run(measure(broker, settings, env, workers, args))
+        one = row.rate if workers == 1 else one
         ratio = f"{row.rate / one:.2f}x" if one else "-"
         handover = f"{row.handover_s:.1f}" if row.handover_s is not None else "-"
         print(
             f"{row.workers:>7} {row.first_decision_s:>16.1f} {row.rate:>10.0f} {row.rate / row.workers:>10.0f} "
-            f"{ratio:>7} {handover:>10}"
+            f"{ratio:>7} {handover:>10} {row.routed:>4}/{row.asked:<4} {row.state_whole:>4}/{row.asked:<4}",
+            flush=True,
         )
-    print(f"handover: one worker stopped (SIGTERM), then {args.after} transactions of every customer decided")
+    print(f"{settings.partitions} partitions; handover: one worker stopped (SIGTERM), then {args.after} transactions")
+    print("of every customer decided. routed: read API answers from every remaining worker for sampled customers;")
+    print("state: of them, every transaction of the customer counted (the stopped worker's restored by another)")
 
 
 if __name__ == "__main__":

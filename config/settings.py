@@ -131,6 +131,17 @@ class Settings(BaseSettings):
     restore_fetch_bytes: int = Field(
         4 * 1024 * 1024, gt=0, description="Most bytes per changelog partition and fetch of the bulk restore."
     )
+    table_standby_replicas: int = Field(
+        0,
+        ge=0,
+        description="Faust's standby replicas: other workers follow each table partition's changelog, so a "
+        "handover finds the state already local.",
+    )
+    table_sweep_batch: int = Field(
+        200,
+        ge=1,
+        description="Entries a table's retention sweep looks at per batch and partition (tables.retention).",
+    )
 
     # --- topics -----------------------------------------------------------------------------
     topic_raw_transactions: str = "transactions.raw"

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from detection.engine import Decision
+from detection.ids import stable_id
 from detection.models import Contract, Reason, Severity, Transaction
 from detection.reference import CustomerReference
 
@@ -64,7 +65,7 @@ class Alert(Contract):
 
 
 def alert_id_for(transaction_id: str, rules_version: str) -> str:
-    return str(uuid.uuid5(ALERT_ID_NAMESPACE, f"{transaction_id}|{rules_version}"))
+    return stable_id(ALERT_ID_NAMESPACE, f"{transaction_id}|{rules_version}")
 
 
 def mask(number: str | None, visible: int = 4) -> str | None:

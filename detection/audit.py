@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field
 
 from detection.decision_bands import Action
+from detection.ids import stable_id
 from detection.models import Contract, NonEmpty, Reason, Transaction
 from detection.verdict import Listed, Verdict
 
@@ -61,7 +62,7 @@ class AuditRecord(Contract):
 
 
 def audit_id_for(kind: str, subject: str, action: str, version: str) -> str:
-    return str(uuid.uuid5(AUDIT_ID_NAMESPACE, f"{kind}|{subject}|{action}|{version}"))
+    return stable_id(AUDIT_ID_NAMESPACE, f"{kind}|{subject}|{action}|{version}")
 
 
 def change_record(

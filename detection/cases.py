@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from detection.alert import Alert
+from detection.ids import stable_id
 from detection.models import Contract, Feedback, NonEmpty
 
 CaseStatus = Literal["open", "investigating", "closed_fraud", "closed_not_fraud"]
@@ -101,7 +102,7 @@ def open_or_join(open_case: Case | None, alert: Alert) -> tuple[Case, bool]:
             return open_case, False
         alerts = [*open_case.alerts, case_alert(alert)][-MAX_ALERTS_PER_CASE:]
         return open_case.model_copy(update={"alerts": alerts, "updated_at": alert.detected_at}), True
-    case_id = str(uuid.uuid5(CASE_ID_NAMESPACE, f"{alert.customer.customer_id}|{alert.alert_id}"))
+    case_id = stable_id(CASE_ID_NAMESPACE, f"{alert.customer.customer_id}|{alert.alert_id}")
     case = Case(
         case_id=case_id,
         customer_id=alert.customer.customer_id,

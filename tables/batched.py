@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-from faust.types import TP, AppT
+from faust.types import TP, AppT, TableT
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,19 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
 
     def _stored(self, metadata: Any) -> None:
         self.data.set_persisted_offset(TP(metadata.topic, metadata.partition), metadata.offset)
+
+
+def stored_value(table: TableT[bytes, bytes], key: bytes) -> bytes | None:
+    """The value stored under ``key``, or None, in one store read.
+
+    ``table.get(key)`` reads the store twice for a key that is there (Faust's Table defines
+    ``__missing__``, so its ``__getitem__`` asks ``key in data`` before ``data[key]``); the worker
+    reads every customer's state and reference and every merchant's and terminal's risk per batch.
+    """
+    try:
+        return table.data[key]
+    except KeyError:
+        return None
 
 
 def batched_table(app: AppT, name: str, **options: Any) -> BatchedChangelogTable:

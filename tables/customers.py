@@ -6,9 +6,10 @@
 - alerted_transactions: transaction_id -> alert_id of alerts published, so feedback can tell a
   caught fraud from a missed one. Written only for alerts (a few percent of transactions).
 
-Expiry: RocksDB's TTL drops values not written for ``state_ttl_s`` (Faust's own window expiry
-stops after a rebalance with RocksDB, faust-streaming #385); the detect agent also treats a
-state idle for longer as new, so a restored old value never counts.
+Expiry: the detect agent treats a state idle for longer than ``state_ttl_s`` as new, so a
+restored old value never counts. RocksDB's TTL (the ``ttl_s`` given here) applies only with
+TABLE_ROCKSDB_TTL, off by default (tables.options says why); the tables that must forget are
+swept instead (tables.retention: decisions, delivered-alert markers).
 """
 
 from __future__ import annotations

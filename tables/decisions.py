@@ -2,8 +2,9 @@
 
 Written by the decisions-log agent from the customer-keyed decisions topic, so a key's value sits
 in the partition of its customer: the feedback agent, reading the co-partitioned feedback topic,
-finds a transaction named by a chargeback months later with a local lookup. RocksDB's TTL drops
-entries after the chargeback horizon (FRAUDWATCH_CHARGEBACK_HORIZON_DAYS, default 120).
+finds a transaction named by a chargeback months later with a local lookup. Entries are kept for
+the chargeback horizon (FRAUDWATCH_CHARGEBACK_HORIZON_DAYS, default 120) of event time: the
+decisions log sweeps older ones out (``decisions_retention``; tables.retention says how).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from faust.types import AppT, TableT
 
 from config import Settings
 from tables.customers import customer_keyed_table
+from tables.retention import Retention, decision_time
 
 
 def decisions_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
@@ -23,3 +25,8 @@ def decisions_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
         "transaction_id -> DecisionRecord JSON without the vector, for the chargeback horizon.",
         ttl_s=settings.chargeback_horizon_days * 86_400,
     )
+
+
+def decisions_retention(settings: Settings) -> Retention:
+    """A decision is kept until the partition has seen transactions a chargeback horizon newer."""
+    return Retention(settings.chargeback_horizon_days * 86_400, decision_time)

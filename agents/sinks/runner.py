@@ -5,7 +5,8 @@
 - Temporary failures are retried with exponential backoff and full jitter (tenacity) for as long as
   it takes; only this agent waits, the rest of the worker goes on.
 - A de-duplication table remembers '<alert_id>|<target>' and is flushed to its changelog before the
-  ack, so a restart or replay does not deliver twice.
+  ack, so a restart or replay does not deliver twice. Each alert handled sweeps a slice of its
+  partition for markers past their retention (agents.retention).
 - Alerts the sink defers go into a per-target digest; their events stay unacknowledged until it is
   delivered.
 - When the worker stops or rebalances, Faust waits for every started event to be acknowledged
@@ -31,6 +32,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_ra
 from agents.dead_letter import dead_letter_for, error_of
 from agents.fatal import storage_failure
 from agents.metrics import worker_metrics
+from agents.retention import TableSweeper
 from agents.sinks.protocol import PermanentDeliveryError, Sink, TemporaryDeliveryError
 from detection.alert import Alert
 from detection.metrics import SinkEvent, sink_counter
@@ -77,6 +79,7 @@ class SinkAgent:
         retry_topic: faust.TopicT,
         dead_letter_topic: faust.TopicT,
         delivered: TableT[bytes, bytes],
+        expired_markers: TableSweeper | None = None,
         backoff: Backoff,
         digest_interval_s: float,
         agent_name: str | None = None,
@@ -84,6 +87,7 @@ class SinkAgent:
         self.app, self.sink = app, sink
         self.channel, self.retry_topic, self.dead_letter_topic = channel, retry_topic, dead_letter_topic
         self.delivered = delivered
+        self.expired_markers = expired_markers
         self.backoff = backoff
         self.digest_interval_s = digest_interval_s
         self.stage = f"notify.{sink.name}"
@@ -142,8 +146,13 @@ class SinkAgent:
 
     async def _deliver_one(self, event: faust.EventT[bytes]) -> bool:
         """Deliver one alert; True when its event can be acknowledged now."""
-        for key in self.pending_marks.pop(event.message.partition, []):
+        partition = event.message.partition
+        marks = self.pending_marks.pop(partition, [])
+        for key in marks:
             self.delivered[key] = str(time.time()).encode()
+        if self.expired_markers is not None:  # the sink's clock: the newest delivery handled on the partition
+            self.expired_markers.observe(partition, time.time())
+            self.expired_markers.sweep(partition, written=len(marks) + 1)
         try:
             alert = Alert.model_validate_json(event.value)
         except ValidationError as exc:

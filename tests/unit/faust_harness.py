@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from agents.app import app
+from tables.batched import Outbound
 
 
 @dataclass
@@ -56,15 +57,25 @@ class TopicCapture:
         async def producer_send(
             self: Any, topic: str, key: bytes | None, value: bytes, partition: int | None, _: Any, headers: Any
         ) -> asyncio.Future[StoredAt]:
-            # Batched agents hand their records straight to the producer (agents.batching.produce).
-            capture.sent[topic].append(SentRecord(key, value, dict(headers or {})))
             stored: asyncio.Future[StoredAt] = asyncio.get_running_loop().create_future()
-            stored.set_result(StoredAt(topic, partition or 0, len(capture.sent[topic]) - 1))
+            stored.set_result(capture.record(topic, key, value, partition, headers))
             return stored
+
+        async def produce(records: Sequence[Outbound]) -> None:
+            # Batched agents hand a batch's records to the producer together (agents.batching.produce).
+            for record in records:
+                stored = capture.record(record.topic, record.key, record.value, record.partition, record.headers)
+                if record.on_stored is not None:
+                    record.on_stored(stored)
 
         monkeypatch.setattr(Topic, "send", send)
         monkeypatch.setattr(Topic, "send_soon", send_soon)
         monkeypatch.setattr(type(app.producer), "send", producer_send)
+        monkeypatch.setattr("agents.batching.produce", produce)
+
+    def record(self, topic: str, key: bytes | None, value: Any, partition: int | None, headers: Any) -> StoredAt:
+        self.sent[topic].append(SentRecord(key, value, dict(headers or {})))
+        return StoredAt(topic, partition or 0, len(self.sent[topic]) - 1)
 
 
 @contextmanager

@@ -5,13 +5,14 @@ from typing import cast
 
 import faust
 import pytest
+from aiokafka.structs import RecordMetadata, TopicPartition
 from faust.transport.consumer import Consumer
 from faust.types import TP
 
 from agents.app import app
-from agents.batching import _on_stored, withhold_acks
+from agents.batching import withhold_acks
+from agents.record_batches import _on_batch_stored
 from agents.transport import DeliveryGuard, UndeliveredRecordsError, delivery_guard
-from tables.batched import Outbound
 
 
 def test_a_failed_delivery_blocks_every_later_commit() -> None:
@@ -22,22 +23,25 @@ def test_a_failed_delivery_blocks_every_later_commit() -> None:
         guard.check()
 
 
-async def test_a_stored_record_reports_its_offset_and_a_failed_one_trips_the_guard(
+async def test_a_stored_batch_reports_each_callbacks_newest_offset_and_a_failed_one_trips_the_guard(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     guard = DeliveryGuard()
-    monkeypatch.setattr("agents.batching.delivery_guard", guard)
+    monkeypatch.setattr("agents.record_batches.delivery_guard", guard)
     stored_at: list[int] = []
-    record = Outbound("t", b"k", b"v", on_stored=lambda metadata: stored_at.append(metadata))
 
-    ok: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    ok.set_result(42)
-    _on_stored(record, ok)
+    def remember(metadata: RecordMetadata) -> None:
+        stored_at.append(metadata.offset)
+
+    tp = TopicPartition("t", 0)
+    ok: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+    ok.set_result(RecordMetadata("t", 0, tp, 40, -1, 0, None))  # the batch's base offset
+    _on_batch_stored({remember: 2}, ok)  # the newest record asking for it is the batch's third
     assert stored_at == [42] and guard.failure is None
 
-    failed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    failed: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
     failed.set_exception(ConnectionError("refused"))
-    _on_stored(record, failed)
+    _on_batch_stored({remember: 0}, failed)
     assert stored_at == [42] and isinstance(guard.failure, ConnectionError)
     assert delivery_guard.failure is None  # the worker's own guard was not touched
 
