@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     producer_max_batch_bytes: int = Field(
         16_384, ge=1, description="Faust producer batch size; 1 = one record per batch (embedded profile)."
     )
+    generator_linger_ms: int = Field(
+        5,
+        ge=0,
+        description="How long the live generator's producer gathers records into one batch per partition "
+        "(embedded profile: 500 ms, since every fetch there costs in proportion to a partition's batch count).",
+    )
     recovery_consistency_check: bool = Field(True, description="Faust's table recovery offset check.")
     probe_end_offsets: bool = Field(
         False,
@@ -287,6 +293,12 @@ class Settings(BaseSettings):
           would stop early (state lost after a wiped restart): the worker reads the last batch
           to find the true end (agents.transport). Writing one record per batch instead made
           the broker stall on partitions of more than ~12 000 batches;
+        - its memory storage keeps every batch forever (no retention, no compaction, DeleteRecords
+          unimplemented) and every fetch lists all of a partition's batches, giving up with an empty
+          answer when that takes longer than the fetch's max wait (about 1 µs per batch: a 20 ms fetch
+          stops answering between 10 000 and 20 000 batches, bench/RESULTS.md session 7), so the live
+          generator gathers each partition's records for 500 ms into one batch (unless
+          GENERATOR_LINGER_MS is set), and the worker's output follows its input's batches;
         - it holds every fetch open for the whole max wait, so lower it; but not to a few
           milliseconds: each fetch names every partition the worker reads (about forty), and at
           5 ms an idle worker spent 35 % of a core and the broker 40 % on empty fetches. 20 ms
@@ -304,12 +316,17 @@ class Settings(BaseSettings):
                 "consumer_fetch_max_wait_ms": self.consumer_fetch_max_wait_ms
                 if "consumer_fetch_max_wait_ms" in self.model_fields_set
                 else EMBEDDED_FETCH_MAX_WAIT_MS,
+                "generator_linger_ms": self.generator_linger_ms
+                if "generator_linger_ms" in self.model_fields_set
+                else EMBEDDED_GENERATOR_LINGER_MS,
             }
         )
 
 
 #: The embedded profile's fetch wait (see Settings.embedded_profile).
 EMBEDDED_FETCH_MAX_WAIT_MS = 20
+#: The embedded profile's generator linger: fewer, larger batches (see Settings.embedded_profile).
+EMBEDDED_GENERATOR_LINGER_MS = 500
 
 
 @lru_cache(maxsize=1)

@@ -39,7 +39,9 @@ async def produce_live(
     generator = TransactionGenerator(world, seed, now, rate, fraud_rate)
     rng = random.Random(seed + 2)
     sent = 0
-    async with kafka_producer(broker_url) as producer:
+    # Records wait up to the linger for others to the same partition (settings.generator_linger_ms),
+    # so a partition's records go out in batches as a gateway's producer would send them.
+    async with kafka_producer(broker_url, linger_ms=settings.generator_linger_ms) as producer:
         counts = await publish_reference_data(producer, settings, world.reference)
         logger.info("reference data sent: %s", counts)
         started_wall, started_event = time.monotonic(), now
@@ -47,8 +49,7 @@ async def produce_live(
         for transaction in itertools.islice(generator, count or None):
             ahead = (transaction.timestamp - started_event).total_seconds() - (time.monotonic() - started_wall)
             if ahead > 0:
-                await producer.flush()
-                await asyncio.sleep(ahead)
+                await asyncio.sleep(ahead)  # the producer sends what waits once its linger is up
             if rng.random() < invalid_rate:
                 value = corrupt(transaction, rng.choice(CORRUPTIONS))
             else:

@@ -15,11 +15,11 @@ from producers.world import ReferenceData
 
 
 @asynccontextmanager
-async def kafka_producer(broker_url: str) -> AsyncIterator[AIOKafkaProducer]:
+async def kafka_producer(broker_url: str, linger_ms: int = 2) -> AsyncIterator[AIOKafkaProducer]:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers(broker_url),
         acks="all",
-        linger_ms=2,
+        linger_ms=linger_ms,
         enable_idempotence=False,  # Tansu has no idempotent-producer support; ids make records idempotent
     )
     await producer.start()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.settings import EMBEDDED_FETCH_MAX_WAIT_MS, Settings
+from config.settings import EMBEDDED_FETCH_MAX_WAIT_MS, EMBEDDED_GENERATOR_LINGER_MS, Settings
 from config.topics import topic_specs
 
 
@@ -22,6 +22,16 @@ def test_the_embedded_fetch_wait_is_short_unless_set(monkeypatch: pytest.MonkeyP
     assert Settings().embedded_profile().consumer_fetch_max_wait_ms == EMBEDDED_FETCH_MAX_WAIT_MS
     monkeypatch.setenv("FRAUDWATCH_CONSUMER_FETCH_MAX_WAIT_MS", "7")
     assert Settings().embedded_profile().consumer_fetch_max_wait_ms == 7
+
+
+def test_the_embedded_generator_batches_unless_its_linger_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every fetch on the embedded broker lists all of a partition's batches: the generator gathers
+    # records into fewer, larger batches there, and keeps Kafka's short linger elsewhere.
+    monkeypatch.delenv("FRAUDWATCH_BROKER", raising=False)
+    assert Settings().generator_linger_ms < 50
+    assert Settings().embedded_profile().generator_linger_ms == EMBEDDED_GENERATOR_LINGER_MS
+    monkeypatch.setenv("FRAUDWATCH_GENERATOR_LINGER_MS", "125")
+    assert Settings().embedded_profile().generator_linger_ms == 125
 
 
 def test_environment_overrides_are_typed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,126 @@
+"""What a fetch costs the embedded broker as a partition grows: by its batch count, or by its bytes?
+
+Tansu's memory storage keeps each produce batch as one object and lists every object of a
+partition whenever a fetch asks for an offset below its end, and stops listing at the fetch's
+deadline (its max wait). This grows three one-partition topics side by side on one embedded broker
+and, at each size, times a consumer reading the newest batch (the steady state of a live
+consumer), counts the broker's CPU per such fetch, and how many of 10 fetches with a shorter wait
+(5, 20, 100 ms) answer at all:
+
+- ``small``: one-record batches of ~500 bytes (what a live stream at a low rate writes);
+- ``large``: one-record batches of ~5 000 bytes (10x the bytes, the same batch count);
+- ``batched``: the same records as ``small`` in batches of 100 (the same bytes, 1/100 the batches).
+
+    .venv/bin/python -m bench.broker_fetch_cost [--sizes 2000,5000,10000,20000,40000] [--fetches 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from pathlib import Path
+
+from aiokafka import AIOKafkaClient, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.protocol.fetch import FetchRequest
+
+from config.broker import bootstrap_servers
+from runtime.broker import EmbeddedBroker
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: Topic -> (bytes per record, records per batch).
+SHAPES = {"small": (500, 1), "large": (5000, 1), "batched": (500, 100)}
+#: The timed fetches wait this long at most (they return once the data is there).
+LONG_WAIT_MS = 2000
+#: Shorter fetch waits whose answers are counted: Tansu stops listing a partition at the fetch's
+#: deadline, so a fetch whose listing takes longer than its wait comes back empty.
+SHORT_WAITS_MS = (5, 20, 100)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+async def grow(producer: AIOKafkaProducer, topic: str, count: int, size: int, per_batch: int) -> None:
+    """Append ``count`` records to partition 0, ``per_batch`` to a produce batch."""
+    value = b"x" * size
+    for start in range(0, count, per_batch):
+        batch = producer.create_batch()
+        for _ in range(min(per_batch, count - start)):
+            if batch.append(key=None, value=value, timestamp=None) is None:
+                raise RuntimeError("a batch is full: raise the producer's max_batch_size")
+        batch.close()
+        await (await producer.send_batch(batch, topic, partition=0))
+
+
+async def newest_fetch(client: AIOKafkaClient, node: int, topic: str, last_batch: int, wait_ms: int) -> float | None:
+    """Seconds for one fetch of the newest batch, asked from its base offset (Tansu returns only batches
+    that start at or after the offset asked for); None when the answer came back empty."""
+    request = FetchRequest(wait_ms, 1, 1 << 20, 0, [(topic, [(0, last_batch, 1 << 20)])])
+    started = time.perf_counter()
+    response = await client.send(node, request)
+    elapsed = time.perf_counter() - started
+    return elapsed if response.topics and response.topics[0][1][0][-1] else None
+
+
+async def answers_of_ten(client: AIOKafkaClient, node: int, topic: str, last_batch: int, wait_ms: int) -> int:
+    """How many of 10 fetches with this wait return the newest batch."""
+    return sum([await newest_fetch(client, node, topic, last_batch, wait_ms) is not None for _ in range(10)])
+
+
+async def run(sizes: list[int], fetches: int) -> None:
+    with EmbeddedBroker() as broker:
+        assert broker._process is not None
+        pid = broker._process.pid
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(broker.url))
+        await admin.start()
+        await admin.create_topics([NewTopic(topic, 1, 1) for topic in SHAPES])
+        await admin.close()
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers(broker.url), linger_ms=0, max_batch_size=1 << 20
+        )
+        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers(broker.url))
+        await producer.start()
+        await client.bootstrap()
+        node = client.get_random_node()
+        print(
+            f"{'records':>8} {'topic':>8} {'batches':>8} {'fetch ms p50':>12} {'broker CPU ms/fetch':>19} "
+            + " ".join(f"{f'{wait} ms wait':>12}" for wait in SHORT_WAITS_MS)
+        )
+        have = 0
+        try:
+            for size in sizes:
+                for topic, (record_bytes, per_batch) in SHAPES.items():
+                    await grow(producer, topic, size - have, record_bytes, per_batch)
+                have = size
+                for topic, (_, per_batch) in SHAPES.items():
+                    before = cpu_seconds(pid)
+                    last = size - per_batch
+                    long = [await newest_fetch(client, node, topic, last, LONG_WAIT_MS) for _ in range(fetches)]
+                    cpu_ms = (cpu_seconds(pid) - before) * 1000 / fetches
+                    answered = {wait: await answers_of_ten(client, node, topic, last, wait) for wait in SHORT_WAITS_MS}
+                    print(
+                        f"{size:>8} {topic:>8} {-(-size // per_batch):>8} "
+                        f"{statistics.median(t for t in long if t is not None) * 1000:>12.2f} {cpu_ms:>19.2f} "
+                        + " ".join(f"{answered[wait]:>9}/10" for wait in SHORT_WAITS_MS),
+                        flush=True,
+                    )
+        finally:
+            await producer.stop()
+            await client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="2000,5000,10000,20000,40000")
+    parser.add_argument("--fetches", type=int, default=50)
+    args = parser.parse_args()
+    asyncio.run(run([int(s) for s in args.sizes.split(",")], args.fetches))
+
+
+if __name__ == "__main__":
+    main()
