@@ -51,9 +51,11 @@ async def send_as_batches(producer: AIOKafkaProducer, records: Sequence[Outbound
     A record's ``on_stored`` is called once per queued batch, with the broker's metadata of the
     newest record in that batch that asked for it (callers want "stored up to here").
     """
+    for topic in {record.topic for record in records}:  # once per topic, not per record: a dict lookup once known
+        await producer.client._wait_on_metadata(topic)
     by_partition: dict[tuple[str, int], list[Outbound]] = {}
     for record in records:
-        by_partition.setdefault((record.topic, await _partition_of(producer, record)), []).append(record)
+        by_partition.setdefault((record.topic, _partition_of(producer, record)), []).append(record)
     for where, partition_records in by_partition.items():
         if len(partition_records) < MIN_BATCH_RECORDS:
             for record in partition_records:
@@ -79,13 +81,17 @@ async def _send_batches(producer: AIOKafkaProducer, where: tuple[str, int], reco
 
 
 def _append(builder: BatchBuilder, record: Outbound) -> Any:
-    headers = list(record.headers.items()) if record.headers else []
-    return builder.append(timestamp=None, key=record.key, value=record.value, headers=headers)
+    return builder.append(timestamp=None, key=record.key, value=record.value, headers=_headers(record))
 
 
-async def _partition_of(producer: AIOKafkaProducer, record: Outbound) -> int:
-    """The record's partition: its own, or the producer's partitioner's for its key (as ``send`` picks)."""
-    await producer.client._wait_on_metadata(record.topic)  # a dict lookup once the topic is known
+def _headers(record: Outbound) -> list[tuple[str, bytes]]:
+    return list(record.headers.items()) if record.headers else []
+
+
+def _partition_of(producer: AIOKafkaProducer, record: Outbound) -> int:
+    """The record's partition: its own, or the producer's partitioner's for its key (as ``send`` picks).
+
+    The topic's metadata must be known (send_as_batches waits for it once per topic)."""
     return int(producer._partition(record.topic, record.partition, record.key, record.value, record.key, record.value))
 
 
@@ -107,7 +113,8 @@ def _on_batch_stored(newest: dict[StoredCallback, int], stored: asyncio.Future[A
 
 
 async def _send_alone(producer: AIOKafkaProducer, record: Outbound, partition: int) -> None:
-    headers = list(record.headers.items()) if record.headers else None
-    stored = await producer.send(record.topic, record.value, key=record.key, partition=partition, headers=headers)
+    stored = await producer.send(
+        record.topic, record.value, key=record.key, partition=partition, headers=_headers(record) or None
+    )
     newest = {record.on_stored: 0} if record.on_stored is not None else {}
     stored.add_done_callback(partial(_on_batch_stored, newest))  # a batch of one
