@@ -15,6 +15,7 @@ no commit follows, and Faust flushes the producer (these batches included) befor
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -53,31 +54,29 @@ async def send_as_batches(producer: AIOKafkaProducer, records: Sequence[Outbound
     """
     for topic in {record.topic for record in records}:  # once per topic, not per record: a dict lookup once known
         await producer.client._wait_on_metadata(topic)
-    by_partition: dict[tuple[str, int], list[Outbound]] = {}
-    for record in records:
-        by_partition.setdefault((record.topic, _partition_of(producer, record)), []).append(record)
-    for where, partition_records in by_partition.items():
-        if len(partition_records) < MIN_BATCH_RECORDS:
-            for record in partition_records:
-                await _send_alone(producer, record, where[1])
-        else:
-            await _send_batches(producer, where, partition_records)
-
-
-async def _send_batches(producer: AIOKafkaProducer, where: tuple[str, int], records: Sequence[Outbound]) -> None:
-    batch = _PartitionBatch(producer.create_batch())
-    for record in records:
+    placed = [((record.topic, _partition_of(producer, record)), record) for record in records]
+    counts = Counter(where for where, _ in placed)
+    # In the order given, not partition by partition: a partition's full builder is queued while the
+    # others fill, so the producer has drained it before the next one of that partition is queued
+    # (queueing waits for the partition's previous batch to drain; back to back that is a round trip each).
+    open_batches: dict[tuple[str, int], _PartitionBatch] = {}
+    for where, record in placed:
+        if counts[where] < MIN_BATCH_RECORDS:
+            await _send_alone(producer, record, where[1])
+            continue
+        batch = open_batches.get(where) or open_batches.setdefault(where, _PartitionBatch(producer.create_batch()))
         appended = _append(batch.builder, record)
         if appended is None:  # the builder is full: queue it and start another
             await _queue(producer, where, batch)
-            batch = _PartitionBatch(producer.create_batch())
+            batch = open_batches[where] = _PartitionBatch(producer.create_batch())
             appended = _append(batch.builder, record)
         if appended is None:  # larger than a whole batch: the producer's own path says why
             await _send_alone(producer, record, where[1])
             continue
         if record.on_stored is not None:
             batch.newest[record.on_stored] = appended.offset
-    await _queue(producer, where, batch)
+    for where, batch in open_batches.items():
+        await _queue(producer, where, batch)
 
 
 def _append(builder: BatchBuilder, record: Outbound) -> Any:
