@@ -12,9 +12,10 @@ from functools import cached_property
 from typing import Any
 
 import faust
-from faust.types import TransportT
+from faust.types import ConsumerT, TransportT
 from mode.utils.queues import FlowControlEvent
 
+from agents.batch_fence import finish_batches_before_revoke
 from agents.bulk_restore import BulkRecoveryTableManager, BulkRestoreOptions
 from agents.flow_control import ForgettingFlowControl
 from agents.roles import select_agents
@@ -23,6 +24,10 @@ from agents.transport import FetchWaitTransport
 from agents.web_security import web_application_options
 from config import Settings, get_settings
 from tables.options import table_dir
+
+#: Of the group's rebalance timeout, what a revoke may spend waiting for the batch in flight (the rest is the
+#: producer flush and the rejoin: a member that rejoins late is dropped and causes another rebalance).
+REVOKE_WAIT_SHARE = 0.5
 
 #: Where the app points when FRAUDWATCH_BROKER=embedded and no embedded broker runs: offline
 #: commands never connect, and a worker started with plain `faust -A agents.app worker` fails
@@ -63,6 +68,12 @@ class FraudwatchApp(faust.App):
     async def on_stop(self) -> None:
         start_shutdown_watchdog(get_settings().shutdown_grace_s)
         await super().on_stop()
+
+    async def _consumer_wait_empty(self, consumer: ConsumerT, logger: Any) -> None:
+        """On revoke, Faust waits for its agents only with ``stream_wait_empty``, which we turn off so a stop
+        does not drain the backlog; a batch in flight is still waited for (agents.batch_fence says why)."""
+        await super()._consumer_wait_empty(consumer, logger)
+        await finish_batches_before_revoke(consumer, REVOKE_WAIT_SHARE * self.conf.broker_rebalance_timeout)
 
     def _new_transport(self) -> TransportT:
         return FetchWaitTransport(self.conf.broker_consumer, self)

@@ -21,6 +21,7 @@ import faust
 from faust.streams import _current_event
 
 from agents.app import app
+from agents.batch_fence import batch_fence
 from agents.dead_letter import handle_guarded
 from agents.prometheus import event_processing_seconds
 from agents.record_batches import send_as_batches
@@ -47,11 +48,18 @@ async def process_in_batches(
     async for events in cast(faust.Stream[bytes], stream).take_events(max_events, within_s):
         started = time.perf_counter()
         try:
-            await _run_or_alone(handle_batch, events, stage)
+            current, fetched_before_rebalance = await batch_fence.admit(app, events)
+            withhold_acks(fetched_before_rebalance)  # their partition's owner reads them again
+            if not current:
+                continue
+            with batch_fence.running():  # a rebalance waits for this batch (agents.batch_fence)
+                await _run_or_alone(handle_batch, current, stage)
+                for event in current:  # acked inside the fence, so the rebalance's commit includes them
+                    await stream.ack(event)
         except BaseException:
             withhold_acks(events)
             raise
-        observe_batch(stage, len(events), time.perf_counter() - started)
+        observe_batch(stage, len(current), time.perf_counter() - started)
 
 
 def observe_batch(stage: str, events: int, seconds: float) -> None:
