@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +27,9 @@ from tests.integration.harness import WorkerProcess, read_topic, wait_for
 CUSTOMERS = int(os.environ.get("FAULT_HANDOVER_CUSTOMERS", "300"))
 #: Transactions per customer waiting when the first worker starts (the second joins while it works on them).
 BACKLOG_EACH = int(os.environ.get("FAULT_HANDOVER_BACKLOG_EACH", "8"))
+#: Larger batches than the default 500: each takes seconds here, so one is in flight across every rebalance
+#: (the window in which the two workers' writes of a partition interleaved).
+BATCH_MAX_EVENTS = os.environ.get("FAULT_HANDOVER_BATCH_MAX_EVENTS", "2000")
 
 
 def customer_stream(rounds: range, start: datetime) -> list[Transaction]:
@@ -80,6 +84,7 @@ async def test_second_worker_joining_and_one_stopping_keeps_every_customers_stat
     start_worker: Callable[..., WorkerProcess],
 ) -> None:
     settings, env = system
+    env = {**env, "FRAUDWATCH_BATCH_MAX_EVENTS": BATCH_MAX_EVENTS}
     start = datetime.now(UTC) - timedelta(hours=2)
     backlog = customer_stream(range(BACKLOG_EACH), start)
     after = customer_stream(range(BACKLOG_EACH, BACKLOG_EACH + 1), start)
@@ -92,7 +97,9 @@ async def test_second_worker_joining_and_one_stopping_keeps_every_customers_stat
     # The second joins while the first works through the backlog: a rebalance in the middle of its batches.
     second_env = {**env, "FRAUDWATCH_DATA_DIR": env["FRAUDWATCH_DATA_DIR"] + "-second"}
     second = start_worker({**second_env, "FRAUDWATCH_WEB_PORT": str(free_port())}, "second")
+    began = time.monotonic()
     await until_decided(broker, settings, {t.transaction_id for t in backlog}, timeout_s=240)
+    print(f"backlog of {len(backlog)} decided {time.monotonic() - began:.1f} s after the second worker started")
     assert second.stop() == 0
     # The survivor takes the stopped worker's partitions over and serves their customers from the changelog.
     await produce(broker, settings.topic_raw_transactions, after)
