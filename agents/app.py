@@ -25,10 +25,6 @@ from agents.web_security import web_application_options
 from config import Settings, get_settings
 from tables.options import table_dir
 
-#: Of the group's rebalance timeout, what a revoke may spend waiting for the batch in flight (the rest is the
-#: producer flush and the rejoin: a member that rejoins late is dropped and causes another rebalance).
-REVOKE_WAIT_SHARE = 0.5
-
 #: Where the app points when FRAUDWATCH_BROKER=embedded and no embedded broker runs: offline
 #: commands never connect, and a worker started with plain `faust -A agents.app worker` fails
 #: with this host name in the error, which says what to do (`fraudwatch worker` starts one).
@@ -73,7 +69,7 @@ class FraudwatchApp(faust.App):
         """On revoke, Faust waits for its agents only with ``stream_wait_empty``, which we turn off so a stop
         does not drain the backlog; a batch in flight is still waited for (agents.batch_fence says why)."""
         await super()._consumer_wait_empty(consumer, logger)
-        await finish_batches_before_revoke(consumer, REVOKE_WAIT_SHARE * self.conf.broker_rebalance_timeout)
+        await finish_batches_before_revoke(consumer, self.conf.broker_session_timeout)
 
     def _new_transport(self) -> TransportT:
         return FetchWaitTransport(self.conf.broker_consumer, self)

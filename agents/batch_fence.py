@@ -90,9 +90,10 @@ batch_fence = BatchFence()
 async def finish_batches_before_revoke(consumer: ConsumerT, timeout_s: float) -> None:
     """What a rebalance does before giving partitions up: let the batches in flight finish, commit what they did.
 
-    Bounded by ``timeout_s`` (below the group's rebalance timeout, or this worker would miss the
-    join and cause another rebalance); a batch still running then is logged, and its offsets stay
-    uncommitted (read again by the partition's next owner).
+    Bounded by ``timeout_s`` (the session timeout: aiokafka keeps heartbeating during a revoke). A wait
+    past the group's rebalance timeout makes this worker join late and costs one more rebalance,
+    which is cheaper than two workers writing one partition. A batch still running at the bound is
+    logged and left to finish as before.
     """
     if not await batch_fence.wait_idle(timeout_s):
         logger.warning("rebalance: %d batch(es) still running after %.1f s", batch_fence.in_flight, timeout_s)
