@@ -52,10 +52,11 @@ async def process_in_batches(
             withhold_acks(fetched_before_rebalance)  # their partition's owner reads them again
             if not current:
                 continue
-            with batch_fence.running():  # a rebalance waits for this batch (agents.batch_fence)
+            # A rebalance waits for this batch (agents.batch_fence). take_events acks the batch as soon as
+            # this loop asks for the next one, before the waiting rebalance resumes: its commit includes them.
+            # (Not acked here: a message another agent also reads would be acked twice, committed too soon.)
+            with batch_fence.running():
                 await _run_or_alone(handle_batch, current, stage)
-                for event in current:  # acked inside the fence, so the rebalance's commit includes them
-                    await stream.ack(event)
         except BaseException:
             withhold_acks(events)
             raise
