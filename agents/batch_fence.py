@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -95,9 +96,12 @@ async def finish_batches_before_revoke(consumer: ConsumerT, timeout_s: float) ->
     which is cheaper than two workers writing one partition. A batch still running at the bound is
     logged and left to finish as before.
     """
+    running, began = batch_fence.in_flight, time.monotonic()
     if not await batch_fence.wait_idle(timeout_s):
         logger.warning("rebalance: %d batch(es) still running after %.1f s", batch_fence.in_flight, timeout_s)
         return
+    if running:
+        logger.info("rebalance: waited %.2f s for %d batch(es) in flight", time.monotonic() - began, running)
     try:
         await consumer.commit()  # flushes the producer first: the batch's records are stored before its offsets
     except Exception:  # the partitions' next owner reads the uncommitted events again: at least once
