@@ -69,7 +69,8 @@ class FraudwatchApp(faust.App):
         """On revoke, Faust waits for its agents only with ``stream_wait_empty``, which we turn off so a stop
         does not drain the backlog; a batch in flight is still waited for (agents.batch_fence says why)."""
         await super()._consumer_wait_empty(consumer, logger)
-        await finish_batches_before_revoke(consumer, self.conf.broker_session_timeout)
+        if not self.should_stop:  # a stop keeps its own way: the batch in flight is cancelled and withheld
+            await finish_batches_before_revoke(consumer, self.conf.broker_session_timeout)
 
     def _new_transport(self) -> TransportT:
         return FetchWaitTransport(self.conf.broker_consumer, self)
