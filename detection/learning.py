@@ -149,9 +149,9 @@ class LearningLog:
     #: delays of the confirmed frauds synced so far: where terminal/merchant risk windows end
     label_delay: LabelDelay = field(default_factory=LabelDelay)
     models: list[ModelArtifact] = field(default_factory=list)
-    #: A clock handed in by the caller (the core reads none): with it, ``retrain_seconds`` adds up fitting.
+    #: A clock handed in by the caller (the core reads none): with it, ``fit_seconds`` has each fit's wall time.
     clock: Callable[[], float] | None = None
-    retrain_seconds: float = 0.0
+    fit_seconds: list[float] = field(default_factory=list)
     _new_transactions: list[tuple[float, str | None, str | None]] = field(default_factory=list)
     _new_frauds: list[str] = field(default_factory=list)
 
@@ -159,6 +159,11 @@ class LearningLog:
     def of(cls, settings: Learning, params: TrainingParams | None = None) -> LearningLog:
         """A learner with the rules file's settings (target precision, cold-start frauds, the delay's half-life)."""
         return cls(settings, params or training_params(settings), label_delay=LabelDelay.of(settings))
+
+    @property
+    def retrain_seconds(self) -> float:
+        """Wall seconds of fitting (in a backtest, beside the shards' detection)."""
+        return sum(self.fit_seconds)
 
     def entity(self, key: str | None) -> EntityActivity | None:
         return self.activity.get(key) if key is not None else None
@@ -225,7 +230,7 @@ class LearningLog:
                 artifact = _fit_log(log, cutoff, params, label_delay_days)
             finally:
                 if clock is not None:
-                    self.retrain_seconds += clock() - started
+                    self.fit_seconds.append(clock() - started)
             if artifact is not None:
                 self.models.append(artifact)
             return artifact
