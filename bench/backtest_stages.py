@@ -15,6 +15,12 @@ import time
 from collections import Counter
 from types import FrameType, TracebackType
 
+#: Stages that own everything below them (LightGBM's leaf search there is not the fit), looked for first.
+ENCLOSING: tuple[tuple[str, str, str], ...] = (
+    ("detection/training.py", "probabilities", "training: threshold on held-out days"),
+    ("detection/training.py", "_probabilities", "training: threshold on held-out days"),
+    ("detection/training.py", "pick_threshold", "training: threshold on held-out days"),
+)
 #: (where the code is, function or "*" for any, stage): the first rule matching a frame names it; rules
 #: with a function come before their file's catch-all.
 STAGES: tuple[tuple[str, str, str], ...] = (
@@ -24,8 +30,6 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("concurrent/futures/thread.py", "_worker", "waiting"),  # an idle pool thread waits in C (SimpleQueue.get)
     ("connection.py", "*", "waiting (pipes to worker processes)"),
     ("lightgbm", "*", "training: fit"),
-    ("detection/training.py", "_raw_scores", "training: threshold on held-out days"),
-    ("detection/training.py", "pick_threshold", "training: threshold on held-out days"),
     ("detection/training.py", "*", "training: fit"),
     ("detection/learning.py", "labelled", "training: join log and labels"),
     ("detection/learning.py", "fit", "training: fit"),
@@ -60,14 +64,16 @@ STAGES: tuple[tuple[str, str, str], ...] = (
 
 
 def stage_of(frame: FrameType | None) -> str:
-    """The stage of the innermost frame a rule knows; "other" if none does."""
+    """The stage of an enclosing frame, else of the innermost frame a rule knows; "other" if none does."""
+    frames = []
     while frame is not None:
-        code = frame.f_code
-        path = code.co_filename.replace("\\", "/")
-        for where, function, stage in STAGES:
-            if where in path and function in ("*", code.co_name):
-                return stage
+        frames.append((frame.f_code.co_filename.replace("\\", "/"), frame.f_code.co_name))
         frame = frame.f_back
+    for rules in (ENCLOSING, STAGES):
+        for path, name in frames:
+            for where, function, stage in rules:
+                if where in path and function in ("*", name):
+                    return stage
     return "other"
 
 

@@ -228,6 +228,13 @@ class LinearModel:
         return {f: w * (x[f] - m) for f, w, m in zip(self.features, self.weights, self.means, strict=True)}
 
 
+def probabilities_of(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Log-odds to probabilities, for a batch."""
+    clipped = np.clip(raw, -500, 500)
+    result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-clipped))
+    return result
+
+
 def _sigmoid(z: float) -> float:
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -253,8 +260,7 @@ class FraudModel:
         matrix = np.asarray(vectors, dtype=np.float64)
         if matrix.size == 0:
             return []
-        raw = np.clip(self.body.raw_many(matrix.reshape(len(matrix), -1)), -500, 500)
-        probabilities: list[float] = (1.0 / (1.0 + np.exp(-raw))).tolist()
+        probabilities: list[float] = probabilities_of(self.body.raw_many(matrix.reshape(len(matrix), -1))).tolist()
         return probabilities
 
     def contributions(self, vector: Sequence[float], top: int = 3) -> list[Contribution]:
