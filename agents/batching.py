@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
@@ -36,7 +36,12 @@ BatchHandler = Callable[[Sequence[Event]], Awaitable[None]]
 async def process_in_batches(
     stream: faust.StreamT[bytes], handle_batch: BatchHandler, stage: str, *, max_events: int, within_s: float
 ) -> None:
-    """Run ``handle_batch`` on up to ``max_events`` events at a time, waiting at most ``within_s`` to fill one.
+    """Run ``handle_batch`` on up to ``max_events`` events at a time.
+
+    ``within_s`` > 0 waits up to that long to fill a batch (Faust's ``take_events``): for agents
+    that gather on purpose (the decisions log sums a second of decisions into one activity update).
+    ``within_s`` = 0 takes what has arrived, without waiting: a batch ends when the stream's queue
+    is empty, so an idle stream gets a batch of one at once and a backlog gets large batches.
 
     Handlers deal with a bad record themselves (dead-letter it, go on with the rest). If a
     handler raises anyway, the batch is run again one record at a time, so only the record at
@@ -44,23 +49,64 @@ async def process_in_batches(
     (alert ids are stable and a replayed transaction is not learned twice). Never let an
     exception escape: Faust restarts a crashed agent and its consumers slowly die (#175).
     """
-    # take_events is on faust.Stream, the class of every agent's stream, but not on StreamT.
-    async for events in cast(faust.Stream[bytes], stream).take_events(max_events, within_s):
+    batches = _arrived(stream, max_events) if within_s == 0 else _taken(stream, max_events, within_s)
+    async for events, acknowledge in batches:
         started = time.perf_counter()
         try:
             current, fetched_before_rebalance = await batch_fence.admit(app, events)
             withhold_acks(fetched_before_rebalance)  # their partition's owner reads them again
             if not current:
                 continue
-            # A rebalance waits for this batch (agents.batch_fence). take_events acks the batch as soon as
-            # this loop asks for the next one, before the waiting rebalance resumes: its commit includes them.
-            # (Not acked here: a message another agent also reads would be acked twice, committed too soon.)
+            # A rebalance waits for this batch (agents.batch_fence) and then commits: the batch is acked
+            # before that, here (arrived batches) or by take_events as soon as this loop asks for the next
+            # batch (taken ones: acking them here too would count a message another agent reads twice).
             with batch_fence.running():
                 await _run_or_alone(handle_batch, current, stage)
+                await acknowledge(events)  # the withheld ones are skipped (agents.batching.withhold_acks)
         except BaseException:
             withhold_acks(events)
             raise
         observe_batch(stage, len(current), time.perf_counter() - started)
+
+
+Acknowledge = Callable[[Sequence[Event]], Awaitable[None]]
+
+
+async def _taken(
+    stream: faust.StreamT[bytes], max_events: int, within_s: float
+) -> AsyncIterator[tuple[Sequence[Event], Acknowledge]]:
+    # take_events is on faust.Stream, the class of every agent's stream, but not on StreamT; it acks
+    # a batch's events itself when the next batch is asked for.
+    async for events in cast(faust.Stream[bytes], stream).take_events(max_events, within_s):
+        yield events, _acked_by_faust
+
+
+async def _acked_by_faust(events: Sequence[Event]) -> None:
+    return None
+
+
+async def _arrived(stream: faust.StreamT[bytes], max_events: int) -> AsyncIterator[tuple[Sequence[Event], Acknowledge]]:
+    """Batches of the events already in the stream's queue, acknowledged once handled.
+
+    Faust's take_events waits ``within`` for more events even when a backlog is queued behind
+    the consumer, and while a batch is handled it stops moving events into its buffer, so under
+    load its batches stayed at 2-7 events (measured, 10 000 waiting) with the per-batch wait on
+    every one. Manual acks keep at-least-once: an event counts as done only after its batch.
+    """
+    manual = cast(faust.Stream[bytes], stream).noack()
+    waiting = manual.channel.queue  # type: ignore[attr-defined]  # the channel's queue of fetched events
+
+    async def acknowledge(events: Sequence[Event]) -> None:
+        for event in events:
+            await manual.ack(event)
+
+    batch: list[Event] = []
+    async for event in manual.events():
+        batch.append(event)
+        if len(batch) < max_events and waiting.qsize():
+            continue
+        events, batch = batch, []
+        yield events, acknowledge
 
 
 def observe_batch(stage: str, events: int, seconds: float) -> None:

@@ -2,9 +2,8 @@
 
 An agent module keeps what is its own (the topic, the handler, its stage name); the loop, the
 dead-lettering of a record the handler cannot take and the timing are here and in
-agents.dead_letter. Records are taken in batches (agents.batching): Faust's per-event stream
-machinery costs more than most handlers, and a table write to a batched table
-(tables.batched) goes out with the batch. Each record is still handled alone, in its own
+agents.dead_letter. Records are taken in batches of what has arrived (agents.batching), and a
+table write to a batched table (tables.batched) goes out with the batch. Each record is still handled alone, in its own
 partition's context, and a bad one goes to dead-letter without touching the others.
 """
 
@@ -36,8 +35,9 @@ def guarded_agent(topic: faust.TopicT, handle: EventHandler, stage: str, *, name
                 await handle_guarded(event, handle, stage)
 
     async def run(stream: faust.StreamT[bytes]) -> None:
-        await process_in_batches(
-            stream, handle_each, stage, max_events=settings.batch_max_events, within_s=settings.batch_within_s
-        )
+        # within_s=0: take what has arrived, never wait to fill a batch. These topics are quiet most of
+        # the time, and a take_events wait wakes its agent every 5 ms even with nothing to read:
+        # six such agents were half of an idle worker's CPU (bench/RESULTS.md, session 8).
+        await process_in_batches(stream, handle_each, stage, max_events=settings.batch_max_events, within_s=0)
 
     return app.agent(topic, name=f"{handle.__module__}.{name}")(run)

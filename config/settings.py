@@ -72,7 +72,10 @@ class Settings(BaseSettings):
         500, ge=1, description="Most transactions an agent takes in one batch (one state write per customer per batch)."
     )
     batch_within_s: float = Field(
-        0.005, gt=0, description="Longest an agent waits to fill a batch: the latency batching adds at low rates."
+        0.005,
+        ge=0,
+        description="Longest the transaction agents wait to fill a batch (the latency batching adds at low "
+        "rates); 0 takes what has arrived without waiting (a batch of one when idle).",
     )
 
     # --- broker tuning; the embedded profile overrides these (see embedded_profile) ---------

@@ -21,7 +21,9 @@ longest delay are dropped.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 HOUR_S = 3600.0
 DAY_S = 86_400.0
@@ -53,6 +55,62 @@ def hour_of(ts: float) -> int:
 
 
 @dataclass(slots=True)
+class RunningTotals:
+    """An entity's buckets in order of their hour (a day bucket's midpoint hour), with running totals: a
+    window's counts are two bisections. A pass over every bucket (up to 16 days of hours) for each
+    window cost ~200 µs a call and was the learning backtest's largest stage (bench/RESULTS.md, session 8).
+    """
+
+    #: the buckets' hours, ascending
+    hours: list[int]
+    #: transactions and frauds of the buckets before index i (one more entry than ``hours``)
+    transactions: list[int]
+    frauds: list[int]
+    #: hours of the buckets that hold a confirmed fraud, ascending
+    fraud_hours: list[int]
+
+    @classmethod
+    def of(cls, hours: dict[int, list[int]], days: dict[int, list[int]]) -> RunningTotals:
+        buckets = sorted(
+            [(hour, counts[0], counts[1]) for hour, counts in hours.items()]
+            + [(day * HOURS_PER_DAY + HOURS_PER_DAY // 2, counts[0], counts[1]) for day, counts in days.items()]
+        )
+        return cls(
+            [at for at, _, _ in buckets],
+            list(accumulate((counted for _, counted, _ in buckets), initial=0)),
+            list(accumulate((fraud for _, _, fraud in buckets), initial=0)),
+            [at for at, _, fraud in buckets if fraud],
+        )
+
+    def extend(self, at: int, transactions: int, frauds: int) -> bool:
+        """Add counts to the bucket at hour ``at`` if it is the newest; False (nothing changed) otherwise."""
+        hours = self.hours
+        if hours and at < hours[-1]:
+            return False
+        if hours and at == hours[-1]:
+            self.transactions[-1] += transactions
+            self.frauds[-1] += frauds
+        else:
+            hours.append(at)
+            self.transactions.append(self.transactions[-1] + transactions)
+            self.frauds.append(self.frauds[-1] + frauds)
+        if frauds and (not self.fraud_hours or self.fraud_hours[-1] != at):
+            self.fraud_hours.append(at)
+        return True
+
+    def between(self, start: int, end: int) -> tuple[int, int]:
+        """(transactions, frauds) of the buckets whose hour is in [start, end)."""
+        first, last = bisect_left(self.hours, start), bisect_left(self.hours, end)
+        return self.transactions[last] - self.transactions[first], self.frauds[last] - self.frauds[first]
+
+    def fraud_span(self, hour: int) -> tuple[int | None, int | None]:
+        """The newest and the oldest hour with a fraud at or before ``hour`` (None: none)."""
+        fraud_hours = self.fraud_hours
+        newest = bisect_right(fraud_hours, hour)
+        return (fraud_hours[newest - 1], fraud_hours[0]) if newest else (None, None)
+
+
+@dataclass(slots=True)
 class EntityActivity:
     """One terminal's or merchant's counts (a table value keyed 'terminal:<id>' / 'merchant:<id>')."""
 
@@ -67,46 +125,48 @@ class EntityActivity:
     #: (hour scored, window end hour, risk features) of the last ``risk_features`` call: a terminal's risk
     #: changes once an hour at most, and most of its payments in an hour are scored before its next change
     _last: tuple[int, int, list[float]] | None = field(default=None, compare=False, repr=False)
+    #: the buckets' running totals, made at the first read and kept while counts only grow at the newest hour
+    #: (a payment's, most of the time); None: to be made again
+    _totals: RunningTotals | None = field(default=None, compare=False, repr=False)
 
     def add_transaction(self, ts: float, count: int = 1) -> None:
-        bucket = self._bucket(ts)
-        if bucket is not None:
-            bucket[0] += count
+        self._count(ts, count, 0)
 
     def add_fraud(self, transaction_ts: float, transaction_id: str) -> bool:
         """Count a confirmed fraud in its transaction's hour; False if already counted or too old to keep."""
-        if transaction_id in self.frauds:
-            return False
-        bucket = self._bucket(transaction_ts)
-        if bucket is None:
+        if transaction_id in self.frauds or not self._count(transaction_ts, 0, 1):
             return False
         self.frauds[transaction_id] = day_of(transaction_ts)
-        bucket[1] += 1
         return True
 
-    def _bucket(self, ts: float) -> list[int] | None:
-        """The [transactions, frauds] bucket of ``ts`` (made if new), or None for a day too old to keep."""
+    def _count(self, ts: float, transactions: int, frauds: int) -> bool:
+        """Add to the bucket of ``ts`` (made if new); False for a day too old to keep."""
         self._last = None
         hour = hour_of(ts)
         day = hour // HOURS_PER_DAY
         if day > self.newest_day:
             self._roll(day)
         if day > self.newest_day - HOURLY_DAYS:
-            buckets, key = self.hours, hour
+            buckets, key, at = self.hours, hour, hour
         elif day > self.newest_day - KEPT_DAYS:
-            buckets, key = self.days, day
+            buckets, key, at = self.days, day, day * HOURS_PER_DAY + HOURS_PER_DAY // 2
         else:
-            return None
+            return False
         bucket = buckets.get(key)
         if bucket is None:
             bucket = buckets[key] = [0, 0]
-        return bucket
+        bucket[0] += transactions
+        bucket[1] += frauds
+        if self._totals is not None and not self._totals.extend(at, transactions, frauds):
+            self._totals = None
+        return True
 
     def _roll(self, newest_day: int) -> None:
         """A new newest day: fold the hours that leave the hourly days into days; drop what no window reaches."""
         self.newest_day = newest_day
         first_hourly = (newest_day - HOURLY_DAYS + 1) * HOURS_PER_DAY
         if self.hours and min(self.hours) < first_hourly:
+            self._totals = None  # hours become days, counted at their day's midpoint
             hours = self.hours
             for hour in [h for h in hours if h < first_hourly]:
                 counts = hours.pop(hour)
@@ -115,6 +175,7 @@ class EntityActivity:
                 bucket[1] += counts[1]
         oldest = newest_day - KEPT_DAYS
         if self.days and min(self.days) <= oldest:
+            self._totals = None
             self.days = {day: bucket for day, bucket in self.days.items() if day > oldest}
             self.frauds = {tx: day for tx, day in self.frauds.items() if day > oldest}
 
@@ -146,29 +207,18 @@ class EntityActivity:
     def _sums(
         self, end: int, window_days: tuple[int, ...], hour: int | None = None
     ) -> tuple[list[int], list[int], tuple[int | None, int | None]]:
-        """Transactions and frauds per window (increasing days) before hour ``end``, in one pass over the buckets;
-        and the newest and the oldest hour with a fraud at or before ``hour`` (frauds of a later hour, an
-        out-of-order payment's, are not counted; a day bucket counts at its midpoint; None: none or no ``hour``)."""
-        starts = [end - days * HOURS_PER_DAY for days in window_days]
-        oldest = starts[-1]
-        transactions = [0] * len(starts)
-        frauds = [0] * len(starts)
-        newest_fraud = oldest_fraud = None
-        for buckets, width, offset in ((self.hours, 1, 0), (self.days, HOURS_PER_DAY, HOURS_PER_DAY // 2)):
-            for key, (counted, fraud) in buckets.items():
-                at = key * width + offset  # an hour's own number; a day's midpoint hour
-                if fraud and hour is not None and at <= hour:
-                    newest_fraud = at if newest_fraud is None or at > newest_fraud else newest_fraud
-                    oldest_fraud = at if oldest_fraud is None or at < oldest_fraud else oldest_fraud
-                if at >= end or at < oldest:
-                    continue
-                for index, start in enumerate(starts):
-                    if at >= start:  # windows nest: in this one, so in every longer one
-                        for longer in range(index, len(starts)):
-                            transactions[longer] += counted
-                            frauds[longer] += fraud
-                        break
-        return transactions, frauds, (newest_fraud, oldest_fraud)
+        """Transactions and frauds per window before hour ``end``; and the newest and the oldest hour with a
+        fraud at or before ``hour`` (frauds of a later hour, an out-of-order payment's, are not counted; a day
+        bucket counts at its midpoint; None: none or no ``hour``)."""
+        totals = self._totals
+        if totals is None:
+            totals = self._totals = RunningTotals.of(self.hours, self.days)
+        transactions, frauds = [], []
+        for days in window_days:
+            counted, fraud = totals.between(end - days * HOURS_PER_DAY, end)
+            transactions.append(counted)
+            frauds.append(fraud)
+        return transactions, frauds, totals.fraud_span(hour) if hour is not None else (None, None)
 
     def to_json(self) -> bytes:
         value = {"format": ACTIVITY_FORMAT, "days": self.days, "hours": self.hours, "frauds": self.frauds}

@@ -14,6 +14,7 @@ exchange ``ShardDay`` rows and the learner's news, so the result does not depend
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -21,8 +22,8 @@ from detection.activity import EntityActivity
 from detection.engine import Decision, Detector
 from detection.feedback import apply_customer_feedback, apply_merchant_update, merchant_risk_updates
 from detection.label_delay import LabelDelay
-from detection.learning import LearningLog, ShardDay, learn_in_steps
-from detection.model import ModelArtifact, load_model
+from detection.learning import ActivityNews, LearningLog, ModelNews, ShardDay, apply_news, learn_in_steps
+from detection.model import load_model
 from detection.models import Feedback, Transaction
 from detection.reference import CustomerReference, MerchantRisk, merchant_and_terminal_risk, merchant_key, terminal_key
 from detection.sources import ReferenceRecords, apply_reference
@@ -38,7 +39,7 @@ class Backtest:
     states: dict[str, CustomerState] = field(default_factory=dict)
     references: dict[str, CustomerReference] = field(default_factory=dict)
     merchant_risk: dict[str, MerchantRisk] = field(default_factory=dict)
-    #: terminal/merchant activity as the learner last published it (learning backtests only)
+    #: terminal/merchant activity with the learner's news applied (learning backtests only)
     activity: dict[str, EntityActivity] = field(default_factory=dict)
     #: the label delay learned from the feedback synced so far (learning backtests; None: the rules file's)
     label_delay: LabelDelay | None = None
@@ -51,6 +52,8 @@ class Backtest:
     #: decided, waiting for the model's part: scored a batch at a time, across sync steps (an hour's
     #: payments are too few for one numpy call to pay off), and always by the model they were decided under
     _unfinished: list[tuple[Transaction, Decision]] = field(default_factory=list)
+    #: the cut-off of a model being fitted: decisions from then on wait for it
+    _waiting_from: float | None = None
 
     def load_reference(self, records: ReferenceRecords) -> None:
         apply_reference(self._reference, records)
@@ -150,18 +153,30 @@ class Backtest:
         day.next_ts = None if done else transactions[index].timestamp.timestamp()
         return day
 
-    def update(
-        self, changed: dict[str, EntityActivity], artifact: ModelArtifact | None, label_delay: LabelDelay
-    ) -> None:
-        """Take the learner's news: activity brought up to date, a new model if one was trained, the delay."""
-        self.activity.update(changed)
+    def update(self, news: ActivityNews, model: ModelNews | None, label_delay: LabelDelay) -> None:
+        """Take the learner's news: the step's activity, the delay learned so far, and news of a model (its
+        fit started: decisions from its cut-off on wait; or it is ready: it scores them and what follows)."""
+        apply_news(self.activity, news)
         self.label_delay = label_delay
-        if artifact is not None:
-            self._finish_unfinished()  # decided before this model: scored by the one they were decided under
-            self.detector = self.detector.with_model(load_model(artifact))
+        if model is None:
+            return
+        if not model.ready:
+            self._waiting_from = model.cutoff
+            return
+        self._waiting_from = model.cutoff  # decided before it: scored by the model they were decided under
+        self._finish_unfinished()
+        self._waiting_from = None
+        if model.artifact is not None:
+            self.detector = self.detector.with_model(load_model(model.artifact))
+        if self._next_transaction >= len(self._transactions):
+            self._finish_unfinished()
 
     def _finish_unfinished(self) -> None:
+        """Score the waiting decisions with the current model, except those a model being fitted will score."""
         batch = self._unfinished
+        if self._waiting_from is not None:
+            ready = bisect_left(batch, self._waiting_from, key=lambda item: item[1].features.ts)  # in time order
+            batch, self._unfinished = batch[:ready], batch[ready:]
         if not batch:
             return
         self.detector.finish_many([decision for _, decision in batch])

@@ -8,12 +8,17 @@ end at the label delay counted in hours, so a window is complete at each hour's 
 where the table catches up continuously); on a schedule in event time (at UTC midnights, every
 ``retrain_every_days``) a model is trained from the log joined with the outcomes known at that
 moment, and used from then on.
+
+A model changes no feature, only the score of the decisions after its cut-off, so its fit may run
+while the shards decide on (``learn_in_steps``' ``submit``): they keep those decisions unscored until
+the model arrives (``ModelNews``), and the result is the same as waiting for it.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -61,6 +66,57 @@ class ShardDay:
 
 
 @dataclass
+class ActivityNews:
+    """What one sync step adds to terminal/merchant activity: the step's payments and the confirmed frauds
+    found in the log. The learner and every shard apply it to their own copy (``apply_news``): only these
+    rows cross between processes, not the changed entities (pickled each hour, they made two workers slower
+    than one, bench/RESULTS.md session 8)."""
+
+    #: (time, terminal key, merchant key) of each payment
+    transactions: list[tuple[float, str | None, str | None]] = field(default_factory=list)
+    #: (payment time, transaction id, terminal and merchant keys, when it was known) of each fraud
+    frauds: list[tuple[float, str, tuple[str, ...], float | None]] = field(default_factory=list)
+
+
+def apply_news(activity: dict[str, EntityActivity], news: ActivityNews, label_delay: LabelDelay | None = None) -> None:
+    """Count the step's payments and frauds; an entity not seen yet counts no fraud. The first entity of a fraud
+    teaches ``label_delay`` (the learner's; shards pass None and are handed the learner's estimate), as the live
+    path's mark does."""
+    for ts, terminal, merchant in news.transactions:
+        for key in (terminal, merchant):
+            if key is not None:
+                entity = activity.get(key)
+                if entity is None:
+                    entity = activity[key] = EntityActivity()
+                entity.add_transaction(ts)
+    for ts, transaction_id, keys, known_at in news.frauds:
+        present = [key for key in keys if key in activity]
+        for index, key in enumerate(present):
+            count_fraud(activity[key], ts, transaction_id, known_at if index == 0 else None, label_delay)
+
+
+@dataclass(frozen=True)
+class ModelNews:
+    """A retraining at ``cutoff``: announced when it starts (``ready`` False: decisions from the cut-off on wait
+    for it), then its model (None: not enough labels, the current model scores on)."""
+
+    cutoff: float
+    ready: bool
+    artifact: ModelArtifact | None = None
+
+
+#: Runs a fit: at once (the default) or in the background (e.g. a thread pool's ``submit``).
+Submit = Callable[[Callable[[], "ModelArtifact | None"]], "Future[ModelArtifact | None]"]
+
+
+def run_now(fit: Callable[[], ModelArtifact | None]) -> Future[ModelArtifact | None]:
+    """Fit in the caller's thread: the model is ready when the step's news goes out."""
+    done: Future[ModelArtifact | None] = Future()
+    done.set_result(fit())
+    return done
+
+
+@dataclass
 class LoggedChunk:
     """Decisions scored together: their transactions' ids and times and their feature vectors (rows)."""
 
@@ -93,9 +149,9 @@ class LearningLog:
     #: delays of the confirmed frauds synced so far: where terminal/merchant risk windows end
     label_delay: LabelDelay = field(default_factory=LabelDelay)
     models: list[ModelArtifact] = field(default_factory=list)
-    #: A clock handed in by the caller (the core reads none): with it, ``retrain_seconds`` adds up fitting.
+    #: A clock handed in by the caller (the core reads none): with it, ``fit_seconds`` has each fit's wall time.
     clock: Callable[[], float] | None = None
-    retrain_seconds: float = 0.0
+    fit_seconds: list[float] = field(default_factory=list)
     _new_transactions: list[tuple[float, str | None, str | None]] = field(default_factory=list)
     _new_frauds: list[str] = field(default_factory=list)
 
@@ -103,6 +159,11 @@ class LearningLog:
     def of(cls, settings: Learning, params: TrainingParams | None = None) -> LearningLog:
         """A learner with the rules file's settings (target precision, cold-start frauds, the delay's half-life)."""
         return cls(settings, params or training_params(settings), label_delay=LabelDelay.of(settings))
+
+    @property
+    def retrain_seconds(self) -> float:
+        """Wall seconds of fitting (in a backtest, beside the shards' detection)."""
+        return sum(self.fit_seconds)
 
     def entity(self, key: str | None) -> EntityActivity | None:
         return self.activity.get(key) if key is not None else None
@@ -122,33 +183,22 @@ class LearningLog:
         if feedback.is_fraud:
             self._new_frauds.append(feedback.transaction_id)
 
-    def sync(self, now: float) -> dict[str, EntityActivity]:
-        """Bring terminal/merchant activity up to ``now``; return what changed; forget what no window reaches."""
-        changed: dict[str, EntityActivity] = {}
-        for ts, terminal, merchant in self._new_transactions:
-            for key in (terminal, merchant):
-                if key is not None:
-                    activity = self.activity.get(key)
-                    if activity is None:
-                        activity = self.activity[key] = EntityActivity()
-                    activity.add_transaction(ts)
-                    changed[key] = activity
-        self._new_transactions.clear()
+    def sync(self, now: float) -> ActivityNews:
+        """Bring terminal/merchant activity up to ``now``; return what was added; forget what no window reaches."""
+        news = ActivityNews(self._new_transactions)
+        self._new_transactions = []
         for transaction_id in self._new_frauds:
             found = self.where.get(transaction_id)
             if found is None:  # not decided here (another shard's customer, or older than kept)
                 continue
             ts, terminal, merchant = found
             outcome = self.outcomes.get(transaction_id)
-            known_at = outcome.known_at if outcome is not None else None
-            keys = [key for key in (terminal, merchant) if key is not None and key in self.activity]
-            for index, key in enumerate(keys):  # the first entity teaches the delay, as the live path's mark does
-                teaching = known_at if index == 0 else None
-                if count_fraud(self.activity[key], ts, transaction_id, teaching, self.label_delay):
-                    changed[key] = self.activity[key]
+            keys = tuple(key for key in (terminal, merchant) if key is not None)
+            news.frauds.append((ts, transaction_id, keys, outcome.known_at if outcome is not None else None))
         self._new_frauds.clear()
+        apply_news(self.activity, news, self.label_delay)
         self._forget(now)
-        return changed
+        return news
 
     def _forget(self, now: float) -> None:
         horizon = now - self.settings.train_days * DAY_S - 30 * DAY_S  # training window plus label maturity
@@ -162,13 +212,30 @@ class LearningLog:
 
     def retrain(self, cutoff: float) -> ModelArtifact | None:
         """A model from the decisions of the last ``train_days`` and the outcomes known at ``cutoff``."""
-        if self.clock is None:
-            return self._retrain(cutoff)
-        started = self.clock()
-        try:
-            return self._retrain(cutoff)
-        finally:
-            self.retrain_seconds += self.clock() - started
+        fit = self.training(cutoff)
+        return fit() if fit is not None else None
+
+    def training(self, cutoff: float) -> Callable[[], ModelArtifact | None] | None:
+        """The fit of ``retrain(cutoff)`` on the log as it is now (None: nothing logged), to run now or later:
+        it reads nothing the learner changes afterwards. Its model is added to ``models`` when fitted."""
+        log = self.labelled(cutoff)
+        if log is None:
+            return None
+        label_delay_days = hours_as_days(self.label_delay.window_end(self.settings))
+        params, clock = self.params, self.clock
+
+        def fit() -> ModelArtifact | None:
+            started = clock() if clock is not None else 0.0
+            try:
+                artifact = _fit_log(log, cutoff, params, label_delay_days)
+            finally:
+                if clock is not None:
+                    self.fit_seconds.append(clock() - started)
+            if artifact is not None:
+                self.models.append(artifact)
+            return artifact
+
+        return fit
 
     def labelled(self, cutoff: float) -> LabelledLog | None:
         """The decisions of the last ``train_days`` before ``cutoff``, with their labels as known then.
@@ -202,27 +269,6 @@ class LearningLog:
             [t for t, k in zip(ids, keep, strict=True) if k], vectors[keep], labels[keep], times[keep], known_at[keep]
         )
 
-    def _retrain(self, cutoff: float) -> ModelArtifact | None:
-        log = self.labelled(cutoff)
-        if log is None:
-            return None
-        trained_until = datetime.fromtimestamp(cutoff, UTC)
-        try:
-            artifact = train_arrays(
-                log.vectors,
-                log.labels,
-                log.times,
-                log.known_at,
-                version=f"backtest-{trained_until:%Y%m%dT%H%M}",
-                trained_until=trained_until,
-                params=self.params,
-                label_delay_days=hours_as_days(self.label_delay.window_end(self.settings)),
-            )
-        except NotEnoughLabelsError:
-            return None
-        self.models.append(artifact)
-        return artifact
-
     def scoring_cost(self, clock: Callable[[], float], rows: int = 2000) -> dict[str, float]:
         """Microseconds per transaction to score the latest model: one by one (live) and in a batch (backtest).
 
@@ -246,28 +292,52 @@ class LearningLog:
         }
 
 
+def _fit_log(
+    log: LabelledLog, cutoff: float, params: TrainingParams, label_delay_days: float | None
+) -> ModelArtifact | None:
+    trained_until = datetime.fromtimestamp(cutoff, UTC)
+    try:
+        return train_arrays(
+            log.vectors,
+            log.labels,
+            log.times,
+            log.known_at,
+            version=f"backtest-{trained_until:%Y%m%dT%H%M}",
+            trained_until=trained_until,
+            params=params,
+            label_delay_days=label_delay_days,
+        )
+    except NotEnoughLabelsError:
+        return None
+
+
 def learn_in_steps(
     learner: LearningLog,
     feedback: list[Feedback],
     advance_all: Callable[[float], list[ShardDay]],
-    update_all: Callable[[dict[str, EntityActivity], ModelArtifact | None, LabelDelay], None],
+    update_all: Callable[[ActivityNews, ModelNews | None, LabelDelay], None],
+    submit: Submit = run_now,
 ) -> None:
     """Drive shards step by step: each advances to the next sync point (an ``activity_sync_hours`` boundary), then
     the learner syncs, and retrains at the first step at or after each retraining time (UTC midnights).
 
     ``advance_all(until)`` runs every shard to ``until`` and returns their rows; ``update_all`` hands
-    every shard the changed activity, the new model (None: keep the current one) and the label delay
-    learned so far.
+    every shard the step's activity news, news of a model (None: none) and the label delay learned so far.
+    ``submit`` runs a fit; the shards step on meanwhile, and get its model at the first step after it is
+    done (at the latest before the next retraining and before this returns).
     """
     pending = sorted(feedback, key=lambda f: f.known_at)
     next_feedback = 0
     every = learner.settings.retrain_every_days * DAY_S
     step = learner.settings.activity_sync_hours * HOUR_S
     next_retrain: float | None = None
+    fitting: tuple[float, Future[ModelArtifact | None]] | None = None
     days = advance_all(float("-inf"))  # nothing is before -inf: this only asks where each shard starts
     while True:
         starts = [d.next_ts for d in days if d.next_ts is not None]
         if not starts:
+            if fitting is not None:
+                update_all(ActivityNews(), ModelNews(fitting[0], True, fitting[1].result()), learner.label_delay)
             return
         until = (min(starts) // step + 1) * step  # the next sync point (empty steps are skipped)
         days = advance_all(until)
@@ -276,11 +346,23 @@ def learn_in_steps(
         while next_feedback < len(pending) and pending[next_feedback].known_at.timestamp() <= until:
             learner.learn_outcome(pending[next_feedback])
             next_feedback += 1
-        changed = learner.sync(until)
-        artifact = None
+        news = learner.sync(until)
         if next_retrain is None:  # the first midnight at or after the first step
             next_retrain = -(-until // DAY_S) * DAY_S
+        model: ModelNews | None = None
+        if fitting is not None and (until >= next_retrain or fitting[1].done()):
+            model = ModelNews(fitting[0], True, fitting[1].result())
+            fitting = None
         if until >= next_retrain:
-            artifact = learner.retrain(until)
+            if model is not None:  # the previous model reaches the shards before the next is announced
+                update_all(news, model, learner.label_delay)
+                news, model = ActivityNews(), None
+            fit = learner.training(until)
+            if fit is not None:
+                future = submit(fit)
+                if future.done():
+                    model = ModelNews(until, True, future.result())
+                else:
+                    model, fitting = ModelNews(until, False), (until, future)
             next_retrain = until // DAY_S * DAY_S + every
-        update_all(changed, artifact, learner.label_delay)
+        update_all(news, model, learner.label_delay)

@@ -79,12 +79,18 @@ def decode_payload(payload: str) -> dict[str, Any]:
 
 
 class _SelfLooping(NamedTuple):
+    """The ensemble as numpy arrays for batches; a leaf loops to itself (feature 0, threshold +inf)."""
+
     feature: np.ndarray[Any, Any]
     threshold: np.ndarray[Any, Any]
-    left: np.ndarray[Any, Any]
-    right: np.ndarray[Any, Any]
+    #: child of node n: [2n] when its test fails (right), [2n + 1] when it holds (left)
+    children: np.ndarray[Any, Any]
     value: np.ndarray[Any, Any]
-    depth: int
+    #: the roots, deepest tree first, and how many of those trees still step at each level
+    roots: np.ndarray[Any, Any]
+    stepping: tuple[int, ...]
+    #: position in ``roots`` of each tree of the ensemble's order (the sum of leaf values keeps that order)
+    restore: np.ndarray[Any, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,17 +140,21 @@ class TreeEnsemble:
         return total
 
     def raw_many(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        # All trees step down one level at a time for all rows; a leaf loops to itself (feature 0,
-        # threshold +inf), so every step is the same five gathers with no masking.
+        # All rows step down one level at a time in every tree still deeper than the level (the deepest trees
+        # first, so those are a prefix): five gathers a step and no masking; a shallow tree stops early.
         loop = self.looping
         width = x.shape[1]
         flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
         offsets = (np.arange(x.shape[0]) * width)[:, None]
-        node = np.broadcast_to(np.asarray(self.roots), (x.shape[0], len(self.roots)))
-        for _ in range(loop.depth):
-            go_left = flat[offsets + loop.feature[node]] <= loop.threshold[node]
-            node = np.where(go_left, loop.left[node], loop.right[node])
-        result: np.ndarray[Any, Any] = self.base + loop.value[node].sum(axis=1)
+        node = np.tile(loop.roots, (x.shape[0], 1))
+        for trees in loop.stepping:
+            at = node[:, :trees]
+            holds = flat[offsets + loop.feature[at]] <= loop.threshold[at]
+            node[:, :trees] = loop.children[2 * at + holds]
+        # Leaf values summed in the ensemble's tree order, over a contiguous row: the same float sum as one by one
+        # in numpy's pairwise order, whatever the stepping order.
+        leaves = np.ascontiguousarray(node[:, loop.restore])
+        result: np.ndarray[Any, Any] = self.base + loop.value[leaves].sum(axis=1)
         return result
 
     def contributions(self, x: Sequence[float]) -> dict[int, float]:
@@ -166,11 +176,12 @@ def _self_looping(
     right: Sequence[int],
     value: Sequence[float],
 ) -> _SelfLooping:
-    """The ensemble's arrays with leaves as self-loops, and the depth that reaches every leaf."""
+    """The ensemble's arrays with leaves as self-loops, its trees deepest first, and their depths."""
     leaf = np.asarray(feature) < 0
     index = np.arange(len(feature))
-    depth = 0
+    depths = []
     for root in roots:
+        depth = 0
         stack = [(root, 0)]
         while stack:
             node, level = stack.pop()
@@ -178,13 +189,18 @@ def _self_looping(
                 depth = max(depth, level)
             else:
                 stack += [(left[node], level + 1), (right[node], level + 1)]
+        depths.append(depth)
+    order = np.argsort(-np.asarray(depths, dtype=np.int64), kind="stable")
+    by_depth = np.asarray(depths, dtype=np.int64)[order]
+    children = np.stack([np.where(leaf, index, right), np.where(leaf, index, left)], axis=1).ravel()
     return _SelfLooping(
         np.where(leaf, 0, feature),
         np.where(leaf, np.inf, threshold),
-        np.where(leaf, index, left),
-        np.where(leaf, index, right),
+        children,
         np.asarray(value, dtype=np.float64),
-        depth,
+        np.asarray(roots, dtype=np.int64)[order],
+        tuple(int((by_depth > level).sum()) for level in range(int(by_depth.max(initial=0)))),
+        np.argsort(order),
     )
 
 
@@ -212,6 +228,13 @@ class LinearModel:
         return {f: w * (x[f] - m) for f, w, m in zip(self.features, self.weights, self.means, strict=True)}
 
 
+def probabilities_of(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Log-odds to probabilities, for a batch."""
+    clipped = np.clip(raw, -500, 500)
+    result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-clipped))
+    return result
+
+
 def _sigmoid(z: float) -> float:
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -237,8 +260,7 @@ class FraudModel:
         matrix = np.asarray(vectors, dtype=np.float64)
         if matrix.size == 0:
             return []
-        raw = np.clip(self.body.raw_many(matrix.reshape(len(matrix), -1)), -500, 500)
-        probabilities: list[float] = (1.0 / (1.0 + np.exp(-raw))).tolist()
+        probabilities: list[float] = probabilities_of(self.body.raw_many(matrix.reshape(len(matrix), -1))).tolist()
         return probabilities
 
     def contributions(self, vector: Sequence[float], top: int = 3) -> list[Contribution]:

@@ -349,6 +349,7 @@ def run_backtest(
         )
         report["model_scoring_us_per_tx"] = learner.scoring_cost(time.perf_counter)
         report["retrain_seconds"] = round(learner.retrain_seconds, 3)
+        report["fit_seconds"] = [round(seconds, 3) for seconds in learner.fit_seconds]
         report["label_delay"] = learner.label_delay.summary(learner.settings)
     report["feedback_records"] = len(outcomes)
     report["workers"] = processes

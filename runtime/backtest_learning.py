@@ -2,24 +2,26 @@
 
 Each worker holds a shard's customers (its ``Backtest``) and advances to the next sync point (hourly)
 when told; the learner here (detection.learning) takes every shard's decisions-log rows, syncs
-terminal/merchant activity, retrains on schedule, and hands every shard the changes and the new
-model. The same steps run in one process when there is one shard, so the result does not depend
-on the number of workers (a test checks it).
+terminal/merchant activity, retrains on schedule, and hands every shard the step's activity news and
+the new model. The same steps run in one process when there is one shard, so the result does not
+depend on the number of workers (a test checks it).
+
+Fits run in a thread of the learner's process while the shards step on (LightGBM fits outside the
+GIL): a model changes no feature, only the scores from its cut-off on, which wait for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from detection.activity import EntityActivity
 from detection.backtest import Backtest
 from detection.label_delay import LabelDelay
-from detection.learning import LearningLog, ShardDay, learn_in_steps
-from detection.model import ModelArtifact
+from detection.learning import ActivityNews, LearningLog, ModelNews, ShardDay, learn_in_steps
 from detection.models import Feedback
 
 #: (the shard's backtest, ready to ``advance``) and a function giving its result when it is done.
@@ -45,11 +47,26 @@ def run_learning_shards(
     ``in_worker`` runs first in each worker process (e.g. signal set-up); ``describe`` puts a
     worker's exception in one line for the error the learner raises.
     """
-    if shards == 1:
-        started()
-        backtest, result = prepare(0)
-        learn_in_steps(learner, feedback, lambda until: [backtest.advance(until)], backtest.update)
-        return [result()]
+    with ThreadPoolExecutor(1, thread_name_prefix="fit") as fitter:
+        if shards == 1:
+            started()
+            backtest, result = prepare(0)
+            learn_in_steps(learner, feedback, lambda until: [backtest.advance(until)], backtest.update, fitter.submit)
+            return [result()]
+        return _in_workers(prepare, shards, learner, feedback, context, in_worker, describe, started, fitter)
+
+
+def _in_workers(
+    prepare: ShardFactory,
+    shards: int,
+    learner: LearningLog,
+    feedback: list[Feedback],
+    context: ForkContext,
+    in_worker: Callable[[], None],
+    describe: Callable[[BaseException], str],
+    started: Callable[[], None],
+    fitter: ThreadPoolExecutor,
+) -> list[Any]:
     pipes = [context.Pipe() for _ in range(shards)]
     workers = [
         context.Process(target=_serve, args=(prepare, index, child, in_worker, describe), daemon=True)
@@ -59,6 +76,7 @@ def run_learning_shards(
         worker.start()
     started()
     connections = [parent for parent, _ in pipes]
+    delay_sent: int | None = None
     try:
 
         def advance_all(until: float) -> list[ShardDay]:
@@ -66,11 +84,14 @@ def run_learning_shards(
                 connection.send(("advance", until))
             return [_receive(connections[index], workers[index], index, shards) for index in range(shards)]
 
-        def update_all(changed: dict[str, EntityActivity], artifact: ModelArtifact | None, delay: LabelDelay) -> None:
+        def update_all(news: ActivityNews, model: ModelNews | None, delay: LabelDelay) -> None:
+            nonlocal delay_sent
+            changed = delay if delay.observed != delay_sent else None  # a few thousand floats: only when it moved
+            delay_sent = delay.observed
             for connection in connections:
-                connection.send(("update", changed, artifact, delay))
+                connection.send(("update", news, model, changed))
 
-        learn_in_steps(learner, feedback, advance_all, update_all)
+        learn_in_steps(learner, feedback, advance_all, update_all, fitter.submit)
         for connection in connections:
             connection.send(("finish",))
         return [_receive(connections[index], workers[index], index, shards) for index in range(shards)]
@@ -110,12 +131,14 @@ def _serve(
     in_worker()
     try:
         backtest, result = prepare(index)
+        delay = LabelDelay()
         while True:
             message = connection.recv()
             if message[0] == "advance":
                 connection.send(("ok", backtest.advance(message[1])))
             elif message[0] == "update":
-                backtest.update(message[1], message[2], message[3])
+                delay = message[3] or delay  # sent only when it changed
+                backtest.update(message[1], message[2], delay)
             else:
                 connection.send(("ok", result()))
                 return
