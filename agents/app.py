@@ -12,9 +12,10 @@ from functools import cached_property
 from typing import Any
 
 import faust
-from faust.types import TransportT
+from faust.types import ConsumerT, TransportT
 from mode.utils.queues import FlowControlEvent
 
+from agents.batch_fence import finish_batches_before_revoke
 from agents.bulk_restore import BulkRecoveryTableManager, BulkRestoreOptions
 from agents.flow_control import ForgettingFlowControl
 from agents.roles import select_agents
@@ -63,6 +64,13 @@ class FraudwatchApp(faust.App):
     async def on_stop(self) -> None:
         start_shutdown_watchdog(get_settings().shutdown_grace_s)
         await super().on_stop()
+
+    async def _consumer_wait_empty(self, consumer: ConsumerT, logger: Any) -> None:
+        """On revoke, Faust waits for its agents only with ``stream_wait_empty``, which we turn off so a stop
+        does not drain the backlog; a batch in flight is still waited for (agents.batch_fence says why)."""
+        await super()._consumer_wait_empty(consumer, logger)
+        if not self.should_stop:  # a stop keeps its own way: the batch in flight is cancelled and withheld
+            await finish_batches_before_revoke(consumer, self.conf.broker_session_timeout)
 
     def _new_transport(self) -> TransportT:
         return FetchWaitTransport(self.conf.broker_consumer, self)

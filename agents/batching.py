@@ -21,6 +21,7 @@ import faust
 from faust.streams import _current_event
 
 from agents.app import app
+from agents.batch_fence import batch_fence
 from agents.dead_letter import handle_guarded
 from agents.prometheus import event_processing_seconds
 from agents.record_batches import send_as_batches
@@ -52,12 +53,20 @@ async def process_in_batches(
     async for events, acknowledge in batches:
         started = time.perf_counter()
         try:
-            await _run_or_alone(handle_batch, events, stage)
+            current, fetched_before_rebalance = await batch_fence.admit(app, events)
+            withhold_acks(fetched_before_rebalance)  # their partition's owner reads them again
+            if not current:
+                continue
+            # A rebalance waits for this batch (agents.batch_fence) and then commits: the batch is acked
+            # before that, here (arrived batches) or by take_events as soon as this loop asks for the next
+            # batch (taken ones: acking them here too would count a message another agent reads twice).
+            with batch_fence.running():
+                await _run_or_alone(handle_batch, current, stage)
+                await acknowledge(events)  # the withheld ones are skipped (agents.batching.withhold_acks)
         except BaseException:
             withhold_acks(events)
             raise
-        await acknowledge(events)
-        observe_batch(stage, len(events), time.perf_counter() - started)
+        observe_batch(stage, len(current), time.perf_counter() - started)
 
 
 Acknowledge = Callable[[Sequence[Event]], Awaitable[None]]

@@ -174,7 +174,10 @@ async def _score_customer(customer_key: bytes, arrivals: list[Incoming], detecte
         _count(transaction, verdict.decision, shadow)
         if verdict.listed:
             worker_metrics.incr(counter(Family.LISTS, verdict.listed))
-    if learned_any:
+    if learned_any or scored:
+        # Also when every arrival was a replay: the local state may hold them while the changelog does not
+        # (a batch stopped after its table writes, before its records were sent), and a redelivery is what
+        # brings the changelog, so the partition's next owner, level again.
         save_state(customer_key, state)
     return scored
 

@@ -8,8 +8,8 @@ rebalance are printed apart. With two or more workers, one is then stopped (SIGT
 ``--after`` more transactions of every customer are sent: the time until all of them are decided is
 the time until the stopped worker's customers are served again, their state restored from the
 changelogs by the workers that took the partitions over (or kept warm by standby replicas,
-``--standby 1``). Then every remaining worker is asked through its read API for ``--sample``
-customers (any worker answers for any customer: agents.routing forwards to the owner): "routed"
+``--standby 1``). Then every remaining worker is asked through its read API for every customer (or
+``--sample`` of them) (any worker answers for any customer: agents.routing forwards to the owner): "routed"
 counts answers that came back, "state" those whose transaction count includes every transaction
 of the customer, before and after the handover.
 
@@ -17,7 +17,7 @@ On this machine every worker shares two cores with the broker and the others, so
 rate shows the cost of co-ordination rather than the gain of more machines (README, "Scale out").
 
     .venv/bin/python -m bench.scale_out [--workers 1,2,3] [--backlog 20000] [--customers 2000] [--after 2000]
-        [--standby 0|1] [--sample 40]
+        [--standby 0|1] [--sample N]
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ async def measure(
             await until_decided(consumer, settings, args.backlog + args.after, args.timeout)
             handover_s = time.perf_counter() - stopping
             started = started[:-1]
-        sample = range(0, args.customers, max(1, args.customers // args.sample))
+        sample = range(0, args.customers, max(1, args.customers // args.sample) if args.sample else 1)
         asked = routed = whole = 0
         for number in sample:  # transaction n is customer n % customers's
             seen = _sent_to(number, args.backlog, args.customers) + (
@@ -203,7 +203,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--logs", help="copy the workers' logs into this directory")
     parser.add_argument("--loglevel", default="warn", help="the workers' (info shows each bulk restore)")
-    parser.add_argument("--sample", type=int, default=40, help="customers asked of every worker at the end")
+    parser.add_argument(
+        "--sample", type=int, default=0, help="customers asked of every worker at the end (0: every customer)"
+    )
     parser.add_argument("--standby", type=int, default=0, help="FRAUDWATCH_TABLE_STANDBY_REPLICAS of every worker")
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores; {args.backlog} transactions waiting, {args.customers} customers")

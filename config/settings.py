@@ -290,8 +290,12 @@ class Settings(BaseSettings):
         """Settings for the embedded Tansu broker, whose quirks need these (never on Redpanda).
 
         - no transactions, so at-least-once;
-        - a group join waits for the rebalance timeout, or about half the session timeout
-          when that is shorter (measured: 60 s session -> 30 s join), so keep both short;
+        - a group join waits about half the session timeout, whatever the rebalance timeout
+          (measured: 4 s -> 2 s, 20 s -> 10 s, 60 s -> 30 s), so the session timeout is short, but
+          not 4 s as it was: aiokafka sends no heartbeat while a member's partition-assignment
+          callback runs, and Faust's opens ~36 RocksDB databases there, 4-7 s on these 2 loaded
+          cores, so a joining worker was dropped and rejoined, twice in every two-worker run
+          (bench/RESULTS.md session 8). 10 s (a 5 s join) unless BROKER_SESSION_TIMEOUT_S is set;
         - it reports the log end as the last batch's base offset + 1, so a changelog restore
           would stop early (state lost after a wiped restart): the worker reads the last batch
           to find the true end (agents.transport). Writing one record per batch instead made
@@ -313,7 +317,9 @@ class Settings(BaseSettings):
             update={
                 "processing_guarantee": "at_least_once",
                 "broker_rebalance_timeout_s": 2.0,
-                "broker_session_timeout_s": 4.0,
+                "broker_session_timeout_s": self.broker_session_timeout_s
+                if "broker_session_timeout_s" in self.model_fields_set
+                else EMBEDDED_SESSION_TIMEOUT_S,
                 "broker_heartbeat_interval_s": 1.0,
                 "probe_end_offsets": True,
                 "consumer_fetch_max_wait_ms": self.consumer_fetch_max_wait_ms
@@ -326,6 +332,8 @@ class Settings(BaseSettings):
         )
 
 
+#: The embedded profile's session timeout (see Settings.embedded_profile).
+EMBEDDED_SESSION_TIMEOUT_S = 10.0
 #: The embedded profile's fetch wait (see Settings.embedded_profile).
 EMBEDDED_FETCH_MAX_WAIT_MS = 20
 #: The embedded profile's generator linger: fewer, larger batches (see Settings.embedded_profile).

@@ -56,3 +56,27 @@ async def test_every_decision_is_logged_with_its_features_and_a_replay_is_marked
     ]
     assert all(r.feature_set == FEATURE_SET and r.feature_vector and r.model_version is None for r in records)
     assert all(key == b"C-log" for key in (r.key for r in capture.sent[settings.topic_decisions]))
+
+
+async def test_a_batch_of_replays_only_writes_the_state_again_so_the_changelog_catches_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker stopped after a batch's table writes but before its records went out holds state the
+    changelog lacks; the redelivery after its restart must send it, or the partition's next owner restores
+    the customer without those transactions."""
+    burst = [tx(i, i * 5.0, amount=25.0, customer="C-replay") for i in range(3)]
+    with capturing(monkeypatch) as capture:
+        async with detect.test_context() as agent:
+            for transaction in burst:
+                await agent.put(transaction.model_dump_json().encode(), key=b"C-replay")
+            await until(lambda: len(capture.sent[settings.topic_decisions]) == 3)
+            changelog = next(name for name in capture.sent if name.endswith("customer-behaviour-changelog"))
+            writes_before = len(capture.sent[changelog])
+            await agent.put(burst[-1].model_dump_json().encode(), key=b"C-replay")  # redelivered alone
+            await until(lambda: len(capture.sent[settings.topic_decisions]) == 4)
+
+    writes = capture.sent[changelog]
+    assert len(writes) == writes_before + 1
+    replayed = CustomerState.from_json(writes[-1].value)
+    assert [seen[1] for seen in replayed.recent] == [t.transaction_id for t in burst]  # still counted once
+    assert replayed.transactions_seen == len(burst)
