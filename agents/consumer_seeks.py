@@ -61,6 +61,15 @@ def _count_seek(consumer: Consumer, tp: TP) -> None:
         consumer._seeks_of[tp] += 1
 
 
+def head_is_contiguous(committed: int, lowest_acked: int, skipped: Any) -> bool:
+    """Whether every offset from ``committed`` up to ``lowest_acked`` is one the topic skips.
+
+    ``skipped`` is Faust's interval tree of offsets the fetch jumped over (compacted or control
+    records): those count as done, an offset that was fetched and not acknowledged does not.
+    """
+    return all(skipped.at(offset) for offset in range(committed, lowest_acked))
+
+
 class SeekSafeConsumer(Consumer):
     """Consumer mixin: ``getmany`` drops what a seek made stale and repairs the read offset (module docstring)."""
 
@@ -82,6 +91,22 @@ class SeekSafeConsumer(Consumer):
             self._seeks_of_all += 1  # before as well as after: see seek_to_committed
             await super().perform_seek()
             self._seeks_of_all += 1
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """Faust's next commit of ``tp``, but never past an unacknowledged record at the head.
+
+        Faust refuses to commit past a gap at the head of a partition's acknowledged offsets only
+        when it is wider than one (``min(acked) - committed > 1``): a lone record at the committed
+        offset that was withheld (a batch cancelled at a stop or fenced at a rebalance,
+        agents.batching.withhold_acks) was committed past and lost. Here the head must be the
+        committed offset itself, or an offset the topic skips (Faust's gap record).
+        """
+        committed = self._committed_offset[tp]
+        acked = self._acked[tp]
+        if committed is not None and acked and not head_is_contiguous(committed, min(acked), self._gap[tp]):
+            return None
+        new_offset: int | None = super()._new_offset(tp)
+        return new_offset
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109  # Faust's signature
         seeks_of, seeks_of_all = self._seeks_of, self._seeks_of_all

@@ -233,3 +233,26 @@ async def test_a_record_dropped_during_recoverys_seek_is_read_again_from_the_com
     assert not consumer._gap[FIRST]
     assert log.delivered_since(seek_started_at[0], FIRST) >= set(range(COMMITTED, log.END))
     assert consumer._read_offset == {FIRST: log.END - 1, SECOND: log.END - 1}
+
+
+async def test_a_lone_unacknowledged_record_at_the_head_is_never_committed_past(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Faust's own rule lets a one-offset head gap through: committed 10, acked 11-13 gave 14, and 10 was lost."""
+    app.finalize()
+    monkeypatch.setattr(app.transport, "loop", asyncio.get_running_loop())
+    consumer = app._new_consumer()
+    assert isinstance(consumer, SeekSafeConsumer)
+
+    def acked(tp: TP, offsets: list[int]) -> None:
+        consumer._committed_offset[tp] = COMMITTED
+        consumer._acked[tp] = list(offsets)
+        consumer._acked_index[tp] = set(offsets)
+
+    acked(FIRST, [11, 12, 13])  # 10 withheld (a cancelled batch's lone event)
+    assert consumer._new_offset(FIRST) is None
+    acked(FIRST, [10, 11, 12, 13])  # 10 handled later (read again after the seek back)
+    assert consumer._new_offset(FIRST) == 14
+    acked(SECOND, [12, 13])  # 10 and 11 are offsets the topic skips (compacted): done
+    consumer._gap[SECOND].addi(10, 12)
+    assert consumer._new_offset(SECOND) == 14
