@@ -41,7 +41,9 @@ async def process_in_batches(
     ``within_s`` > 0 waits up to that long to fill a batch (Faust's ``take_events``): for agents
     that gather on purpose (the decisions log sums a second of decisions into one activity update).
     ``within_s`` = 0 takes what has arrived, without waiting: a batch ends when the stream's queue
-    is empty, so an idle stream gets a batch of one at once and a backlog gets large batches.
+    is empty, so an idle stream costs no timer wake-ups. In a backlog the queue is empty whenever
+    the agent looks (Faust's fetch loop hands records over one at a time), so the batches are of one
+    (bench/RESULTS.md session 8): right for quiet topics, not for the transaction agents.
 
     Handlers deal with a bad record themselves (dead-letter it, go on with the rest). If a
     handler raises anyway, the batch is run again one record at a time, so only the record at
@@ -88,10 +90,8 @@ async def _acked_by_faust(events: Sequence[Event]) -> None:
 async def _arrived(stream: faust.StreamT[bytes], max_events: int) -> AsyncIterator[tuple[Sequence[Event], Acknowledge]]:
     """Batches of the events already in the stream's queue, acknowledged once handled.
 
-    Faust's take_events waits ``within`` for more events even when a backlog is queued behind
-    the consumer, and while a batch is handled it stops moving events into its buffer, so under
-    load its batches stayed at 2-7 events (measured, 10 000 waiting) with the per-batch wait on
-    every one. Manual acks keep at-least-once: an event counts as done only after its batch.
+    Faust's take_events wakes its agent every ``within`` even when nothing arrives; this waits on
+    the stream alone. Manual acks keep at-least-once: an event counts as done only after its batch.
     """
     manual = cast(faust.Stream[bytes], stream).noack()
     waiting = manual.channel.queue  # type: ignore[attr-defined]  # the channel's queue of fetched events

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
         0.005,
         ge=0,
         description="Longest the transaction agents wait to fill a batch (the latency batching adds at low "
-        "rates); 0 takes what has arrived without waiting (a batch of one when idle).",
+        "rates); 0 takes what has arrived without waiting (no timer when idle, but batches of one in a backlog).",
     )
 
     # --- broker tuning; the embedded profile overrides these (see embedded_profile) ---------
