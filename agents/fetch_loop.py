@@ -65,19 +65,22 @@ class BatchDeliveryConsumer(Consumer):
                 await self.sleep(0)  # getmany can return at once, again and again
                 if not self.should_stop:
                     async for tp, message in fetched:
-                        since_yield += 1
-                        if since_yield > YIELD_EVERY:
-                            await asyncio.sleep(0)
-                            since_yield = 0
                         offset = message.offset
                         last_read = read_offset.get(tp)
-                        if last_read is not None and offset < last_read:
-                            continue  # read before (a seek back): Faust drops it as well
-                        if last_read and offset - last_read > 1 and acks_enabled_for(message.topic):
-                            await self._add_gap(tp, last_read + 1, offset)
+                        if last_read is None or offset >= last_read:  # below it: read before a seek back
+                            if last_read and offset - last_read > 1 and acks_enabled_for(message.topic):
+                                await self._add_gap(tp, last_read + 1, offset)
+                            await self._deliver(tp, message)
+                            read_offset[tp] = offset
+                        # Waits only after the record is delivered: a seek landing in one is then seen by
+                        # getmany before the next record (agents.consumer_seeks). Landing between the
+                        # offset check and the delivery, it would make the record look like a jump from
+                        # the offset sought, and the offsets between a gap committed as done.
                         await self._commit_if_due()
-                        await self._deliver(tp, message)
-                        read_offset[tp] = offset
+                        since_yield += 1
+                        if since_yield >= YIELD_EVERY:
+                            await asyncio.sleep(0)
+                            since_yield = 0
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
