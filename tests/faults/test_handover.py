@@ -13,9 +13,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import AIOKafkaConsumer
-
-from config.broker import bootstrap_servers
 from config.rules import load_rules
 from config.settings import Settings
 from detection.backtest import Backtest
@@ -26,7 +23,7 @@ from detection.state import CustomerState, decode_state
 from producers.kafka import kafka_producer
 from runtime.broker import EmbeddedBroker, free_port
 from tests.faults.test_disk import ready
-from tests.integration.harness import WorkerProcess, read_topic, wait_for
+from tests.integration.harness import WorkerProcess, read_topic, topic_reader, wait_for
 
 CUSTOMERS = int(os.environ.get("FAULT_HANDOVER_CUSTOMERS", "300"))
 #: Transactions per customer waiting when the first worker starts (the second joins while it works on them).
@@ -66,22 +63,12 @@ async def until_decided(broker: EmbeddedBroker, settings: Settings, ids: set[str
 
     One reader for the whole wait: reading the topic again from the start each time takes longer
     than a short timeout once it holds some thousands of decisions."""
-    consumer = AIOKafkaConsumer(
-        settings.topic_decisions,
-        bootstrap_servers=bootstrap_servers(broker.url),
-        group_id=None,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=50,
-    )
-    await consumer.start()
     waiting = set(ids)
     deadline = time.monotonic() + timeout_s
-    try:
+    async with topic_reader(broker.url, settings.topic_decisions) as consumer:
         while waiting and time.monotonic() < deadline:
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 waiting.difference_update(DecisionRecord.model_validate_json(r.value).transaction_id for r in records)
-    finally:
-        await consumer.stop()
     if waiting:
         raise TimeoutError(f"{len(waiting)} of {len(ids)} transactions not decided in {timeout_s:.0f} s")
 
