@@ -23,7 +23,7 @@ from faust.streams import _current_event
 from agents.app import app
 from agents.batch_fence import batch_fence
 from agents.dead_letter import handle_guarded
-from agents.prometheus import event_processing_seconds
+from agents.prometheus import batch_events, event_processing_seconds
 from agents.record_batches import send_as_batches
 from tables.batched import Outbound, collecting_outbox
 
@@ -41,9 +41,9 @@ async def process_in_batches(
     ``within_s`` > 0 waits up to that long to fill a batch (Faust's ``take_events``): for agents
     that gather on purpose (the decisions log sums a second of decisions into one activity update).
     ``within_s`` = 0 takes what has arrived, without waiting: a batch ends when the stream's queue
-    is empty, so an idle stream costs no timer wake-ups. In a backlog the queue is empty whenever
-    the agent looks (Faust's fetch loop hands records over one at a time), so the batches are of one
-    (bench/RESULTS.md session 8): right for quiet topics, not for the transaction agents.
+    is empty, so an idle stream costs no timer wake-ups and a lone record no wait. In a backlog the
+    fetch loop puts a fetched batch in the queue at once (agents.fetch_loop), so the agent finds
+    hundreds waiting and takes up to ``max_events``.
 
     Handlers deal with a bad record themselves (dead-letter it, go on with the rest). If a
     handler raises anyway, the batch is run again one record at a time, so only the record at
@@ -111,6 +111,7 @@ async def _arrived(stream: faust.StreamT[bytes], max_events: int) -> AsyncIterat
 
 def observe_batch(stage: str, events: int, seconds: float) -> None:
     """Each event of a batch took its share of the batch's time (the processing-time histogram is per event)."""
+    batch_events.labels(stage).observe(events)
     histogram = event_processing_seconds.labels(stage)
     for _ in range(events):
         histogram.observe(seconds / events)

@@ -22,8 +22,10 @@ from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from agents.partitioning import key_partition
 from agents.transport import delivery_guard
 from tables.batched import Outbound
 
@@ -91,6 +93,10 @@ def _partition_of(producer: AIOKafkaProducer, record: Outbound) -> int:
     """The record's partition: its own, or the producer's partitioner's for its key (as ``send`` picks).
 
     The topic's metadata must be known (send_as_batches waits for it once per topic)."""
+    if record.partition is None and record.key is not None and isinstance(producer._partitioner, DefaultPartitioner):
+        partitions = producer._metadata.partitions_for_topic(record.topic)
+        if partitions and len(partitions) == max(partitions) + 1:  # numbered 0..n-1, as topics are
+            return key_partition(record.key, len(partitions))
     return int(producer._partition(record.topic, record.partition, record.key, record.value, record.key, record.value))
 
 

@@ -26,6 +26,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from agents.consumer_seeks import SeekSafeConsumer
+from agents.fetch_loop import BatchDeliveryConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class DeliveryGuard:
 delivery_guard = DeliveryGuard()
 
 
-class FetchWaitConsumer(SeekSafeConsumer, faust_aiokafka.Consumer):
+class FetchWaitConsumer(SeekSafeConsumer, BatchDeliveryConsumer, faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> FetchWaitConsumerThread:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from agents import topics
 from agents.app import app
@@ -24,6 +23,7 @@ from agents.dead_letter import send_to_dead_letter
 from agents.detect import STAGE as DETECT_STAGE
 from agents.detect import Incoming, detect_transactions
 from agents.metrics import worker_metrics
+from agents.partitioning import key_partition
 from agents.topics import INGESTED_AT_HEADER
 from config import get_settings
 from config.limits import validation_limits
@@ -80,4 +80,4 @@ def on_customer_partition(event: Event, customer_key: bytes) -> bool:
 
 def customer_partition(customer_key: bytes) -> int:
     """The partition of a customer-keyed topic or table that holds ``customer_key`` (aiokafka's DefaultPartitioner)."""
-    return (int(murmur2(customer_key)) & 0x7FFFFFFF) % settings.partitions
+    return key_partition(customer_key, settings.partitions)

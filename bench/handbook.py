@@ -125,6 +125,13 @@ def baseline_models(gbt: str, jobs: int = -1) -> dict[str, Callable[[], Classifi
 
 
 def run_baselines(data: HandbookData, protocol: Protocol, gbt: str, jobs: int = -1) -> list[Row]:
+    return [row for row, _ in baselines_with_scores(data, protocol, gbt, jobs)]
+
+
+def baselines_with_scores(
+    data: HandbookData, protocol: Protocol, gbt: str, jobs: int = -1
+) -> list[tuple[Row, npt.NDArray[np.float64]]]:
+    """Each baseline's row and its score of every test row (for comparisons finer than the row's figures)."""
     from sklearn.preprocessing import StandardScaler
 
     split = train_test_split(data, protocol)
@@ -139,7 +146,7 @@ def run_baselines(data: HandbookData, protocol: Protocol, gbt: str, jobs: int = 
         started = time.perf_counter()
         scores = model.predict_proba(test_x)[:, 1]
         us_per_tx = 1e6 * (time.perf_counter() - started) / len(test_x)
-        rows.append(judge(name, data, split.test, scores, scores >= 0.5, us_per_tx, "0.5"))
+        rows.append((judge(name, data, split.test, scores, scores >= 0.5, us_per_tx, "0.5"), scores))
     return rows
 
 

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from bench.handbook import OUT, Row, judge, print_table, read_decisions, run_baselines
+from bench.handbook import OUT, Row, baselines_with_scores, judge, print_table, read_decisions
 from bench.handbook_features import Protocol, Split, train_test_split
 from detection.learning import LearningLog
 from detection.model import FraudModel, load_model
@@ -124,13 +125,28 @@ class SetUp:
     protocol: Protocol
     split: Split
     baselines: list[Row]
+    #: Each baseline's score of every test row, in ``baselines``' order.
+    baseline_scores: list[npt.NDArray[np.float64]]
 
     @classmethod
     def of(cls, name: str, customers: int, terminals: int, seed: int) -> SetUp:
         scenario = scenario_of(name, customers, terminals)
         data = simulate(scenario, seed)
         protocol = Protocol.for_label_delay(scenario.label_delay_days)
-        return cls(name, data, protocol, train_test_split(data, protocol), run_baselines(data, protocol, "xgboost", 1))
+        baselines = baselines_with_scores(data, protocol, "xgboost", 1)
+        return cls(
+            name,
+            data,
+            protocol,
+            train_test_split(data, protocol),
+            [row for row, _ in baselines],
+            [scores for _, scores in baselines],
+        )
+
+    def best_at_cards(self) -> tuple[str, npt.NDArray[np.float64]]:
+        """The baseline with the highest Card Precision@100, and its test-row scores."""
+        best = max(range(len(self.baselines)), key=lambda i: self.baselines[i].card_precision_at_100)
+        return self.baselines[best].system, self.baseline_scores[best]
 
     def margin(self, row: Row) -> list[float]:
         """AP, recall at precision 0.85 and CP@100 of ``row`` minus the best baseline's of each."""

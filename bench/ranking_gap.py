@@ -18,6 +18,8 @@ cut-off), and score the Handbook test rows. A variant changes one thing at a tim
   start as the Handbook's protocol).
 
 Prints one table per set and the margins over the best baseline; writes bench/out/ranking-gap.json.
+``--cards``: per variant, which fraud cards its daily top 100 holds and the best CP@100 baseline's does
+not, and vice versa (bench/top_cards.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 from bench.handbook import OUT, Row, judge, print_table
 from bench.handbook_features import Protocol, baseline_features
 from bench.model_capacity import LONGEST_TRAIN_DAYS, SetUp, learn_once, logged, set_arguments
+from bench.top_cards import print_differences, top_card_differences
 from detection.features import FEATURE_NAMES
 from detection.learning import LabelledLog, LearningLog
 from detection.model import load_model
@@ -247,6 +250,11 @@ def main() -> None:
     parser.add_argument(
         "--cache", type=Path, default=None, help="Keep each set's learning backtest here and reuse it (same code)."
     )
+    parser.add_argument(
+        "--cards",
+        action="store_true",
+        help="Per variant, the fraud cards its daily top 100 holds and the best CP@100 baseline's does not.",
+    )
     args = parser.parse_args()
     chosen = [v for i, v in enumerate(variants()) if args.only is None or str(i) in args.only]
     results: dict[str, Any] = {}
@@ -267,6 +275,10 @@ def main() -> None:
             scores = replay(learner, variant, columns, data, protocol, split.test)
             rows.append(judge(variant.name, data, split.test, scores, scores >= 0.5, 0, "0.5"))
             print(f"  {name}: {variant.name} in {time.perf_counter() - started:.0f} s", flush=True)
+            if args.cards:
+                baseline, baseline_scores = setup.best_at_cards()
+                differences = top_card_differences(data, split.test, protocol.delay_days, baseline_scores, scores)
+                print_differences(f"{baseline} on {name}", variant.name, differences)
         for row in rows[len(setup.baselines) :]:
             margins.setdefault(row.system, {})[name] = setup.margin(row)
         print_table(setup.title(args.customers, args.terminals, args.seed, seconds, learner), rows, False)

@@ -72,10 +72,10 @@ class Settings(BaseSettings):
         500, ge=1, description="Most transactions an agent takes in one batch (one state write per customer per batch)."
     )
     batch_within_s: float = Field(
-        0.005,
+        0.0,
         ge=0,
-        description="Longest the transaction agents wait to fill a batch (the latency batching adds at low "
-        "rates); 0 takes what has arrived without waiting (no timer when idle, but batches of one in a backlog).",
+        description="Longest the transaction agents wait to fill a batch; 0 takes what has arrived without "
+        "waiting: a lone record at once, a fetched backlog in batches of up to batch_max_events.",
     )
 
     # --- broker tuning; the embedded profile overrides these (see embedded_profile) ---------

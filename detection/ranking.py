@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -87,6 +87,8 @@ class CardPrecision:
     per_day: list[float]
     #: Compromised cards still in the ranking each day (the most any ranking could find).
     compromised_per_day: list[int]
+    #: Per day: (day, the cards still ranked, best first, whether each had a fraud that day).
+    ranked_per_day: list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.bool_]]] = field(default_factory=list)
 
 
 def card_precision_at_k(
@@ -113,6 +115,7 @@ def card_precision_at_k(
     caught = np.zeros(population, dtype=bool)
     per_day: list[float] = []
     compromised: list[int] = []
+    ranked_per_day: list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.bool_]]] = []
     order = np.argsort(days, kind="stable")
     days, cards, y, s = days[order], cards[order], y[order], s[order]
     boundaries = np.flatnonzero(np.r_[True, days[1:] != days[:-1], True]) if len(days) else np.zeros(1, np.int64)
@@ -126,13 +129,15 @@ def card_precision_at_k(
         np.maximum.at(best, index, sc)
         fraud = np.zeros(len(day_cards), dtype=bool)
         np.logical_or.at(fraud, index, lab)
-        top = np.argsort(-best, kind="stable")[:k]
+        ranking = np.argsort(-best, kind="stable")
+        ranked_per_day.append((today, day_cards[ranking], fraud[ranking]))
+        top = ranking[:k]
         found = day_cards[top][fraud[top]]
         caught[found] = True
         per_day.append(len(found) / k)
         compromised.append(int(fraud.sum()))
     mean = float(np.mean(per_day)) if per_day else 0.0
-    return CardPrecision(k, mean, per_day, compromised)
+    return CardPrecision(k, mean, per_day, compromised, ranked_per_day)
 
 
 def _as_arrays(labels: Labels, scores: Scores) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:

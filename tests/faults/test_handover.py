@@ -22,11 +22,12 @@ from detection.models import Transaction
 from detection.state import CustomerState, decode_state
 from producers.kafka import kafka_producer
 from runtime.broker import EmbeddedBroker, free_port
-from tests.integration.harness import WorkerProcess, read_topic, wait_for
+from tests.faults.test_disk import ready
+from tests.integration.harness import WorkerProcess, read_topic, topic_reader, wait_for
 
 CUSTOMERS = int(os.environ.get("FAULT_HANDOVER_CUSTOMERS", "300"))
 #: Transactions per customer waiting when the first worker starts (the second joins while it works on them).
-BACKLOG_EACH = int(os.environ.get("FAULT_HANDOVER_BACKLOG_EACH", "8"))
+BACKLOG_EACH = int(os.environ.get("FAULT_HANDOVER_BACKLOG_EACH", "40"))
 #: Larger batches than the default 500: each takes seconds here, so one is in flight across every rebalance
 #: (the window in which the two workers' writes of a partition interleaved).
 BATCH_MAX_EVENTS = os.environ.get("FAULT_HANDOVER_BATCH_MAX_EVENTS", "2000")
@@ -58,13 +59,18 @@ async def produce(broker: EmbeddedBroker, topic: str, transactions: list[Transac
 
 
 async def until_decided(broker: EmbeddedBroker, settings: Settings, ids: set[str], timeout_s: float) -> None:
-    """Until every transaction in ``ids`` has a decision (redelivered ones may have two)."""
+    """Until every transaction in ``ids`` has a decision (redelivered ones may have two).
 
-    async def all_decided() -> bool:
-        records = await read_topic(broker.url, settings.topic_decisions, 10**9, timeout_s=1.5)
-        return ids <= {DecisionRecord.model_validate_json(r.value).transaction_id for r in records}
-
-    await wait_for(all_decided, timeout_s=timeout_s, interval_s=1.0)
+    One reader for the whole wait: reading the topic again from the start each time takes longer
+    than a short timeout once it holds some thousands of decisions."""
+    waiting = set(ids)
+    deadline = time.monotonic() + timeout_s
+    async with topic_reader(broker.url, settings.topic_decisions) as consumer:
+        while waiting and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                waiting.difference_update(DecisionRecord.model_validate_json(r.value).transaction_id for r in records)
+    if waiting:
+        raise TimeoutError(f"{len(waiting)} of {len(ids)} transactions not decided in {timeout_s:.0f} s")
 
 
 def comparable(state: CustomerState) -> tuple[object, ...]:
@@ -85,7 +91,8 @@ async def test_second_worker_joining_and_one_stopping_keeps_every_customers_stat
 ) -> None:
     settings, env = system
     env = {**env, "FRAUDWATCH_BATCH_MAX_EVENTS": BATCH_MAX_EVENTS}
-    start = datetime.now(UTC) - timedelta(hours=2)
+    # In the past, the last of them included (one second apart): a future timestamp is dead-lettered.
+    start = datetime.now(UTC) - timedelta(seconds=(BACKLOG_EACH + 1) * CUSTOMERS + 3600)
     backlog = customer_stream(range(BACKLOG_EACH), start)
     after = customer_stream(range(BACKLOG_EACH, BACKLOG_EACH + 1), start)
     backtest = Backtest(Detector(load_rules()))
@@ -96,10 +103,15 @@ async def test_second_worker_joining_and_one_stopping_keeps_every_customers_stat
     assert await read_topic(broker.url, settings.topic_decisions, 1, timeout_s=120)
     # The second joins while the first works through the backlog: a rebalance in the middle of its batches.
     second_env = {**env, "FRAUDWATCH_DATA_DIR": env["FRAUDWATCH_DATA_DIR"] + "-second"}
-    second = start_worker({**second_env, "FRAUDWATCH_WEB_PORT": str(free_port())}, "second")
+    second_port = free_port()
+    second = start_worker({**second_env, "FRAUDWATCH_WEB_PORT": str(second_port)}, "second")
     began = time.monotonic()
+    joined_s = await wait_for(lambda: ready(second_port), timeout_s=120, interval_s=0.5)
     await until_decided(broker, settings, {t.transaction_id for t in backlog}, timeout_s=240)
-    print(f"backlog of {len(backlog)} decided {time.monotonic() - began:.1f} s after the second worker started")
+    print(
+        f"second worker ready {joined_s:.1f} s after it started; "
+        f"the backlog of {len(backlog)} decided {time.monotonic() - began:.1f} s after it started"
+    )
     assert second.stop() == 0
     # The survivor takes the stopped worker's partitions over and serves their customers from the changelog.
     await produce(broker, settings.topic_raw_transactions, after)
@@ -107,7 +119,7 @@ async def test_second_worker_joining_and_one_stopping_keeps_every_customers_stat
     await asyncio.sleep(2)  # the last batch's changelog records follow its decisions by a few milliseconds
 
     changelog = f"{settings.app_id}-customer-behaviour-changelog"
-    records = await read_topic(broker.url, changelog, 10**9, timeout_s=5)
+    records = await read_topic(broker.url, changelog, 10**9, timeout_s=15)  # all of it: no count to wait for
     restored = {}
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         if record.value is not None:

@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,9 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-async def read_topic(broker_url: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[ConsumerRecord]:
-    """All records of ``topic`` from the beginning, until ``expected`` arrived or the time is up."""
+@asynccontextmanager
+async def topic_reader(broker_url: str, topic: str) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer of ``topic`` from its beginning, in no group."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap_servers(broker_url),
@@ -100,16 +102,22 @@ async def read_topic(broker_url: str, topic: str, expected: int, timeout_s: floa
         fetch_max_wait_ms=50,
     )
     await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def read_topic(broker_url: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[ConsumerRecord]:
+    """All records of ``topic`` from the beginning, until ``expected`` arrived or the time is up."""
     records: list[ConsumerRecord] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    try:
+    async with topic_reader(broker_url, topic) as consumer:
         while len(records) < expected and loop.time() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for partition_records in batch.values():
                 records.extend(partition_records)
-    finally:
-        await consumer.stop()
     return records
 
 

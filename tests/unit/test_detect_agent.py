@@ -29,7 +29,9 @@ async def test_alerts_carry_reasons_and_a_replay_yields_the_same_alert_id(monkey
     assert all(r.key == b"C-agent" for r in capture.sent[settings.topic_alerts])
     state_writes = [name for name in capture.sent if name.endswith("customer-behaviour-changelog")]
     writes = capture.sent[state_writes[0]]
-    assert 1 <= len(writes) <= len(burst)  # at most one write per batch; how puts fall into batches is timing
+    # At most one write per batch (seven puts, the replay's batch writes the state again); how puts
+    # fall into batches is timing.
+    assert 1 <= len(writes) <= len(burst) + 1
     learned = CustomerState.from_json(writes[-1].value)
     assert [seen[1] for seen in learned.recent] == [t.transaction_id for t in burst]  # the replay not learned twice
 

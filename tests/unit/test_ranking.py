@@ -55,6 +55,10 @@ def test_card_precision_ranks_cards_by_their_best_score_and_drops_known_and_caug
     assert result.per_day == [0.5, 0.5]
     assert result.mean == 0.5
     assert result.compromised_per_day == [2, 1]
+    assert [(d, cards.tolist(), frauds.tolist()) for d, cards, frauds in result.ranked_per_day] == [
+        (0, [0, 1, 2], [True, False, True]),
+        (1, [2, 4], [True, False]),
+    ]
     # Without the removals card 0 (and card 3) would count again on day 1.
     assert card_precision_at_k(day, card, score, fraud, k=2).per_day == [0.5, 1.0]
 
