@@ -9,8 +9,9 @@ it: the values are real states, built by the detection core from a month of gene
   answers 200 (partitions assigned, every table restored from its changelog);
 - **warm**: the same worker is stopped (SIGTERM) and started again on its local RocksDB;
 - RSS when ready, and the peak (VmHWM), of the worker process;
-- the restored customers are counted in the worker's RocksDB after it stops, so a fast "ready"
-  that restored nothing cannot pass for a result.
+- the restored customers are counted in the worker's RocksDB after it stops, and each one's two
+  values compared byte for byte with what was written ("exact"), so a fast "ready" that restored
+  nothing, or something else, cannot pass for a result.
 
 Sizes grow on one broker (each adds customers to the changelogs). On this machine the broker
 shares the two cores with the worker.
@@ -65,6 +66,7 @@ class Row:
     cold: Start
     warm: Start
     restored: int
+    exact: int  # restored customers whose behaviour and reference are byte for byte what was written
     data_dir_mb: float
 
 
@@ -146,17 +148,31 @@ def stop(worker: subprocess.Popen[bytes]) -> None:
         worker.wait()
 
 
-def restored_customers(data_dir: Path) -> int:
-    """Keys in every partition store of the customer-behaviour table under ``data_dir`` (worker stopped)."""
-    total = 0
-    for store in sorted(data_dir.rglob(f"{BEHAVIOUR}-*.db")):
-        db = Rdict(str(store), Options(raw_mode=True), access_type=AccessType.read_only())
-        try:
-            # Customer ids only: each store also holds Faust's offset key. (Rdict, not a dict: SIM118.)
-            total += sum(1 for key in db.keys() if isinstance(key, bytes) and key.startswith(b"C"))  # noqa: SIM118
-        finally:
-            db.close()
-    return total
+def expected_values(templates: list[tuple[str, bytes, bytes]], customer_key: bytes) -> tuple[bytes, bytes]:
+    """(behaviour, reference) that ``write_customers`` wrote for this customer."""
+    template_id, behaviour, reference = templates[int(customer_key[1:]) % len(templates)]
+    return behaviour, reference.replace(template_id.encode(), customer_key)
+
+
+def restored_customers(data_dir: Path, templates: list[tuple[str, bytes, bytes]]) -> tuple[int, int]:
+    """(customers in the worker's customer-behaviour stores, of them with both tables' values exactly as
+    written) under ``data_dir`` (worker stopped): a fast "ready" that restored nothing, or something else,
+    cannot pass for a result."""
+    stores: dict[str, dict[bytes, bytes]] = {BEHAVIOUR: {}, REFERENCE: {}}
+    for table, values in stores.items():
+        for store in sorted(data_dir.rglob(f"{table}-*.db")):
+            db = Rdict(str(store), Options(raw_mode=True), access_type=AccessType.read_only())
+            try:
+                # Customer ids only: each store also holds Faust's offset key.
+                values.update(
+                    (key, value) for key, value in db.items() if isinstance(key, bytes) and key.startswith(b"C")
+                )
+            finally:
+                db.close()
+    exact = 0
+    for key, behaviour in stores[BEHAVIOUR].items():
+        exact += (behaviour, stores[REFERENCE].get(key)) == expected_values(templates, key)
+    return len(stores[BEHAVIOUR]), exact
 
 
 def size_mb(path: Path) -> float:
@@ -182,14 +198,15 @@ def measure(sizes: list[int], templates_count: int) -> list[Row]:
             stop(worker)
             worker, warm = start_worker(env, log)
             stop(worker)
-            rows.append(Row(size, cold, warm, restored_customers(worker_dir), size_mb(worker_dir)))
+            restored, exact = restored_customers(worker_dir, templates)
+            rows.append(Row(size, cold, warm, restored, exact, size_mb(worker_dir)))
             print_row(rows[-1])
     return rows
 
 
 def print_row(row: Row) -> None:
     print(
-        f"| {row.customers:,} | {row.restored:,} | {row.cold.ready_s:.1f} | {row.warm.ready_s:.1f} | "
+        f"| {row.customers:,} | {row.restored:,} | {row.exact:,} | {row.cold.ready_s:.1f} | {row.warm.ready_s:.1f} | "
         f"{row.cold.rss_mb:.0f} / {row.cold.peak_rss_mb:.0f} | {row.warm.rss_mb:.0f} | {row.data_dir_mb:.0f} |",
         flush=True,
     )
@@ -221,8 +238,8 @@ def main() -> None:
     parser.add_argument("--templates", type=int, default=1000, help="distinct customer states copied")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    print("| customers | restored | cold ready s | warm ready s | cold RSS / peak MB | warm RSS MB | data dir MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("| customers | restored | exact | cold ready s | warm ready s | cold RSS / peak MB | warm RSS MB | dir MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = measure(sizes, args.templates)
     if rows[-1].customers < 1_000_000:
         print(extrapolate(rows, 1_000_000))

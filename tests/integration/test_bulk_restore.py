@@ -1,16 +1,25 @@
 """The bulk changelog read (agents.bulk_restore) against the embedded broker: it applies exactly the
-range Faust's recovery asks for, in order and in batches, and says what it stored when it stops early."""
+range Faust's recovery asks for, in order and in batches, says what it stored when it stops early, and
+leaves a real RocksDB table holding each key's last value (tables.changelog_writes)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import cast
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+import faust
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
 
 from agents.bulk_restore import BulkRestoreOptions, read_changelogs
 from config.broker import bootstrap_servers
+from config.settings import Settings
 from runtime.broker import EmbeddedBroker
+from tables.batched import BatchedChangelogTable, batched_table
+from tables.changelog_writes import ChangelogWriter
+from tables.options import store_options
 
 TOPIC = "bulk-restore-changelog"
 
@@ -98,3 +107,100 @@ async def test_stops_without_progress_and_says_what_it_stored(broker: EmbeddedBr
     assert count == 200
     assert applied.offsets(tp) == list(range(200))
     assert starts == {tp: 199}
+
+
+def changelog_history(rounds: int, keys: int, partitions: int) -> list[tuple[int, bytes, bytes | None]]:
+    """(partition, key, value) writes as a table's changelog holds them: every key written ``rounds`` times,
+    some deleted on the way (every seventh key in round 1) and some of those written again later."""
+    history: list[tuple[int, bytes, bytes | None]] = []
+    for round_ in range(rounds):
+        for n in range(keys):
+            deleted = round_ == 1 and n % 7 == 0
+            value = None if deleted else b'{"n":%d,"round":%d,"pad":"%s"}' % (n, round_, b"x" * (n % 300))
+            if deleted or round_ != 2 or n % 7 != 0 or n % 2 == 0:  # odd multiples of 7 stay deleted
+                history.append((n % partitions, b"c%05d" % n, value))
+    return history
+
+
+async def produce_history(broker: EmbeddedBroker, topic: str, history: list[tuple[int, bytes, bytes | None]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker.url), linger_ms=20)
+    await producer.start()
+    try:
+        for partition, key, value in history:
+            await producer.send(topic, value, key=key, partition=partition)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def last_values(history: list[tuple[int, bytes, bytes | None]], partition: int) -> dict[bytes, bytes]:
+    """What a restore of ``partition`` must hold: each key's last value, deleted keys absent."""
+    last: dict[bytes, bytes | None] = {}
+    for p, key, value in history:
+        if p == partition:
+            last[key] = value
+    return {key: value for key, value in last.items() if value is not None}
+
+
+def rocksdb_table(data_dir: Path, partitions: int) -> BatchedChangelogTable:
+    """The customer tables' kind of table (bytes, RocksDB, the worker's store options) on an app not started."""
+    app = faust.App("bulk-restore-exact", store="rocksdb://", datadir=str(data_dir))
+    options = store_options(Settings())
+    return batched_table(
+        app, "customer-behaviour", key_type=bytes, value_type=bytes, partitions=partitions, options=options
+    )
+
+
+def stored(store: RocksDBStore, partition: int) -> dict[bytes, bytes]:
+    db = store._db_for_partition(partition)
+    return {key: value for key, value in db.items() if key != store.offset_key}
+
+
+async def restore_into(broker: EmbeddedBroker, store: RocksDBStore, topic: str, partitions: int) -> dict[TP, int]:
+    """Read each partition from the store's own stored offset through the log end, as a restart would."""
+    tps = [TP(topic, p) for p in range(partitions)]
+    consumer = await consumer_for(broker)
+    try:
+        kafka_tps = [TopicPartition(topic, p) for p in range(partitions)]
+        ends = {TP(tp.topic, tp.partition): end - 1 for tp, end in (await consumer.end_offsets(kafka_tps)).items()}
+        starts = {tp: store.persisted_offset(tp) or -1 for tp in tps}
+        writer = ChangelogWriter()
+        await read_changelogs(
+            consumer,
+            starts,
+            ends,
+            lambda tp, records: writer.write(store, tp.partition, records),
+            BulkRestoreOptions(max_records=250),
+        )
+        writer.flush()
+        return starts
+    finally:
+        await consumer.stop()
+
+
+async def test_a_restored_store_holds_every_keys_last_value_and_its_offset_across_a_restart(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Cold, then warm after more writes, then reopened: every key equals the changelog's last value for it
+    (rewrites, deletes, keys deleted and written again), and the stored offset is the last one read."""
+    topic, partitions = f"{TOPIC}-exact", 3
+    first, more = changelog_history(3, 600, partitions), changelog_history(2, 900, partitions)
+    await produce_history(broker, topic, first)
+    table = rocksdb_table(tmp_path / "worker", partitions)
+    store = cast(RocksDBStore, table.data)
+
+    reached = await restore_into(broker, store, topic, partitions)  # cold: an empty data dir
+    for p in range(partitions):
+        assert stored(store, p) == last_values(first, p)
+        assert store.persisted_offset(TP(topic, p)) == reached[TP(topic, p)] == len([h for h in first if h[0] == p]) - 1
+
+    await produce_history(broker, topic, more)
+    await restore_into(broker, store, topic, partitions)  # warm: from the stored offsets on
+    for p in range(partitions):
+        assert stored(store, p) == last_values(first + more, p)
+    for db in store._dbs.values():  # a restart: the restore wrote without RocksDB's log, then flushed
+        db.close()
+
+    reopened = rocksdb_table(tmp_path / "worker", partitions)
+    for p in range(partitions):
+        assert stored(cast(RocksDBStore, reopened.data), p) == last_values(first + more, p)
