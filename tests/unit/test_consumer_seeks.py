@@ -19,6 +19,7 @@ import pytest
 from faust.types import TP, Message
 from mode import Service
 
+from agents import fetch_loop
 from agents.app import app
 from agents.consumer_seeks import SeekSafeConsumer, seek_to_committed
 
@@ -256,3 +257,35 @@ async def test_a_lone_unacknowledged_record_at_the_head_is_never_committed_past(
     acked(SECOND, [12, 13])  # 10 and 11 are offsets the topic skips (compacted): done
     consumer._gap[SECOND].addi(10, 12)
     assert consumer._new_offset(SECOND) == 14
+
+
+async def test_a_seek_landing_in_the_fetch_loops_yield_leaves_no_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's fetch loop delivers without waiting (agents.fetch_loop) and yields every YIELD_EVERY records.
+
+    A seek of SECOND to its commit runs in the yield after FIRST's 12 is delivered. Yielding before
+    the offset check of the record already taken (SECOND's old 12), the loop saw 12 as a jump from the
+    10 the seek set: 11 recorded as a gap, committed as done. Yielding after a delivery, getmany sees
+    the seek before handing out SECOND's next record, and SECOND is read again from the commit."""
+    app.finalize()
+    monkeypatch.setattr(app.transport, "loop", asyncio.get_running_loop())
+    consumer = app._new_consumer()
+    assert isinstance(consumer, SeekSafeConsumer)
+    log = ScriptedLog(consumer)
+    monkeypatch.setattr(fetch_loop, "YIELD_EVERY", 5)  # (0,10) (1,10) (0,11) (1,11) (0,12), then the yield
+    monkeypatch.setattr(consumer, "_delivers_at_once", lambda tp: True)
+    seeking: list[asyncio.Task[int]] = []
+
+    async def deliver(message: Message) -> None:  # never suspends, as the conductor's callback with room
+        log.delivered.append((message.partition, message.offset))
+        if not seeking:
+            seeking.append(asyncio.ensure_future(seek_to_committed(consumer, SECOND)))  # runs at the first yield
+
+    log.install(monkeypatch, deliver)
+
+    await asyncio.wait_for(consumer._drain_messages(log.fetcher), timeout=30)
+
+    assert await seeking[0] == COMMITTED
+    assert log.delivered[:5] == [(0, 10), (1, 10), (0, 11), (1, 11), (0, 12)]
+    assert not consumer._gap[SECOND], "the record held across the seek recorded a false gap"
+    assert log.delivered_since(5, SECOND) >= set(range(COMMITTED, log.END))  # read again from the commit
+    assert consumer._read_offset == {FIRST: log.END - 1, SECOND: log.END - 1}
