@@ -1,8 +1,7 @@
 """The decisions log: decisions topic -> decisions table (for the feedback join) and terminal/merchant counts.
 
-Batched (``FRAUDWATCH_ACTIVITY_BATCH_SIZE`` / ``_S``): a batch of decisions becomes one activity
-delta per terminal and merchant on the one-partition activity topic, instead of one record per
-transaction. The batch's table writes (their changelog records) and deltas go out together when it
+Batched (``FRAUDWATCH_ACTIVITY_BATCH_SIZE`` / ``_S``): a batch of decisions becomes one delta per
+terminal and merchant, sent as one record on the one-partition activity topic. The batch's table writes (their changelog records) and deltas go out together when it
 is done (agents.batching); offsets commit after they are stored, so a crash replays the batch and
 loses nothing; the offset counted up to, kept per partition in the table,
 keeps a replayed batch from being counted twice. Each batch also sweeps a slice of each of its
@@ -19,6 +18,7 @@ import faust
 from faust.streams import _current_event
 
 from agents import topics
+from agents.activity import activity_message
 from agents.app import app
 from agents.batching import process_in_batches
 from agents.dead_letter import handle_guarded
@@ -65,9 +65,10 @@ async def log_batch(batch: Sequence[faust.EventT[bytes]]) -> None:
                     fresh.append(record)
         expired_decisions.sweep(partition, written=len(events))
     worker_metrics.incr(DECISIONS_LOGGED, len(fresh))
-    activity_topic = topics.entity_activity.get_topic_name()
-    for delta in activity_deltas(fresh):
-        send_with_batch(Outbound(activity_topic, delta.entity.encode(), delta.model_dump_json().encode()))
+    deltas = activity_deltas(fresh)
+    if deltas:
+        key, value = activity_message(deltas)
+        send_with_batch(Outbound(topics.entity_activity.get_topic_name(), key, value))
     for partition, events in _by_partition(batch).items():
         as_current(events[-1])
         decisions[counted_key(partition)] = str(events[-1].message.offset).encode()
