@@ -21,7 +21,7 @@ from agents.models import live_models
 from agents.tables import entity_activity
 from config import get_settings
 from detection.activity import EntityActivity
-from detection.decisions import EntityActivityDelta, apply_activity_delta
+from detection.decisions import EntityActivityBatch, EntityActivityDelta, activity_record_deltas, apply_activity_delta
 from detection.label_delay import LabelDelay, half_life_s
 
 logger = logging.getLogger(__name__)
@@ -30,30 +30,45 @@ STAGE = "activity"
 APPLIED_KEY = b"\x00applied-offset"
 #: The label delay learned from the frauds counted (detection.label_delay), one value for all entities.
 LABEL_DELAY_KEY = b"\x00label-delay"
+#: The key of a record carrying several entities' deltas.
+BATCH_KEY = b"batch"
 
 
-async def send_activity(delta: EntityActivityDelta) -> None:
-    await topics.entity_activity.send(key=delta.entity.encode(), value=delta.model_dump_json().encode())
+async def send_activity(deltas: list[EntityActivityDelta]) -> None:
+    """Send ``deltas`` as one record (awaited: the feedback agent's effects go out one by one)."""
+    if deltas:
+        key, value = activity_message(deltas)
+        await topics.entity_activity.send(key=key, value=value)
+
+
+def activity_message(deltas: list[EntityActivityDelta]) -> tuple[bytes, bytes]:
+    """Key and value of one activity-topic record carrying ``deltas`` (the topic has one partition:
+    the key only says what the record is about)."""
+    key = deltas[0].entity.encode() if len(deltas) == 1 else BATCH_KEY
+    return key, EntityActivityBatch(deltas=deltas).model_dump_json().encode()
 
 
 async def apply_activity_event(event: faust.EventT[bytes]) -> None:
     if event.message.offset <= int(entity_activity.get(APPLIED_KEY) or -1):
         return  # redelivered after a rebalance: already in the table
-    delta = EntityActivityDelta.model_validate_json(event.value)
-    raw = entity_activity.get(delta.entity.encode())
-    activity = EntityActivity.from_json(raw) if raw is not None else EntityActivity()
+    deltas = activity_record_deltas(event.value)
     # Only a fraud mark carrying its known_at teaches the delay: other deltas (every transaction's
     # count) skip reading and decoding the histogram.
     label_delay = None
-    if any(mark.known_at is not None for mark in delta.frauds):
+    if any(mark.known_at is not None for delta in deltas for mark in delta.frauds):
         raw_delay = entity_activity.get(LABEL_DELAY_KEY)
         learning = live_models.detector.config.learning
         label_delay = (
             LabelDelay.from_json(raw_delay, half_life_s(learning)) if raw_delay is not None else LabelDelay.of(learning)
         )
-    if apply_activity_delta(activity, delta, label_delay) and label_delay is not None:
+    taught = False
+    for delta in deltas:
+        raw = entity_activity.get(delta.entity.encode())
+        activity = EntityActivity.from_json(raw) if raw is not None else EntityActivity()
+        taught = apply_activity_delta(activity, delta, label_delay) or taught
+        entity_activity[delta.entity.encode()] = activity.to_json()
+    if taught and label_delay is not None:
         entity_activity[LABEL_DELAY_KEY] = label_delay.to_json()
-    entity_activity[delta.entity.encode()] = activity.to_json()
     entity_activity[APPLIED_KEY] = str(event.message.offset).encode()
 
 

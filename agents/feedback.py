@@ -49,8 +49,7 @@ async def apply_one(event: faust.EventT[bytes]) -> None:
         )
     for update in merchant_risk_updates(feedback):
         await topics.merchant_risk.send(key=update.entity.encode(), value=update.model_dump_json().encode())
-    for delta in fraud_deltas(feedback, record):
-        await send_activity(delta)
+    await send_activity(fraud_deltas(feedback, record))
     # Detection quality: was this transaction alerted? (Counts once per feedback record.)
     if record is not None:
         alerted = record.alert

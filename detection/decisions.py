@@ -8,7 +8,9 @@ the customer still teaches the terminal's and merchant's risk.
 
 Terminal and merchant activity (transactions and confirmed frauds per UTC hour) is keyed by
 entity, not customer: ``activity_deltas`` folds a batch of decisions into one delta per entity,
-so the one-partition activity topic carries a record per entity per batch, not per transaction.
+and the batch's deltas travel as one ``EntityActivityBatch`` record on the one-partition activity
+topic. A batch's decisions name about as many terminals and merchants as they hold transactions,
+so a record per entity made the activity agent handle more records than the worker decided.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, TypeAdapter
 
 from detection.activity import DAY_S, HOUR_S, EntityActivity, hour_of
 from detection.engine import Decision
@@ -106,6 +108,23 @@ class EntityActivityDelta(Contract):
     )
     hours: dict[int, int] = Field(default_factory=dict, description="UTC hour number -> transactions")
     frauds: list[FraudMark] = Field(default_factory=list)
+
+
+class EntityActivityBatch(Contract):
+    """Several entities' deltas in one record (topic reference.entity-activity): what one decisions-log
+    batch or one confirmed fraud adds. Applied in order, as separate records would be."""
+
+    deltas: list[EntityActivityDelta] = Field(min_length=1)
+
+
+#: A record of the activity topic: a batch, or (written before batches, still applied) one entity's delta.
+ActivityRecord = TypeAdapter(EntityActivityBatch | EntityActivityDelta)
+
+
+def activity_record_deltas(raw: bytes) -> list[EntityActivityDelta]:
+    """The deltas an activity-topic record carries, in order; a pydantic ValidationError if it is neither form."""
+    record = ActivityRecord.validate_json(raw)
+    return record.deltas if isinstance(record, EntityActivityBatch) else [record]
 
 
 def _entities(terminal_id: str | None, merchant_id: str | None) -> list[str]:

@@ -12,7 +12,7 @@ from detection import models
 from detection.alert import Alert
 from detection.audit import AuditRecord
 from detection.cases import Case, CaseCommand
-from detection.decisions import DecisionRecord, EntityActivityDelta
+from detection.decisions import DecisionRecord, EntityActivityBatch, EntityActivityDelta
 from detection.lists import ListEntry
 from detection.model import ModelArtifact
 from detection.model_registry import ModelEvent
@@ -36,6 +36,7 @@ CONTRACTS: tuple[type[BaseModel], ...] = (
     models.MetricsSnapshot,
     DecisionRecord,
     EntityActivityDelta,
+    EntityActivityBatch,
     ModelArtifact,
     ModelEvent,
     RuleSetPublished,

@@ -1,7 +1,7 @@
 """The decisions log's lookup side: transaction_id -> the decision (without its feature vector).
 
-Written by the decisions-log agent from the customer-keyed decisions topic, so a key's value sits
-in the partition of its customer: the feedback agent, reading the co-partitioned feedback topic,
+Written by the detect batch that decided (agents.decisions_log), so a key's value sits in the
+partition of its customer: the feedback agent, reading the co-partitioned feedback topic,
 finds a transaction named by a chargeback months later with a local lookup. Entries are kept for
 the chargeback horizon (FRAUDWATCH_CHARGEBACK_HORIZON_DAYS, default 120) of event time: the
 decisions log sweeps older ones out (``decisions_retention``; tables.retention says how).
@@ -17,7 +17,7 @@ from tables.retention import Retention, decision_time
 
 
 def decisions_table(app: AppT, settings: Settings) -> TableT[bytes, bytes]:
-    """Written in the decisions log's batches, so its changelog records go out with the batch."""
+    """Written in the detect agent's batches, so its changelog records go out with the batch."""
     return customer_keyed_table(
         app,
         settings,

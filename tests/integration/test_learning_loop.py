@@ -15,7 +15,7 @@ import pytest
 from agents.model_store import load_registry, read_to_end
 from agents.retrain import SCHEDULER
 from config.settings import Settings
-from detection.decisions import DecisionRecord, EntityActivityDelta
+from detection.decisions import DecisionRecord, activity_record_deltas
 from detection.metrics import Family, MetricsTotals
 from detection.model_quality import model_qualities
 from detection.models import Feedback, MetricsSnapshot, Transaction
@@ -114,8 +114,9 @@ async def test_a_model_trained_from_the_decisions_log_is_hot_loaded_and_a_shadow
 
     async def terminals_taught() -> bool:
         deltas = [
-            EntityActivityDelta.model_validate_json(r.value)
+            delta
             for r in await read_to_end(broker.url, settings.topic_entity_activity)
+            for delta in activity_record_deltas(r.value)
         ]
         taught = {d.entity for d in deltas if d.frauds}
         return fraud_terminals <= taught

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pydantic
+import pytest
+
 from config.rules import load_rules
 from detection.activity import EntityActivity, day_of, hour_of
 from detection.decisions import (
     DecisionRecord,
+    EntityActivityBatch,
     EntityActivityDelta,
     activity_deltas,
+    activity_record_deltas,
     apply_activity_delta,
     decision_record,
     fraud_deltas,
@@ -68,6 +73,18 @@ def test_decisions_become_one_delta_per_entity_with_counts_per_hour_and_replays_
         "merchant:M1": {hour: 2, hour + 24: 1},
         "terminal:M1-T9": {hour + 24: 1},
     }
+
+
+def test_a_batch_record_carries_every_entitys_delta_in_order_and_a_bare_delta_still_reads() -> None:
+    records = [logged(1), logged(2, DAY, terminal_id="M1-T9")]
+    deltas = activity_deltas(records)
+    batch = EntityActivityBatch(deltas=deltas).model_dump_json().encode()
+    assert activity_record_deltas(batch) == deltas
+    # Records written before batches: one entity's delta, applied as before.
+    assert activity_record_deltas(deltas[0].model_dump_json().encode()) == [deltas[0]]
+    for bad in (b'{"deltas": []}', b'{"hours": {"1": 2}}', b"[]"):
+        with pytest.raises(pydantic.ValidationError):
+            activity_record_deltas(bad)
 
 
 def test_an_activity_delta_of_format_1_counts_per_day() -> None:
