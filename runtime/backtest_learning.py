@@ -24,6 +24,9 @@ from detection.label_delay import LabelDelay
 from detection.learning import ActivityNews, LearningLog, ModelNews, ShardDay, learn_in_steps
 from detection.models import Feedback
 
+#: Daily fits running at once, each in a thread of its own (LightGBM with one thread each): a fit that waited
+#: for the previous one made the run as long as all fits one after another (bench/RESULTS.md, session 10).
+FITS_IN_FLIGHT = 2
 #: (the shard's backtest, ready to ``advance``) and a function giving its result when it is done.
 ShardFactory = Callable[[int], tuple[Backtest, Callable[[], Any]]]
 
@@ -47,11 +50,18 @@ def run_learning_shards(
     ``in_worker`` runs first in each worker process (e.g. signal set-up); ``describe`` puts a
     worker's exception in one line for the error the learner raises.
     """
-    with ThreadPoolExecutor(1, thread_name_prefix="fit") as fitter:
+    with ThreadPoolExecutor(FITS_IN_FLIGHT, thread_name_prefix="fit") as fitter:
         if shards == 1:
             started()
             backtest, result = prepare(0)
-            learn_in_steps(learner, feedback, lambda until: [backtest.advance(until)], backtest.update, fitter.submit)
+            learn_in_steps(
+                learner,
+                feedback,
+                lambda until: [backtest.advance(until)],
+                backtest.update,
+                fitter.submit,
+                FITS_IN_FLIGHT,
+            )
             return [result()]
         return _in_workers(prepare, shards, learner, feedback, context, in_worker, describe, started, fitter)
 
@@ -91,7 +101,7 @@ def _in_workers(
             for connection in connections:
                 connection.send(("update", news, model, changed))
 
-        learn_in_steps(learner, feedback, advance_all, update_all, fitter.submit)
+        learn_in_steps(learner, feedback, advance_all, update_all, fitter.submit, FITS_IN_FLIGHT)
         for connection in connections:
             connection.send(("finish",))
         return [_receive(connections[index], workers[index], index, shards) for index in range(shards)]
