@@ -24,9 +24,10 @@ from detection.label_delay import LabelDelay
 from detection.learning import ActivityNews, LearningLog, ModelNews, ShardDay, learn_in_steps
 from detection.models import Feedback
 
-#: Daily fits running at once, each in a thread of its own (LightGBM with one thread each): a fit that waited
-#: for the previous one made the run as long as all fits one after another (bench/RESULTS.md, session 10).
-FITS_IN_FLIGHT = 2
+#: Daily fits running at once, each in a thread of its own (LightGBM with one thread each). Two at once were
+#: measured (bench/RESULTS.md, session 10): 2.4x faster in one two-worker pair, 0.73-0.81x in three others at
+#: load 4-5 (two fit threads and the shard share the process and its GIL with one worker); not adopted yet.
+FITS_IN_FLIGHT = 1
 #: (the shard's backtest, ready to ``advance``) and a function giving its result when it is done.
 ShardFactory = Callable[[int], tuple[Backtest, Callable[[], Any]]]
 
