@@ -181,22 +181,32 @@ class EntityActivity:
 
     def window(self, now: float, days: int, delay_hours: int) -> tuple[int, int]:
         """(transactions, frauds) in the ``days`` days that end ``delay_hours`` hours before ``now``'s hour."""
-        transactions, frauds, _ = self._sums(hour_of(now) - delay_hours, (days,))
-        return transactions[0], frauds[0]
+        end = hour_of(now) - delay_hours
+        return self._running_totals().between(end - days * HOURS_PER_DAY, end)
 
     def risk_features(self, now: float, delay_hours: int) -> list[float]:
         """[count, fraud share] for each of WINDOW_DAYS, all ending ``delay_hours`` before ``now``'s hour, then
-        the hours since the newest and since the oldest confirmed fraud kept (``fraud_ages``)."""
+        the hours since the newest and since the oldest confirmed fraud kept (``fraud_ages``).
+
+        Frauds of a later hour than ``now``'s (an out-of-order payment's) have no age; a day bucket counts at
+        its midpoint. The windows share their end: one bisection for it, one for each start (two calls a
+        transaction, the terminal's and the merchant's, at every cache miss)."""
         hour = hour_of(now)
         end = hour - delay_hours  # the first hour not counted
         cached = self._last
         if cached is not None and cached[0] == hour and cached[1] == end:
             return cached[2]
-        transactions, frauds, (newest, oldest) = self._sums(end, WINDOW_DAYS, hour)
+        totals = self._running_totals()
+        hours, transactions, frauds = totals.hours, totals.transactions, totals.frauds
+        last = bisect_left(hours, end)
+        transactions_before, frauds_before = transactions[last], frauds[last]
         result: list[float] = []
-        for counted, fraud in zip(transactions, frauds, strict=True):
+        for days in WINDOW_DAYS:
+            first = bisect_left(hours, end - days * HOURS_PER_DAY, 0, last)  # a start is before the end
+            counted = transactions_before - transactions[first]
             result.append(float(counted))
-            result.append(fraud / counted if counted else 0.0)
+            result.append((frauds_before - frauds[first]) / counted if counted else 0.0)
+        newest, oldest = totals.fraud_span(hour)
         if newest is None or oldest is None:
             result += [NO_FRAUD_HOURS, NO_FRAUD_HOURS]
         else:
@@ -204,21 +214,11 @@ class EntityActivity:
         self._last = (hour, end, result)
         return result
 
-    def _sums(
-        self, end: int, window_days: tuple[int, ...], hour: int | None = None
-    ) -> tuple[list[int], list[int], tuple[int | None, int | None]]:
-        """Transactions and frauds per window before hour ``end``; and the newest and the oldest hour with a
-        fraud at or before ``hour`` (frauds of a later hour, an out-of-order payment's, are not counted; a day
-        bucket counts at its midpoint; None: none or no ``hour``)."""
+    def _running_totals(self) -> RunningTotals:
         totals = self._totals
         if totals is None:
             totals = self._totals = RunningTotals.of(self.hours, self.days)
-        transactions, frauds = [], []
-        for days in window_days:
-            counted, fraud = totals.between(end - days * HOURS_PER_DAY, end)
-            transactions.append(counted)
-            frauds.append(fraud)
-        return transactions, frauds, totals.fraud_span(hour) if hour is not None else (None, None)
+        return totals
 
     def to_json(self) -> bytes:
         value = {"format": ACTIVITY_FORMAT, "days": self.days, "hours": self.hours, "frauds": self.frauds}

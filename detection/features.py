@@ -218,27 +218,28 @@ def extract_features(
     amount_24h = amount
     small_before = 0
     duplicate = False
-    previous_located = None
-    # One backwards pass over the recent list (event-time ordered) gives every window.
-    for item in reversed(state.recent):
-        if item.transaction_id == transaction_id:
+    previous_located: tuple[float, float, float] | None = None  # (time, latitude, longitude)
+    # One backwards pass over the recent list (event-time ordered) gives every window; each Seen unpacked
+    # once (its fields by name cost a lookup each, on every transaction of the customer's day).
+    for item_ts, item_id, item_amount, _, _, _, item_lat, item_lon, _ in reversed(state.recent):
+        if item_id == transaction_id:
             duplicate = True
             continue
-        age = ts - item.ts
+        age = ts - item_ts
         if age < 0:  # a later transaction already seen (out-of-order arrival)
             continue
         if age > DAY_S:
             break
         count_24h += 1
-        amount_24h += item.amount_eur
+        amount_24h += item_amount
         if age <= HOUR_S:
             count_1h += 1
             if age <= MINUTE_S:
                 count_1m += 1
-        if item.ts >= small_since and item.amount_eur < small_amount:
+        if item_ts >= small_since and item_amount < small_amount:
             small_before += 1
-        if previous_located is None and item.latitude is not None and item.longitude is not None:
-            previous_located = item
+        if previous_located is None and item_lat is not None and item_lon is not None:
+            previous_located = (item_ts, item_lat, item_lon)
 
     history = state.transactions_seen - (1 if duplicate else 0)
     sigma = max(state.log_amount_sigma, params.min_sigma)
@@ -251,26 +252,25 @@ def extract_features(
         if profile and profile.home_latitude is not None and profile.home_longitude is not None:
             distance_from_home = haversine_km(profile.home_latitude, profile.home_longitude, lat, lon)
         if previous_located is not None:
-            previous_lat, previous_lon = previous_located.latitude, previous_located.longitude
-            assert previous_lat is not None and previous_lon is not None  # chosen for having both
+            previous_ts, previous_lat, previous_lon = previous_located
             travel_km = haversine_km(previous_lat, previous_lon, lat, lon)
-            hours = max(ts - previous_located.ts, 1.0) / HOUR_S  # a second's floor: same-instant pairs stay finite
+            hours = max(ts - previous_ts, 1.0) / HOUR_S  # a second's floor: same-instant pairs stay finite
             travel_kmh = travel_km / hours
 
     day = int(ts // DAY_S)
     count_7d = count_30d = 1
     amount_7d = amount_30d = amount
-    for bucket in reversed(state.daily):  # days before today's are whole; today's holds earlier ones
-        age_days = day - bucket[0]
+    for bucket_day, bucket_count, bucket_amount in reversed(state.daily):  # days before today's are whole
+        age_days = day - bucket_day
         if age_days >= 30:
             break
         if age_days < 0:
             continue
-        count_30d += int(bucket[1])
-        amount_30d += bucket[2]
+        count_30d += int(bucket_count)
+        amount_30d += bucket_amount
         if age_days < 7:
-            count_7d += int(bucket[1])
-            amount_7d += bucket[2]
+            count_7d += int(bucket_count)
+            amount_7d += bucket_amount
     if duplicate:  # a replay is already in its day's bucket
         count_7d, count_30d = count_7d - 1, count_30d - 1
         amount_7d, amount_30d = amount_7d - amount, amount_30d - amount

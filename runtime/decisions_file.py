@@ -20,6 +20,9 @@ from typing import IO
 from detection.engine import Decision
 from detection.models import Transaction
 
+#: One encoder for every line: ``json.dumps`` with separators builds a new one per call (~1 µs of ~5).
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
 
 def decision_line(transaction: Transaction, decision: Decision, rules_version: str) -> str:
     record = {
@@ -33,7 +36,7 @@ def decision_line(transaction: Transaction, decision: Decision, rules_version: s
         "model_version": decision.model_version or rules_version,
         "is_fraud": transaction.is_fraud,
     }
-    return json.dumps(record, separators=(",", ":")) + "\n"
+    return _ENCODER.encode(record) + "\n"
 
 
 def part_path(output: Path, shard: int) -> Path:
