@@ -49,17 +49,20 @@ logger = logging.getLogger(__name__)
 class BulkRestoreOptions:
     """How the bulk read fetches: bytes per request, requests in flight, and how long it waits without progress.
 
-    The fetch wait is long on purpose, whatever the worker's own: a broker answers a fetch as soon as
-    it has data, except the embedded one, which holds it for the whole wait and then answers with
-    less (measured, 200 000 records of 1.2 kB in 4 partitions: 7 000/s with 5 ms, 61 000-76 000/s
-    with 100-500 ms).
+    The fetch wait is long on purpose, whatever the worker's own. Every read here starts below the
+    partition's end, so any broker answers as soon as it has found the records; the embedded one first
+    lists every batch of the partition and gives up with an empty answer when that outlasts the wait
+    (measured: 200 000 records of 1.2 kB in 4 partitions read at 7 000/s with 5 ms, 61 000-76 000/s with
+    100-500 ms; one partition of 100 000 one-record batches, as a worker at a low rate writes them, on
+    the loaded machine: stuck at offset 59 979 with 500 ms, read whole with 5 s; bench.broker_fetch_cost
+    --whole-read, bench/RESULTS.md session 10).
     """
 
     #: Most bytes a fetch asks for; the embedded broker answers at most 5 MiB a request whatever is asked.
     fetch_bytes: int = 4 * 1024 * 1024
     #: Most records applied in one write (one WriteBatch); a fetch's records are applied in runs this long.
     max_records: int = 10_000
-    fetch_max_wait_ms: int = 500
+    fetch_max_wait_ms: int = 5000
     #: Fetch requests in flight at once, each on its own connection and for one partition: the broker
     #: prepares the next answers while this process decodes and writes the last one.
     connections: int = 2
