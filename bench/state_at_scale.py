@@ -130,8 +130,11 @@ class Code:
     loglevel: str
 
 
+THIS = Code("this", REPO, "warn")
+
+
 def start_worker(
-    env: dict[str, str], log: Path, code: Code, timeout_s: float = 600.0
+    env: dict[str, str], log: Path, code: Code = THIS, timeout_s: float = 600.0
 ) -> tuple[subprocess.Popen[bytes], Start]:
     url = f"http://127.0.0.1:{env['FRAUDWATCH_WEB_PORT']}/ready"
     started = time.monotonic()
