@@ -9,9 +9,10 @@ customers (200 000 records in two tables) took 174 s to restore and 300 000 did 
 
 So, once Faust has worked out where each active changelog partition must be read from (the
 offset stored in the local RocksDB, or the log start) and up to where (its high-water mark, the
-true end on the embedded broker: agents.transport), a consumer of our own reads that range in
-large fetches and writes it to the table's store in one write batch per partition and fetch,
-the stored offset in the same batch (tables.changelog_writes), so it advances with the data.
+true end on the embedded broker: agents.transport), fetch requests of our own (ChangelogFetcher,
+one partition per request, two in flight) read that range in large fetches, and each run of
+records is written to the table's store in one write batch, the stored offset in the same batch
+(tables.changelog_writes), so it advances with the data.
 Faust's loop then starts from the offsets reached and finds nothing left, or only what the bulk
 read did not finish (it stops when a partition makes no progress for ``stall_s``): the bulk read
 never has to be complete to be safe. Standby partitions keep Faust's loop; only tables on a
@@ -20,59 +21,179 @@ RocksDB store are read here (a store that keeps the records' raw bytes).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import struct
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import TopicPartition, errors
+from aiokafka.client import AIOKafkaClient
+from aiokafka.protocol.fetch import FetchRequest
+from aiokafka.record.memory_records import MemoryRecords
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import server_list
 from faust.types import TP, ConsumerT
 
-from tables.changelog_writes import ChangelogWriter
+from tables.changelog_writes import ChangelogRecord, ChangelogWriter
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class BulkRestoreOptions:
-    """How the bulk read fetches: per partition and fetch, and how long it waits without progress.
+    """How the bulk read fetches: bytes per request, requests in flight, and how long it waits without progress.
 
-    The fetch wait is long on purpose, whatever the worker's own: a broker answers a fetch as soon as
-    it has data, except the embedded one, which holds it for the whole wait and then answers with
-    less (measured, 200 000 records of 1.2 kB in 4 partitions: 7 000/s with 5 ms, 61 000-76 000/s
-    with 100-500 ms).
+    The fetch wait is long on purpose, whatever the worker's own. Every read here starts below the
+    partition's end, so any broker answers as soon as it has found the records; the embedded one first
+    lists every batch of the partition and gives up with an empty answer when that outlasts the wait
+    (measured: 200 000 records of 1.2 kB in 4 partitions read at 7 000/s with 5 ms, 61 000-76 000/s with
+    100-500 ms; one partition of 100 000 one-record batches, as a worker at a low rate writes them, on
+    the loaded machine: stuck at offset 59 979 with 500 ms, read whole with 5 s; bench.broker_fetch_cost
+    --whole-read, bench/RESULTS.md session 10).
     """
 
-    fetch_bytes: int = 4 * 1024 * 1024
+    #: Most bytes a fetch asks for. The embedded broker answers at most 5 MiB a request whatever is asked
+    #: (and each request costs it a listing of the partition's batches), so asking less than that only makes
+    #: more requests: 4 MiB cost it 13.7 s of CPU for 2 000 000 records, 16 MiB 11.2 s (bench/RESULTS.md s. 10).
+    fetch_bytes: int = 16 * 1024 * 1024
+    #: Most records applied in one write (one WriteBatch); a fetch's records are applied in runs this long.
     max_records: int = 10_000
-    fetch_max_wait_ms: int = 500
-    #: aiokafka sends no fetch while any partition still holds fetched records, for up to its prefetch
-    #: backoff (100 ms); 0 lets the broker read the next records of drained partitions while this one
-    #: writes (measured, 600 000 records read alone: 11.9 s with 100 ms, 9.0 s with 0, same run).
-    prefetch_backoff_ms: int = 0
+    fetch_max_wait_ms: int = 5000
+    #: Fetch requests in flight at once, each on its own connection and for one partition: the broker
+    #: prepares the next answers while this process decodes and writes the last one.
+    connections: int = 2
     stall_s: float = 10.0
 
 
 @dataclass
 class RestoreTimings:
-    """Where a bulk read's time went: waiting on ``getmany`` (the broker's answers and aiokafka's decoding
-    of them) and applying the records to the stores."""
+    """Where a bulk read's time went: waiting for the broker's answers, and decoding and applying them."""
 
     fetch_s: float = 0.0
     apply_s: float = 0.0
 
 
 #: Writes one partition's records (in offset order) to its table; returns nothing.
-Apply = Callable[[TP, Sequence[ConsumerRecord[bytes, bytes]]], None]
+Apply = Callable[[TP, Sequence[ChangelogRecord]], None]
+
+#: The first two fields of a control record's key; type 0 is an abort marker.
+_CONTROL_KEY = struct.Struct(">hh")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One partition's answer to a fetch: its records from the offset asked for, and the offset after them
+    (past compacted gaps and control batches too); ``next_offset`` is the offset asked for when it had none."""
+
+    records: list[ChangelogRecord]
+    next_offset: int
+
+
+def decode_fetched(
+    raw: bytes | None, offset: int, aborted: Sequence[tuple[int, int]] | None, read_committed: bool
+) -> Fetched:
+    """The records of one partition's fetch answer (``raw``, Kafka's record batches) at or after ``offset``.
+
+    Records stay aiokafka's C-decoded record objects, not a ``ConsumerRecord`` each (what the consumer
+    builds, and most of its cost per record). Control batches are skipped; with ``read_committed``, so is
+    every batch of a transaction the broker lists in ``aborted`` (producer id, first offset) until its abort
+    marker, as Kafka's consumers do.
+    """
+    records: list[ChangelogRecord] = []
+    next_offset = offset
+    if not raw:
+        return Fetched(records, next_offset)
+    upcoming = sorted(aborted or (), key=lambda txn: txn[1]) if read_committed else []
+    aborting: set[int] = set()
+    batches = MemoryRecords(raw)
+    while (batch := batches.next_batch()) is not None:
+        while upcoming and upcoming[0][1] <= batch.base_offset:
+            aborting.add(upcoming.pop(0)[0])
+        next_offset = max(next_offset, batch.next_offset)
+        if batch.is_control_batch:
+            if read_committed and batch.producer_id in aborting:
+                control = next(iter(batch), None)
+                if control is not None and control.key and _CONTROL_KEY.unpack_from(control.key)[1] == 0:
+                    aborting.discard(batch.producer_id)
+            continue
+        if read_committed and batch.is_transactional and batch.producer_id in aborting:
+            continue
+        records.extend(record for record in batch if record.offset >= offset)
+    return Fetched(records, next_offset)
+
+
+class ChangelogFetcher:
+    """Fetch requests of our own, one partition each, spread over ``connections`` connections to its leader.
+
+    aiokafka's consumer was the bulk read's fetcher: it builds a ``ConsumerRecord`` per record (2.6 of the
+    4.3 s it spent decoding 600 000 records, session 9) and has one fetch in flight per broker. Here the
+    records stay as aiokafka's C decoder gives them (tables.changelog_writes reads key, value and offset),
+    and while this process writes one answer the broker is already preparing the next.
+    """
+
+    def __init__(self, bootstrap_servers: Any, options: BulkRestoreOptions, read_committed: bool) -> None:
+        self._options = options
+        self._read_committed = read_committed
+        self._clients = [
+            AIOKafkaClient(bootstrap_servers=bootstrap_servers) for _ in range(max(1, options.connections))
+        ]
+        self._idle: asyncio.Queue[AIOKafkaClient] = asyncio.Queue()
+
+    async def start(self, topics: set[str]) -> None:
+        for client in self._clients:
+            await client.bootstrap()
+            for topic in topics:
+                client.add_topic(topic)
+            await client.force_metadata_update()
+            self._idle.put_nowait(client)
+
+    async def stop(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+    async def fetch(self, tp: TP, offset: int) -> tuple[bytes | None, Sequence[tuple[int, int]] | None]:
+        """One partition's records from ``offset`` (raw record batches) and the aborted transactions listed
+        with them; (None, None) when the partition has no leader known or the broker answered with an error."""
+        client = await self._idle.get()
+        try:
+            leader = client.cluster.leader_for_partition(TopicPartition(tp.topic, tp.partition))
+            if leader is None or leader < 0:
+                return None, None
+            options = self._options
+            request = FetchRequest(
+                options.fetch_max_wait_ms,
+                1,
+                options.fetch_bytes,
+                int(self._read_committed),
+                [(tp.topic, [(tp.partition, offset, options.fetch_bytes)])],
+            )
+            response = await client.send(leader, request)
+        finally:
+            self._idle.put_nowait(client)
+        for _topic, partitions in response.topics:
+            for partition in partitions:
+                error = errors.for_code(partition[1])
+                if error is not errors.NoError:
+                    logger.warning("bulk restore fetch of %s at %d: %s", tp, offset, error.__name__)
+                    return None, None
+                # From v4 the aborted transactions ((producer id, first offset)s) come between offsets and records.
+                aborted = next((field for field in partition[4:-1] if isinstance(field, list)), None)
+                return partition[-1], aborted
+        return None, None
+
+    async def read(self, tp: TP, offset: int) -> Fetched:
+        raw, aborted = await self.fetch(tp, offset)
+        return decode_fetched(raw, offset, aborted, self._read_committed)
 
 
 async def read_changelogs(
-    consumer: AIOKafkaConsumer,
+    fetcher: ChangelogFetcher,
     starts: MutableMapping[TP, int],
     ends: Mapping[TP, int],
     apply: Apply,
@@ -84,52 +205,53 @@ async def read_changelogs(
 
     Offsets follow Faust's recovery: ``starts[tp]`` is the last offset already applied (-1 for
     none), ``ends[tp]`` the last offset to apply. ``starts`` is moved forward after every write,
-    so whatever happens it says what is stored. A partition is done when the consumer's position
-    passes its end (compacted gaps and transaction markers count as read). Fetches are applied
-    whole, even past the end (what getmany still holds of the one that passed it included): an end
-    the embedded broker reported short (its last batch's base offset, when the end-offset probe
-    timed out on a large log) then still brings the whole last batch. Reading stops early if no
-    partition made progress for ``options.stall_s``.
+    so whatever happens it says what is stored. A partition is done when the offset after its last
+    fetch passes its end (compacted gaps and transaction markers count as read). Fetches are applied
+    whole, even past the end: an end the embedded broker reported short (its last batch's base
+    offset, when the end-offset probe timed out on a large log) then still brings the whole last
+    batch. Up to ``options.connections`` partitions are fetched at once, each partition's fetches in
+    order. Reading stops early if no partition made progress for ``options.stall_s``.
     """
     timings = timings if timings is not None else RestoreTimings()
-    pending = {tp: TopicPartition(tp.topic, tp.partition) for tp, end in ends.items() if end > starts[tp]}
-    if not pending:
-        return 0
-    consumer.assign(list(pending.values()))
-    for tp, kafka_tp in pending.items():
-        consumer.seek(kafka_tp, starts[tp] + 1)
+    waiting = deque(sorted(tp for tp, end in ends.items() if end > starts[tp]))
+    positions = {tp: starts[tp] + 1 for tp in waiting}
     applied = 0
     progress_at = time.monotonic()
-
-    def apply_fetched(fetched: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
-        nonlocal applied, progress_at
-        for kafka_tp, records in fetched.items():
-            tp = TP(kafka_tp.topic, kafka_tp.partition)
-            if tp in pending and records:
-                apply(tp, records)  # past the end is still this table's log, and is applied
-                starts[tp] = records[-1].offset
-                applied += len(records)
-                progress_at = time.monotonic()
-
-    while pending:
-        began = time.perf_counter()
-        fetched = await consumer.getmany(*pending.values(), timeout_ms=200, max_records=options.max_records)
-        fetched_at = time.perf_counter()
-        timings.fetch_s += fetched_at - began
-        apply_fetched(fetched)
-        timings.apply_s += time.perf_counter() - fetched_at
-        for tp, kafka_tp in list(pending.items()):
-            if await consumer.position(kafka_tp) > ends[tp]:
-                # getmany hands a fetch out max_records at a time: the rest of the one that passed the end
-                # is applied too, so a short end still brings its whole last batch.
-                while rest := await consumer.getmany(kafka_tp, timeout_ms=0, max_records=options.max_records):
-                    apply_fetched(rest)
-                starts[tp] = max(starts[tp], ends[tp])
-                consumer.pause(kafka_tp)
-                del pending[tp]
-        if pending and time.monotonic() - progress_at > options.stall_s:
-            logger.warning("bulk restore made no progress for %.0f s on %s", options.stall_s, sorted(pending))
-            break
+    in_flight: dict[asyncio.Future[Fetched], TP] = {}
+    try:
+        while waiting or in_flight:
+            while waiting and len(in_flight) < max(1, options.connections):
+                tp = waiting.popleft()
+                in_flight[asyncio.ensure_future(fetcher.read(tp, positions[tp]))] = tp
+            began = time.perf_counter()
+            done, _ = await asyncio.wait(in_flight, timeout=options.stall_s, return_when=asyncio.FIRST_COMPLETED)
+            answered_at = time.perf_counter()
+            timings.fetch_s += answered_at - began
+            for future in done:
+                tp = in_flight.pop(future)
+                fetched = future.result()
+                for first in range(0, len(fetched.records), options.max_records):
+                    run = fetched.records[first : first + options.max_records]
+                    apply(tp, run)  # past the end is still this table's log, and is applied
+                    starts[tp] = run[-1].offset
+                    applied += len(run)
+                if fetched.next_offset > positions[tp]:
+                    positions[tp] = fetched.next_offset
+                    progress_at = time.monotonic()
+                if positions[tp] > ends[tp]:
+                    starts[tp] = max(starts[tp], ends[tp])
+                else:
+                    waiting.append(tp)
+            timings.apply_s += time.perf_counter() - answered_at
+            if time.monotonic() - progress_at > options.stall_s:
+                unfinished = sorted({*waiting, *in_flight.values()})
+                logger.warning("bulk restore made no progress for %.0f s on %s", options.stall_s, unfinished)
+                break
+    finally:
+        for future in in_flight:
+            future.cancel()
+        if in_flight:
+            await asyncio.wait(in_flight)
     return applied
 
 
@@ -169,32 +291,26 @@ class BulkRecovery(Recovery):
 
         writer = ChangelogWriter()
 
-        def apply(tp: TP, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        def apply(tp: TP, records: Sequence[ChangelogRecord]) -> None:
             writer.write(stores[tp], tp.partition, records)
 
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=server_list(self.app.conf.broker, 9092),
-            group_id=None,
-            enable_auto_commit=False,
-            isolation_level="read_committed" if self.app.in_transaction else "read_uncommitted",
-            fetch_max_wait_ms=options.fetch_max_wait_ms,
-            max_partition_fetch_bytes=options.fetch_bytes,
+        fetcher = ChangelogFetcher(
+            server_list(self.app.conf.broker, 9092), options, read_committed=bool(self.app.in_transaction)
         )
         began = time.monotonic()
         timings = RestoreTimings()
-        await consumer.start()
-        consumer._fetcher._prefetch_backoff = options.prefetch_backoff_ms / 1000  # not a constructor argument
         try:
-            applied = await read_changelogs(consumer, starts, ends, apply, options, timings)
+            await fetcher.start({tp.topic for tp in ends})
+            applied = await read_changelogs(fetcher, starts, ends, apply, options, timings)
         finally:
-            await consumer.stop()
+            await fetcher.stop()
             writer.flush()  # before Faust's loop or an agent writes (tables.changelog_writes says why)
             for tp, offset in starts.items():  # what is stored, even if the read stopped part-way
                 offsets[tp] = offset  # (a Counter: update() would add)
                 # Read past a short end: the true end is known now (and Faust checks offset <= end).
                 self.active_highwaters[tp] = max(self.active_highwaters[tp], offset)
         logger.info(
-            "bulk restore: %d changelog records of %d partitions in %.1f s (fetching %.1f s, writing %.1f s)",
+            "bulk restore: %d changelog records of %d partitions in %.1f s (waiting %.1f s, decoding + writing %.1f s)",
             applied,
             len(ends),
             time.monotonic() - began,

@@ -12,6 +12,16 @@ consumer), counts the broker's CPU per such fetch, and how many of 10 fetches wi
 - ``batched``: the same records as ``small`` in batches of 100 (the same bytes, 1/100 the batches).
 
     .venv/bin/python -m bench.broker_fetch_cost [--sizes 2000,5000,10000,20000,40000] [--fetches 50]
+
+``--whole-read RECORDS`` measures instead what a cold restore asks of the broker: one partition of
+RECORDS changelog-sized records (800 bytes) written in batches of ``--batch-records`` (one run per
+count), then read whole from offset 0 with requests of one partition and 4 MiB, as the bulk restore
+reads. Printed per run: the requests, the bytes an answer carries (the broker caps an answer at 5 MiB
+whatever is asked), the broker's CPU for the whole read and per request, and its CPU per request for
+the partition's newest batch alone (the listing of the partition's batches that every request pays),
+and the empty answers (the broker gave up listing at the fetch's wait, ``--wait-ms``; 20 in a row end the read).
+
+    .venv/bin/python -m bench.broker_fetch_cost --whole-read 250000 [--batch-records 1,3,16,100,1000] [--wait-ms 500]
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaClient, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.protocol.fetch import FetchRequest
+from aiokafka.record.memory_records import MemoryRecords
 
 from config.broker import bootstrap_servers
 from runtime.broker import EmbeddedBroker
@@ -114,12 +125,100 @@ async def run(sizes: list[int], fetches: int) -> None:
             await client.close()
 
 
+#: A changelog record's value in the whole-read runs (a customer state is ~780 bytes, bench.state_at_scale).
+WHOLE_READ_VALUE = b"v" * 800
+WHOLE_READ_FETCH_BYTES = 4 * 1024 * 1024
+
+
+async def read_whole(client: AIOKafkaClient, node: int, topic: str, records: int, wait_ms: int) -> tuple[int, int, int]:
+    """Read partition 0 of ``topic`` from offset 0 to ``records`` in 4 MiB requests waiting up to ``wait_ms``;
+    (requests answered with records, bytes, empty answers). Gives up after 20 empty answers in a row."""
+    offset = requests = received = empty = in_a_row = 0
+    while offset < records:
+        request = FetchRequest(wait_ms, 1, WHOLE_READ_FETCH_BYTES, 0, [(topic, [(0, offset, WHOLE_READ_FETCH_BYTES)])])
+        raw = (await client.send(node, request)).topics[0][1][0][-1]
+        batches, after = MemoryRecords(raw or b""), offset
+        while (batch := batches.next_batch()) is not None:
+            after = batch.next_offset
+        if after == offset:  # the broker's listing of the partition outlasted the wait
+            empty += 1
+            in_a_row += 1
+            if in_a_row == 20:
+                print(f"# {topic}: 20 empty answers in a row at offset {offset} of {records}: given up", flush=True)
+                break
+            continue
+        requests += 1
+        in_a_row = 0
+        received += len(raw or b"")
+        offset = after
+    return requests, received, empty
+
+
+async def whole_reads(records: int, per_batch_counts: list[int], wait_ms: int) -> None:
+    with EmbeddedBroker() as broker:
+        assert broker._process is not None
+        pid = broker._process.pid
+        topics = {per_batch: f"whole-{per_batch}" for per_batch in per_batch_counts}
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(broker.url))
+        await admin.start()
+        await admin.create_topics([NewTopic(topic, 1, 1) for topic in topics.values()])
+        await admin.close()
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers(broker.url), linger_ms=0, max_batch_size=1 << 20
+        )
+        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers(broker.url))
+        await producer.start()
+        await client.bootstrap()
+        node = client.get_random_node()
+        print(
+            f"{'records':>8} {'per batch':>9} {'batches':>8} {'requests':>8} {'MB/answer':>9} "
+            f"{'broker CPU s':>12} {'ms/request':>10} {'newest-batch ms':>15} {'empty answers':>13}"
+        )
+        try:
+            for per_batch, topic in topics.items():
+                await grow_keyed(producer, topic, records, per_batch)
+                before = cpu_seconds(pid)
+                requests, received, empty = await read_whole(client, node, topic, records, wait_ms)
+                cpu_s = cpu_seconds(pid) - before
+                before = cpu_seconds(pid)
+                last = (records - 1) // per_batch * per_batch  # the newest batch's base offset
+                for _ in range(20):
+                    await newest_fetch(client, node, topic, last, max(wait_ms, LONG_WAIT_MS))
+                newest_ms = (cpu_seconds(pid) - before) * 1000 / 20
+                print(
+                    f"{records:>8} {per_batch:>9} {-(-records // per_batch):>8} {requests:>8} "
+                    f"{received / max(1, requests) / 1e6:>9.2f} {cpu_s:>12.2f} "
+                    f"{cpu_s * 1000 / max(1, requests):>10.1f} {newest_ms:>15.1f} {empty:>13}",
+                    flush=True,
+                )
+        finally:
+            await producer.stop()
+            await client.close()
+
+
+async def grow_keyed(producer: AIOKafkaProducer, topic: str, count: int, per_batch: int) -> None:
+    """``count`` keyed changelog-sized records into partition 0, ``per_batch`` to a produce batch."""
+    for start in range(0, count, per_batch):
+        batch = producer.create_batch()
+        for n in range(start, min(count, start + per_batch)):
+            if batch.append(key=b"C%07d" % n, value=WHOLE_READ_VALUE, timestamp=None) is None:
+                raise RuntimeError("a batch is full: raise the producer's max_batch_size")
+        batch.close()
+        await (await producer.send_batch(batch, topic, partition=0))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="2000,5000,10000,20000,40000")
     parser.add_argument("--fetches", type=int, default=50)
+    parser.add_argument("--whole-read", type=int, help="records of one partition read whole, as a restore reads")
+    parser.add_argument("--batch-records", default="1,3,16,100,1000", help="records per batch, one run each")
+    parser.add_argument("--wait-ms", type=int, default=500, help="the whole read's fetch wait (the bulk restore's)")
     args = parser.parse_args()
-    asyncio.run(run([int(s) for s in args.sizes.split(",")], args.fetches))
+    if args.whole_read:
+        asyncio.run(whole_reads(args.whole_read, [int(n) for n in args.batch_records.split(",")], args.wait_ms))
+    else:
+        asyncio.run(run([int(s) for s in args.sizes.split(",")], args.fetches))
 
 
 if __name__ == "__main__":

@@ -61,12 +61,15 @@ def embedded_system(
         yield broker, settings, env
 
 
-def worker_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """A `fraudwatch worker` process of this checkout, its output appended to ``log``."""
+def worker_process(
+    env: dict[str, str], log: Path, repo: Path = REPO, loglevel: str = "warn"
+) -> subprocess.Popen[bytes]:
+    """A `fraudwatch worker` process of this checkout (or of the checkout ``repo``: the same interpreter runs
+    that tree's code), its output appended to ``log``."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", "warn"],
-            cwd=REPO,
+            [sys.executable, "-m", "runtime.cli", "worker", "--loglevel", loglevel],
+            cwd=repo,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

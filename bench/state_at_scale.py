@@ -14,15 +14,19 @@ it: the values are real states, built by the detection core from a month of gene
   nothing, or something else, cannot pass for a result.
 
 Sizes grow on one broker (each adds customers to the changelogs). On this machine the broker
-shares the two cores with the worker.
+shares the two cores with the worker. With ``--worker-repo`` another checkout's worker (e.g. a
+``git archive`` of main, run by this interpreter) is measured too, alternating with this one on the
+same broker and data, ``--rounds`` times per size: an A/B in the same period, whatever the load does.
 
     .venv/bin/python -m bench.state_at_scale [--sizes 10000,100000,300000] [--templates 1000]
+        [--worker-repo DIR --rounds 2] [--loglevel info]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import signal
 import subprocess
@@ -36,7 +40,7 @@ from pathlib import Path
 
 from rocksdict import AccessType, Options, Rdict
 
-from bench.common import embedded_system, worker_process
+from bench.common import REPO, embedded_system, worker_process
 from config.rules import load_rules
 from config.settings import Settings
 from detection.backtest import Backtest
@@ -62,6 +66,7 @@ class Start:
 
 @dataclass(frozen=True)
 class Row:
+    code: str  # "this" or the other checkout's directory name
     customers: int
     cold: Start
     warm: Start
@@ -116,10 +121,24 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
-def start_worker(env: dict[str, str], log: Path, timeout_s: float = 600.0) -> tuple[subprocess.Popen[bytes], Start]:
+@dataclass(frozen=True)
+class Code:
+    """Whose worker runs: this checkout's, or another's (``--worker-repo``)."""
+
+    name: str
+    repo: Path
+    loglevel: str
+
+
+THIS = Code("this", REPO, "warn")
+
+
+def start_worker(
+    env: dict[str, str], log: Path, code: Code = THIS, timeout_s: float = 600.0
+) -> tuple[subprocess.Popen[bytes], Start]:
     url = f"http://127.0.0.1:{env['FRAUDWATCH_WEB_PORT']}/ready"
     started = time.monotonic()
-    worker = worker_process(env, log)
+    worker = worker_process(env, log, code.repo, code.loglevel)
     while time.monotonic() - started < timeout_s:
         if worker.poll() is not None:
             lines = log.read_text(errors="replace").splitlines()
@@ -179,13 +198,21 @@ def size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def measure(sizes: list[int], templates_count: int) -> list[Row]:
+def bulk_restore_line(log: Path, since: int) -> str:
+    """The worker's last "bulk restore: ..." log line written after byte ``since`` of ``log`` (at info level)."""
+    with log.open("rb") as text:
+        text.seek(since)
+        lines = [line for line in text.read().decode(errors="replace").splitlines() if "bulk restore:" in line]
+    return lines[-1].partition("bulk restore:")[2].strip() if lines else ""
+
+
+def measure(sizes: list[int], templates_count: int, codes: list[Code], rounds: int) -> list[Row]:
     templates = template_states(templates_count)
     rows = []
     with embedded_system() as (broker, settings, env):
         log = settings.data_dir / "worker.log"
         worker_dir = settings.data_dir / "worker"
-        worker, _ = start_worker(env, log)  # creates the changelog topics as it registers its tables
+        worker, _ = start_worker(env, log, codes[-1])  # creates the changelog topics as it registers its tables
         stop(worker)
         written = 0
         for size in sizes:
@@ -193,21 +220,28 @@ def measure(sizes: list[int], templates_count: int) -> list[Row]:
             asyncio.run(write_customers(broker.url, settings, templates, written, size))
             print(f"# {size - written} customers written in {time.monotonic() - began:.1f} s", flush=True)
             written = size
-            shutil.rmtree(worker_dir, ignore_errors=True)
-            worker, cold = start_worker(env, log)
-            stop(worker)
-            worker, warm = start_worker(env, log)
-            stop(worker)
-            restored, exact = restored_customers(worker_dir, templates)
-            rows.append(Row(size, cold, warm, restored, exact, size_mb(worker_dir)))
-            print_row(rows[-1])
+            for round_ in range(rounds):
+                for code in codes if round_ % 2 == 0 else codes[::-1]:  # ABBA: neither side always goes first
+                    shutil.rmtree(worker_dir, ignore_errors=True)
+                    since = log.stat().st_size
+                    worker, cold = start_worker(env, log, code)
+                    stop(worker)
+                    restore = bulk_restore_line(log, since)
+                    worker, warm = start_worker(env, log, code)
+                    stop(worker)
+                    restored, exact = restored_customers(worker_dir, templates)
+                    rows.append(Row(code.name, size, cold, warm, restored, exact, size_mb(worker_dir)))
+                    print_row(rows[-1], f"round {round_}, {time.strftime('%H:%M:%S')}, load {os.getloadavg()[0]:.1f}")
+                    if restore:
+                        print(f"#   cold start's bulk restore: {restore}", flush=True)
     return rows
 
 
-def print_row(row: Row) -> None:
+def print_row(row: Row, note: str = "") -> None:
     print(
-        f"| {row.customers:,} | {row.restored:,} | {row.exact:,} | {row.cold.ready_s:.1f} | {row.warm.ready_s:.1f} | "
-        f"{row.cold.rss_mb:.0f} / {row.cold.peak_rss_mb:.0f} | {row.warm.rss_mb:.0f} | {row.data_dir_mb:.0f} |",
+        f"| {row.code} | {row.customers:,} | {row.restored:,} | {row.exact:,} | {row.cold.ready_s:.1f} | "
+        f"{row.warm.ready_s:.1f} | {row.cold.rss_mb:.0f} / {row.cold.peak_rss_mb:.0f} | {row.warm.rss_mb:.0f} | "
+        f"{row.data_dir_mb:.0f} | {note} |",
         flush=True,
     )
 
@@ -236,11 +270,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,300000", help="customers, growing, comma-separated")
     parser.add_argument("--templates", type=int, default=1000, help="distinct customer states copied")
+    parser.add_argument("--worker-repo", type=Path, help="another checkout whose worker is measured alternately")
+    parser.add_argument("--rounds", type=int, default=1, help="cold and warm starts per size and worker")
+    parser.add_argument("--loglevel", default="warn", help="the workers' log level (info logs the bulk restore)")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    print("| customers | restored | exact | cold ready s | warm ready s | cold RSS / peak MB | warm RSS MB | dir MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    rows = measure(sizes, args.templates)
+    codes = [Code("this", REPO, args.loglevel)]
+    if args.worker_repo is not None:
+        codes.insert(0, Code(args.worker_repo.resolve().name, args.worker_repo.resolve(), args.loglevel))
+    print(
+        "| code | customers | restored | exact | cold ready s | warm ready s | cold RSS / peak MB | warm RSS MB "
+        "| dir MB | when |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    rows = [row for row in measure(sizes, args.templates, codes, args.rounds) if row.code == "this"]
     if rows[-1].customers < 1_000_000:
         print(extrapolate(rows, 1_000_000))
     else:

@@ -132,7 +132,10 @@ class Settings(BaseSettings):
         "recovery (agents.bulk_restore); false = Faust's recovery alone.",
     )
     restore_fetch_bytes: int = Field(
-        4 * 1024 * 1024, gt=0, description="Most bytes per changelog partition and fetch of the bulk restore."
+        16 * 1024 * 1024,
+        gt=0,
+        description="Most bytes per fetch request of the bulk restore (one partition each); the embedded broker "
+        "answers at most 5 MiB whatever is asked, so more than 5 MiB asks for its largest answer.",
     )
     table_standby_replicas: int = Field(
         0,

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import cast
 
 import faust
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
 
-from agents.bulk_restore import BulkRestoreOptions, read_changelogs
+from agents.bulk_restore import BulkRestoreOptions, ChangelogFetcher, read_changelogs
 from config.broker import bootstrap_servers
 from config.settings import Settings
 from runtime.broker import EmbeddedBroker
 from tables.batched import BatchedChangelogTable, batched_table
-from tables.changelog_writes import ChangelogWriter
+from tables.changelog_writes import ChangelogRecord, ChangelogWriter
 from tables.options import store_options
 
 TOPIC = "bulk-restore-changelog"
@@ -45,19 +45,17 @@ class Applied:
     def __init__(self) -> None:
         self.batches: dict[TP, list[list[tuple[int, bytes | None, bytes | None]]]] = {}
 
-    def __call__(self, tp: TP, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    def __call__(self, tp: TP, records: Sequence[ChangelogRecord]) -> None:
         self.batches.setdefault(tp, []).append([(r.offset, r.key, r.value) for r in records])
 
     def offsets(self, tp: TP) -> list[int]:
         return [offset for batch in self.batches.get(tp, []) for offset, _, _ in batch]
 
 
-async def consumer_for(broker: EmbeddedBroker) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers(broker.url), group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    return consumer
+async def fetcher_for(broker: EmbeddedBroker, topic: str, options: BulkRestoreOptions) -> ChangelogFetcher:
+    fetcher = ChangelogFetcher(bootstrap_servers(broker.url), options, read_committed=False)
+    await fetcher.start({topic})
+    return fetcher
 
 
 async def test_reads_from_the_stored_offset_through_the_end_in_whole_fetches(broker: EmbeddedBroker) -> None:
@@ -69,11 +67,12 @@ async def test_reads_from_the_stored_offset_through_the_end_in_whole_fetches(bro
     starts = {p0: 249, p1: -1, p2: -1}
     ends = {p0: 899, p1: 9, p2: -1}  # as if records 900-999 of partition 0 came after recovery began
     applied = Applied()
-    consumer = await consumer_for(broker)
+    options = BulkRestoreOptions(max_records=300)
+    fetcher = await fetcher_for(broker, topic, options)
     try:
-        count = await read_changelogs(consumer, starts, ends, applied, BulkRestoreOptions(max_records=300))
+        count = await read_changelogs(fetcher, starts, ends, applied, options)
     finally:
-        await consumer.stop()
+        await fetcher.stop()
 
     # From the stored offset, in order, with nothing skipped, at least through the end; a fetch that
     # ends past it (the short end the embedded broker reports) is applied whole.
@@ -98,11 +97,12 @@ async def test_stops_without_progress_and_says_what_it_stored(broker: EmbeddedBr
     tp = TP(topic, 0)
     starts = {tp: -1}
     applied = Applied()
-    consumer = await consumer_for(broker)
+    options = BulkRestoreOptions(stall_s=1.0)
+    fetcher = await fetcher_for(broker, topic, options)
     try:
-        count = await read_changelogs(consumer, starts, {tp: 499}, applied, BulkRestoreOptions(stall_s=1.0))
+        count = await read_changelogs(fetcher, starts, {tp: 499}, applied, options)
     finally:
-        await consumer.stop()
+        await fetcher.stop()
 
     assert count == 200
     assert applied.offsets(tp) == list(range(200))
@@ -159,23 +159,25 @@ def stored(store: RocksDBStore, partition: int) -> dict[bytes, bytes]:
 async def restore_into(broker: EmbeddedBroker, store: RocksDBStore, topic: str, partitions: int) -> dict[TP, int]:
     """Read each partition from the store's own stored offset through the log end, as a restart would."""
     tps = [TP(topic, p) for p in range(partitions)]
-    consumer = await consumer_for(broker)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker.url), group_id=None)
+    await consumer.start()
     try:
         kafka_tps = [TopicPartition(topic, p) for p in range(partitions)]
         ends = {TP(tp.topic, tp.partition): end - 1 for tp, end in (await consumer.end_offsets(kafka_tps)).items()}
-        starts = {tp: store.persisted_offset(tp) or -1 for tp in tps}
-        writer = ChangelogWriter()
-        await read_changelogs(
-            consumer,
-            starts,
-            ends,
-            lambda tp, records: writer.write(store, tp.partition, records),
-            BulkRestoreOptions(max_records=250),
-        )
-        writer.flush()
-        return starts
     finally:
         await consumer.stop()
+    starts = {tp: store.persisted_offset(tp) or -1 for tp in tps}
+    writer = ChangelogWriter()
+    options = BulkRestoreOptions(max_records=250)
+    fetcher = await fetcher_for(broker, topic, options)
+    try:
+        await read_changelogs(
+            fetcher, starts, ends, lambda tp, records: writer.write(store, tp.partition, records), options
+        )
+    finally:
+        await fetcher.stop()
+    writer.flush()
+    return starts
 
 
 async def test_a_restored_store_holds_every_keys_last_value_and_its_offset_across_a_restart(
