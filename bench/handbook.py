@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.handbook_features import Protocol, baseline_features, train_test_split
+from bench.handbook_features import Protocol, baseline_features, known_labels, train_test_split
 from detection.quality import Quality
 from detection.ranking import auc_roc, average_precision, card_precision_at_k, recall_at_precision
 from producers.handbook import SCENARIO_PATTERNS, HandbookData, profile, simulate
@@ -139,7 +139,7 @@ def baselines_with_scores(
     # The Handbook scales the inputs with the training set's mean and deviation.
     scaler = StandardScaler().fit(features[split.train])
     train_x, test_x = scaler.transform(features[split.train]), scaler.transform(features[split.test])
-    train_y = data.is_fraud[split.train]
+    train_y = known_labels(data, split.train, protocol.test_start_day)  # all its frauds, in the Handbook's structure
     rows = []
     for name, make in baseline_models(gbt, jobs).items():
         model = make().fit(train_x, train_y)
@@ -242,7 +242,7 @@ def main() -> None:
         scenario = profile(name, customers=args.customers, terminals=args.terminals)
         started = time.perf_counter()
         data = simulate(scenario, args.seed)
-        protocol = Protocol.for_label_delay(scenario.label_delay_days)
+        protocol = Protocol.for_scenario(scenario)
         rows = run_baselines(data, protocol, args.gbt, args.jobs)
         report: dict[str, Any] = {}
         if not args.skip_fraudwatch:
