@@ -39,6 +39,8 @@ from runtime.backtest import run_backtest
 
 OUT = Path(__file__).with_name("out")
 MIN_PRECISION = 0.85
+#: The per-pattern view's name for the frauds that never became a chargeback (any pattern).
+NEVER_REPORTED = "never reported"
 TOP_K = 100
 #: The Handbook's own test-set figures (chapter 3, "Baseline fraud detection system", its table):
 #: (AUC ROC, average precision, CP@100) on its data, for the reproduction check.
@@ -61,7 +63,8 @@ class Row:
     recall_at_precision_85: float
     us_per_tx: float
     threshold: str
-    #: fraud pattern -> (frauds, AP, recall at precision 0.85) among the genuine rows and that pattern's frauds
+    #: fraud pattern (or NEVER_REPORTED) -> (frauds, AP, recall at precision 0.85) among the genuine rows and
+    #: that pattern's frauds
     per_pattern: dict[str, tuple[int, float, float]] = field(default_factory=dict)
 
 
@@ -83,9 +86,10 @@ def judge(
     )
     top_k = card_precision_at_k(data.day[test], data.customer[test], scores, labels, TOP_K)
     patterns = data.scenario_number[test]
+    views = [(pattern, (patterns == 0) | (patterns == number)) for number, pattern in enumerate(SCENARIO_PATTERNS)]
+    views.append((NEVER_REPORTED, (patterns == 0) | np.isinf(data.known_s[test])))
     per_pattern = {}
-    for number, pattern in enumerate(SCENARIO_PATTERNS):
-        rows = (patterns == 0) | (patterns == number)
+    for pattern, rows in views:
         frauds = int(labels[rows].sum())
         if pattern is not None and frauds:
             ap = average_precision(labels[rows], scores[rows]) or 0.0
@@ -204,7 +208,8 @@ def print_table(name: str, rows: list[Row], published: bool) -> None:
             f"{row.precision:.3f} / {row.recall:.3f} ({row.threshold}) | {row.recall_at_precision_85:.3f} | "
             f"{row.us_per_tx:.1f} |"
         )
-    patterns = [p for p in SCENARIO_PATTERNS if p is not None and any(p in row.per_pattern for row in rows)]
+    views = (*SCENARIO_PATTERNS, NEVER_REPORTED)
+    patterns = [p for p in views if p is not None and any(p in row.per_pattern for row in rows)]
     if patterns:
         frauds = [max(row.per_pattern.get(p, (0, 0.0, 0.0))[0] for row in rows) for p in patterns]
         names = " | ".join(f"{p} ({n} frauds)" for p, n in zip(patterns, frauds, strict=True))
