@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -135,22 +136,30 @@ def run_baselines(data: HandbookData, protocol: Protocol, gbt: str, jobs: int = 
 def baselines_with_scores(
     data: HandbookData, protocol: Protocol, gbt: str, jobs: int = -1
 ) -> list[tuple[Row, npt.NDArray[np.float64]]]:
-    """Each baseline's row and its score of every test row (for comparisons finer than the row's figures)."""
+    """Each baseline's row and its score of every test row (for comparisons finer than the row's figures).
+
+    Where label delays are spread, the protocol's delay (the one 90 % of reports arrive within) leaves the
+    terminal windows stale for most frauds, so each baseline runs a second time with its terminal windows
+    ending at the median delay (fresher, missing the frauds reported later): the best of either is the
+    bar. With one delay for all frauds the two are the same and the Handbook's baselines run once."""
     from sklearn.preprocessing import StandardScaler
 
     split = train_test_split(data, protocol)
-    features = baseline_features(data, protocol.delay_days)
-    # The Handbook scales the inputs with the training set's mean and deviation.
-    scaler = StandardScaler().fit(features[split.train])
-    train_x, test_x = scaler.transform(features[split.train]), scaler.transform(features[split.test])
     train_y = known_labels(data, split.train, protocol.test_start_day)  # all its frauds, in the Handbook's structure
+    median_delay = math.ceil(data.scenario.label_delay_quantile_days(0.5))
     rows = []
-    for name, make in baseline_models(gbt, jobs).items():
-        model = make().fit(train_x, train_y)
-        started = time.perf_counter()
-        scores = model.predict_proba(test_x)[:, 1]
-        us_per_tx = 1e6 * (time.perf_counter() - started) / len(test_x)
-        rows.append((judge(name, data, split.test, scores, scores >= 0.5, us_per_tx, "0.5"), scores))
+    for delay in dict.fromkeys((protocol.delay_days, median_delay)):
+        features = baseline_features(data, delay)
+        # The Handbook scales the inputs with the training set's mean and deviation.
+        scaler = StandardScaler().fit(features[split.train])
+        train_x, test_x = scaler.transform(features[split.train]), scaler.transform(features[split.test])
+        suffix = "" if delay == protocol.delay_days else f" (terminal windows at the median delay, {delay} days)"
+        for name, make in baseline_models(gbt, jobs).items():
+            model = make().fit(train_x, train_y)
+            started = time.perf_counter()
+            scores = model.predict_proba(test_x)[:, 1]
+            us_per_tx = 1e6 * (time.perf_counter() - started) / len(test_x)
+            rows.append((judge(name + suffix, data, split.test, scores, scores >= 0.5, us_per_tx, "0.5"), scores))
     return rows
 
 
