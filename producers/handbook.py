@@ -186,7 +186,8 @@ class HandbookData:
             delay[~self.is_fraud] = np.inf
         else:
             delay = self.label_delay_s
-        return self.seconds + delay
+        known: npt.NDArray[np.float64] = self.seconds + delay
+        return known
 
     @property
     def timestamps(self) -> npt.NDArray[np.float64]:
