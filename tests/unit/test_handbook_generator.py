@@ -164,7 +164,8 @@ def test_spread_delays_and_unreported_frauds_change_only_the_chargebacks(tmp_pat
     }
     chargebacks = [Feedback.model_validate_json(line) for line in (tmp_path / "feedback.jsonl").open()]
     # An unreported fraud is still a fraud in the transactions (the truth judged); it has no chargeback.
-    assert sum(bool(t.is_fraud) for t in transactions.values()) == data.is_fraud.sum() > len(chargebacks) == reported.sum()
+    frauds = sum(bool(t.is_fraud) for t in transactions.values())
+    assert frauds == data.is_fraud.sum() > len(chargebacks) == reported.sum()
     assert [c.known_at for c in chargebacks] == sorted(c.known_at for c in chargebacks)
     for chargeback in chargebacks:
         row = int(chargeback.transaction_id[2:])
