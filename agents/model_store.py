@@ -32,7 +32,7 @@ from detection.model_registry import (
     parse_record,
 )
 from detection.models import Feedback
-from detection.training import TrainingParams, label_examples, train_model
+from detection.training import TrainingParams, label_examples, train_model, training_start
 
 logger = logging.getLogger(__name__)
 #: After the reported end offsets, read on until the broker has had nothing more for this long:
@@ -131,6 +131,9 @@ class TrainingRequest:
     window_days: int
     version: str
     params: TrainingParams
+    #: the window grows past ``window_days`` (up to ``max_window_days``) until it holds this many known frauds
+    min_window_frauds: int = 0
+    max_window_days: int = 0
 
 
 def default_version(cutoff: datetime) -> str:
@@ -140,12 +143,16 @@ def default_version(cutoff: datetime) -> str:
 def fit(records: Iterable[DecisionRecord], feedback: Iterable[Feedback], request: TrainingRequest) -> ModelArtifact:
     """Join the log with the feedback known at the cut-off and fit (CPU-bound: run it in a thread)."""
     cutoff = request.cutoff.timestamp()
-    since = (request.cutoff - timedelta(days=request.window_days)).timestamp()
+    longest = (request.cutoff - timedelta(days=max(request.window_days, request.max_window_days))).timestamp()
     records = list(records)
-    joined = training_set(records, feedback, since=since, cutoff=cutoff)
+    joined = training_set(records, feedback, since=longest, cutoff=cutoff)
     if joined.other_feature_set:
         logger.info("left out %d decisions scored with another feature set", joined.other_feature_set)
-    examples = label_examples(joined.decisions, joined.outcomes, cutoff)
+    frauds = (d.ts for d in joined.decisions if (o := joined.outcomes.get(d.transaction_id)) and o.is_fraud)
+    window = (request.window_days, request.min_window_frauds, request.max_window_days)
+    since = training_start(frauds, cutoff, *window)
+    decisions = [d for d in joined.decisions if d.ts >= since]
+    examples = label_examples(decisions, joined.outcomes, cutoff)
     return train_model(
         examples,
         version=check_version(request.version),

@@ -4,12 +4,17 @@ Features (chapter 3, "Baseline feature transformation"): the amount; weekend; ni
 per customer, the count and mean amount of its payments over the last 1, 7 and 30 days (the
 payment itself included); per terminal, the count of payments and the share of frauds over 1, 7
 and 30 days that end ``delay`` days before the payment, because labels are only known a delay
-later. Computed for every payment at once with sorted keys and prefix sums (no per-row Python).
+later (a fraud counts there if it was reported within ``delay``: with the Handbook's one delay for
+all, every fraud; a fraud never reported never counts). Computed for every payment at once with
+sorted keys and prefix sums (no per-row Python).
 
 Protocol (chapter 3, "Baseline fraud detection system"): train on ``train_days`` days, leave
 ``delay_days`` out, test on ``test_days`` days; a test day drops the cards already known to be
 compromised (a fraud in the training period or in the delay period up to the test day minus the
-delay).
+delay). Where delays are spread or frauds go unreported (producers/handbook.py), what is "known"
+is what was reported by then: the training labels are the frauds reported by the test start, and a
+test day drops the cards with a fraud reported before it. With the Handbook's structure these are
+exactly its rules.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from producers.handbook import SECONDS_PER_DAY, HandbookData
+from producers.handbook import SECONDS_PER_DAY, HandbookData, HandbookScenario
 
 FEATURE_NAMES = (
     "TX_AMOUNT",
@@ -40,6 +45,9 @@ FEATURE_NAMES = (
     "TERMINAL_ID_RISK_30DAY_WINDOW",
 )
 WINDOWS_DAYS = (1, 7, 30)
+#: With spread label delays, the baselines' delay is the one within which this share of reports arrive
+#: (fraudwatch's learned delay is the same quantile, measured from the reports: detection/label_delay.py).
+DELAY_QUANTILE = 0.9
 #: The longest window plus the longest label delay the features support.
 MAX_REACH_S = 400 * SECONDS_PER_DAY
 Floats = npt.NDArray[np.float64]
@@ -59,8 +67,10 @@ def baseline_features(data: HandbookData, delay_days: int) -> Floats:
         columns += [count, np.divide(amount, count, out=np.zeros_like(amount), where=count > 0)]
     terminal = _Windows(data.terminal, seconds)
     delay = delay_days * SECONDS_PER_DAY
+    # A fraud in the window (ending ``delay`` before the payment) reported within ``delay`` is known by then.
+    known_in_time = (data.known_s - data.seconds <= delay).astype(np.float64)
     for days in WINDOWS_DAYS:
-        count, frauds = terminal.sums(delay + days * SECONDS_PER_DAY, delay, data.is_fraud.astype(np.float64))
+        count, frauds = terminal.sums(delay + days * SECONDS_PER_DAY, delay, known_in_time)
         columns += [count, np.divide(frauds, count, out=np.zeros_like(frauds), where=count > 0)]
     return np.column_stack(columns)
 
@@ -101,6 +111,12 @@ class Protocol:
         """The Handbook's windows with the delay a data set's labels really have."""
         return cls(train_start_day=train_start_day, delay_days=math.ceil(label_delay_days))
 
+    @classmethod
+    def for_scenario(cls, scenario: HandbookScenario) -> Protocol:
+        """The Handbook's windows with the delay within which ``DELAY_QUANTILE`` of the data's reports arrive
+        (its one delay where all frauds share one)."""
+        return cls.for_label_delay(scenario.label_delay_quantile_days(DELAY_QUANTILE))
+
     @property
     def history_start_day(self) -> int:
         """Where a streaming system's replay starts: the longest feature window (plus the delay)
@@ -126,13 +142,17 @@ def train_test_split(data: HandbookData, protocol: Protocol) -> Split:
     """Row masks of the training set and of the test set (known compromised cards removed)."""
     day = data.day
     train = (day >= protocol.train_start_day) & (day < protocol.train_start_day + protocol.train_days)
-    known = np.zeros(data.scenario.customers, dtype=bool)
-    known[data.customer[train & data.is_fraud]] = True
     test = np.zeros(len(data), dtype=bool)
+    since_training = day >= protocol.train_start_day
     for offset in range(protocol.test_days):
-        # Frauds of the day the delay before this test day become known (the Handbook's rule).
-        delay_day = protocol.train_start_day + protocol.train_days + offset - 1
-        known[data.customer[(day == delay_day) & data.is_fraud]] = True
-        today = day == protocol.test_start_day + offset
-        test |= today & ~known[data.customer]
+        # A card is known compromised once a fraud of it since the training start was reported (with
+        # one delay D for all frauds: the frauds up to the day D before this test day, the Handbook's rule).
+        test_day = protocol.test_start_day + offset
+        known = since_training & (data.known_s < test_day * SECONDS_PER_DAY)
+        test |= (day == test_day) & ~np.isin(data.customer, data.customer[known])
     return Split(train, test)
+
+
+def known_labels(data: HandbookData, rows: npt.NDArray[np.bool_], cutoff_day: int) -> npt.NDArray[np.bool_]:
+    """The labels of ``rows`` as known at the start of ``cutoff_day``: frauds reported by then."""
+    return data.known_s[rows] <= cutoff_day * SECONDS_PER_DAY

@@ -40,6 +40,7 @@ from bench.top_cards import print_differences, top_card_differences
 from detection.features import FEATURE_NAMES
 from detection.learning import LabelledLog, LearningLog
 from detection.model import load_model
+from detection.rules_config import Learning
 from detection.training import TrainingParams, train_arrays
 from producers.handbook import HandbookData
 from producers.handbook_files import transaction_id
@@ -83,12 +84,17 @@ class Variant:
     handbook_columns: tuple[int, ...] = ()
     #: days added to the data's delay where the Handbook's terminal windows end
     later_by_days: int = 0
+    #: fit only on rows older than the label maturity (a fraud reported early waits like a silent row)
+    mature_rows_only: bool = False
+    #: the training window grows from ``train_days`` until it holds this many known frauds (None: the
+    #: rules file's ``train_min_frauds``; 0: it never grows, as before session 10)
+    min_train_frauds: int | None = None
 
 
 def variants() -> list[Variant]:
     default = TrainingParams()
     return [
-        Variant("fraudwatch default (28 days, daily)"),
+        Variant("fraudwatch default (28 days or until 800 known frauds, daily)"),
         Variant("fraudwatch, 56 days, daily (the backtest's own)", train_days=LONGEST_TRAIN_DAYS),
         Variant("fraudwatch, once at test start", every_days=7),
         Variant("fraudwatch, refit on held-out days too", every_days=7, params=replace(default, refit=True)),
@@ -145,6 +151,8 @@ def variants() -> list[Variant]:
             handbook_columns=TERMINAL_WINDOWS,
             later_by_days=1,
         ),
+        Variant("fraudwatch, only rows older than the label maturity", mature_rows_only=True),
+        Variant("fraudwatch, always 28 days (before session 10)", min_train_frauds=0),
     ]
 
 
@@ -215,16 +223,37 @@ def replay(
     test_x = columns.of(variant, row_ids, vectors[[position[t] for t in row_ids]])
     scores = np.zeros(len(rows))
     days = data.day[rows]
-    learner.settings = learner.settings.model_copy(update={"train_days": variant.train_days})
+    window: dict[str, int] = {"train_days": variant.train_days}
+    if variant.min_train_frauds is not None:
+        window["train_min_frauds"] = variant.min_train_frauds
+    learner.settings = learner.settings.model_copy(update=window)
     for first in range(protocol.test_start_day, protocol.test_end_day, variant.every_days):
         cutoff = data.scenario.start_timestamp + first * DAY_S
         log = learner.labelled(cutoff)
         if log is None:
             raise RuntimeError(f"{variant.name}: nothing logged before day {first}")
+        log = shaped(variant, log, cutoff)
         scored = np.flatnonzero((days >= first) & (days < first + variant.every_days))
         x = columns.of(variant, log.transaction_ids, log.vectors)
         scores[scored] = fit_and_score(variant, log, x, cutoff, test_x[scored])
     return scores
+
+
+def shaped(variant: Variant, log: LabelledLog, cutoff: float) -> LabelledLog:
+    """The labelled log as the variant fits it: with ``mature_rows_only``, a fraud reported before the
+    label maturity waits like a silent row."""
+    if not variant.mature_rows_only:
+        return log
+    silent = ~log.labels
+    maturity = float(np.max(log.known_at[silent] - log.times[silent])) if silent.any() else 0.0
+    keep = log.times + maturity <= cutoff
+    return LabelledLog(
+        [t for t, k in zip(log.transaction_ids, keep, strict=True) if k],
+        log.vectors[keep],
+        log.labels[keep],
+        log.times[keep],
+        log.known_at[keep],
+    )
 
 
 def learned(
@@ -237,7 +266,9 @@ def learned(
     if path.exists():
         with path.open("rb") as file:
             kept: tuple[LearningLog, dict[str, float], float] = pickle.load(file)  # our own file, written below
-            return kept
+        # Settings added since the file was written take their defaults (a pickle restores only the old fields).
+        kept[0].settings = Learning.model_validate(kept[0].settings.__dict__)
+        return kept
     result = learn_once(data, protocol, seed)
     cache.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as file:

@@ -38,6 +38,7 @@ from detection.training import (
     label_maturity_s,
     train_arrays,
     training_params,
+    training_start,
 )
 
 if TYPE_CHECKING:
@@ -204,7 +205,8 @@ class LearningLog:
         return news
 
     def _forget(self, now: float) -> None:
-        horizon = now - self.settings.train_days * DAY_S - 30 * DAY_S  # training window plus label maturity
+        longest = max(self.settings.train_days, self.settings.train_max_days)
+        horizon = now - longest * DAY_S - 30 * DAY_S  # the longest training window plus label maturity
         while self.chunks and self.chunks[0].times[-1] < horizon:
             for transaction_id in self.chunks[0].transaction_ids:
                 self.outcomes.pop(transaction_id, None)
@@ -255,7 +257,7 @@ class LearningLog:
         usual reporting delay (measured from the reports) has passed; until then a row's
         ``known_at`` is after ``cutoff`` and training drops it.
         """
-        since = cutoff - self.settings.train_days * DAY_S
+        since = training_start(self._fraud_times(cutoff), cutoff, *self._window())
         chunks = [c for c in self.chunks if c.times[-1] >= since]
         if not chunks:
             return None
@@ -279,6 +281,25 @@ class LearningLog:
         return LabelledLog(
             [t for t, k in zip(ids, keep, strict=True) if k], vectors[keep], labels[keep], times[keep], known_at[keep]
         )
+
+    def _window(self) -> tuple[int, int, int]:
+        settings = self.settings
+        return settings.train_days, settings.train_min_frauds, settings.train_max_days
+
+    def _fraud_times(self, cutoff: float) -> list[float]:
+        """Payment times of the logged transactions known at ``cutoff`` to be frauds."""
+        if self.settings.train_min_frauds == 0:
+            return []
+        outcomes, times = self.outcomes, []
+        earliest = cutoff - max(self.settings.train_days, self.settings.train_max_days) * DAY_S
+        for chunk in self.chunks:
+            if chunk.times[-1] < earliest:
+                continue
+            for transaction_id, ts in zip(chunk.transaction_ids, chunk.times.tolist(), strict=True):
+                outcome = outcomes.get(transaction_id)
+                if outcome is not None and outcome.is_fraud and outcome.known_at <= cutoff:
+                    times.append(ts)
+        return times
 
     def scoring_cost(self, clock: Callable[[], float], rows: int = 2000) -> dict[str, float]:
         """Microseconds per transaction to score the latest model: one by one (live) and in a batch (backtest).

@@ -148,6 +148,14 @@ class Learning(BaseModel):
         "event time (live: continuously). Windows end at the hour: a day here costs AP (bench/RESULTS.md, session 6).",
     )
     train_days: int = Field(28, ge=1, description="Days of logged decisions a model is trained on.")
+    train_min_frauds: int = Field(
+        800,
+        ge=0,
+        description="Where fewer frauds known at the cut-off fall in train_days, the window grows a day at a time "
+        "until it holds this many (0: never grows): where fraud is rare a month is too few frauds to learn from "
+        "(bench/RESULTS.md, session 10).",
+    )
+    train_max_days: int = Field(56, ge=1, description="The longest the training window grows to.")
     min_frauds: int = Field(20, ge=1, description="Labelled frauds needed before a first model (cold start: rules).")
     operating_point: Literal["best_f1", "precision"] = Field(
         "best_f1",

@@ -78,6 +78,22 @@ def label_maturity_s(outcomes: Iterable[tuple[float, Outcome]], cutoff: float) -
     return min(max(0.0, delays[min(len(delays) - 1, int(MATURITY_QUANTILE * len(delays)))]), MAX_MATURITY_S)
 
 
+def training_start(fraud_times: Iterable[float], cutoff: float, days: int, min_frauds: int, max_days: int) -> float:
+    """Where a model's training window starts: ``days`` before the cut-off, or as many more whole days (up
+    to ``max_days``) as it takes to hold ``min_frauds`` frauds known at the cut-off (``fraud_times``: their
+    payment times). Where fraud is rare, a month holds too few to learn from (bench/RESULTS.md, session 10);
+    where it is not, the window is ``days`` as before."""
+    if min_frauds > 0:
+        times = np.sort(np.fromiter(fraud_times, dtype=np.float64))[::-1]
+        times = times[times <= cutoff]
+        if len(times) < min_frauds:
+            days = max(days, max_days)
+        else:
+            reach_days = math.ceil((cutoff - times[min_frauds - 1]) / DAY_S - 1e-9)
+            days = max(days, min(reach_days, max_days))
+    return cutoff - days * DAY_S
+
+
 def label_examples(
     decisions: Iterable[LoggedDecision], outcomes: Mapping[str, Outcome], cutoff: float
 ) -> list[LabelledExample]:

@@ -12,7 +12,10 @@ scenarios are injected afterwards:
 3. ``compromised_card``: each day some customers are compromised, and during the next N days a
    share of their payments is fraud, with the amount multiplied.
 
-A confirmed fraud becomes known (a chargeback) a fixed delay after the payment. The Handbook's
+A confirmed fraud becomes known (a chargeback) a fixed delay after the payment, as in the Handbook;
+the structure can be changed beyond its design: each fraud's delay drawn from a spread
+(``label_delay_max_days``) and a share of frauds never reported (``reported_share``; they stay
+frauds, they just never become labels). The defaults keep the Handbook's data byte for byte. The Handbook's
 parameters are the defaults of :class:`HandbookScenario`; :data:`PROFILES` adds variants that
 nobody tuned anything on. Everything is drawn from one seeded generator, so a seed gives the
 same data on every run.
@@ -63,6 +66,11 @@ class HandbookScenario:
     customer_fraud_amount_multiplier: float = 5.0
     #: A fraud is confirmed (chargeback ``known_at``) this many days after the payment.
     label_delay_days: float = 7.0
+    #: If set, each fraud's delay is drawn log-uniform between ``label_delay_days`` and this (skewed to
+    #: the short end: the median is their geometric mean), instead of one delay for every fraud.
+    label_delay_max_days: float | None = None
+    #: The share of frauds ever reported; the others never become a chargeback (but are frauds).
+    reported_share: float = 1.0
 
     def __post_init__(self) -> None:
         if self.customers < 1 or self.terminals < 1 or self.days < 1:
@@ -75,6 +83,17 @@ class HandbookScenario:
             raise ValueError("customer_fraud_share is a share: between 0 and 1")
         if self.radius <= 0 or self.label_delay_days < 0:
             raise ValueError("radius must be positive and label_delay_days not negative")
+        if self.label_delay_max_days is not None and not 0 < self.label_delay_days <= self.label_delay_max_days:
+            raise ValueError("a spread of label delays needs 0 < label_delay_days <= label_delay_max_days")
+        if not 0 <= self.reported_share <= 1:
+            raise ValueError("reported_share is a share: between 0 and 1")
+
+    def label_delay_quantile_days(self, quantile: float) -> float:
+        """The delay within which ``quantile`` of the reported frauds are reported."""
+        if self.label_delay_max_days is None:
+            return self.label_delay_days
+        low, high = self.label_delay_days, self.label_delay_max_days
+        return float(low * (high / low) ** quantile)
 
     @property
     def start_timestamp(self) -> float:
@@ -129,6 +148,9 @@ class HandbookData:
     scenario_number: npt.NDArray[np.int8]  # 0 genuine, else the index in SCENARIO_PATTERNS
     #: Row number of the first payment in the whole simulation (transaction ids count from it).
     first_row: int = 0
+    #: Per row, seconds from the payment to its chargeback (inf: never reported; genuine rows: inf);
+    #: None: every fraud is reported ``scenario.label_delay_days`` after the payment.
+    label_delay_s: npt.NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return len(self.seconds)
@@ -145,6 +167,7 @@ class HandbookData:
             self.amount[rows],
             self.scenario_number[rows],
             first_row=self.first_row + int(low),
+            label_delay_s=None if self.label_delay_s is None else self.label_delay_s[rows],
         )
 
     @property
@@ -154,6 +177,17 @@ class HandbookData:
     @property
     def is_fraud(self) -> npt.NDArray[np.bool_]:
         return self.scenario_number > 0
+
+    @property
+    def known_s(self) -> npt.NDArray[np.float64]:
+        """Per row, seconds since the start at which it is known to be fraud (inf: genuine or never reported)."""
+        if self.label_delay_s is None:
+            delay = np.full(len(self), self.scenario.label_delay_days * SECONDS_PER_DAY)
+            delay[~self.is_fraud] = np.inf
+        else:
+            delay = self.label_delay_s
+        known: npt.NDArray[np.float64] = self.seconds + delay
+        return known
 
     @property
     def timestamps(self) -> npt.NDArray[np.float64]:
@@ -222,7 +256,34 @@ def simulate(scenario: HandbookScenario, seed: int = 0) -> HandbookData:
     card_fraud = compromised_customer[customer, day] & (rng.random(len(seconds)) < scenario.customer_fraud_share)
     amount[card_fraud] = np.round(amount[card_fraud] * scenario.customer_fraud_amount_multiplier, 2)
     scenario_number[card_fraud] = 3
-    return HandbookData(scenario, seconds, customer, terminal, amount, scenario_number)
+    return HandbookData(
+        scenario,
+        seconds,
+        customer,
+        terminal,
+        amount,
+        scenario_number,
+        label_delay_s=_label_delays(rng, scenario_number, scenario),
+    )
+
+
+def _label_delays(
+    rng: np.random.Generator, scenario_number: npt.NDArray[np.int8], scenario: HandbookScenario
+) -> npt.NDArray[np.float64] | None:
+    """Each fraud's delay to its chargeback (inf: never reported), drawn after everything else so the
+    Handbook's own draws stay as they were; None for the Handbook's structure (one delay, all reported)."""
+    if scenario.label_delay_max_days is None and scenario.reported_share == 1:
+        return None
+    fraud = scenario_number > 0
+    delay = np.full(len(scenario_number), np.inf)
+    if scenario.label_delay_max_days is None:
+        delay[fraud] = scenario.label_delay_days * SECONDS_PER_DAY
+    else:
+        low, high = np.log(scenario.label_delay_days), np.log(scenario.label_delay_max_days)
+        delay[fraud] = np.round(np.exp(rng.uniform(low, high, size=int(fraud.sum()))) * SECONDS_PER_DAY)
+    unreported = fraud & (rng.random(len(scenario_number)) >= scenario.reported_share)
+    delay[unreported] = np.inf
+    return delay
 
 
 def _terminals_within_radius(

@@ -1,15 +1,15 @@
 """Write a Handbook-design simulation as the project's own contracts (JSONL), for `fraudwatch backtest`.
 
 ``transactions.jsonl`` holds :class:`detection.models.Transaction` records in event-time order;
-``feedback.jsonl`` one chargeback (:class:`detection.models.Feedback`) per fraud, ``known_at`` the
-label delay after the payment, in ``known_at`` order; ``scenario.json`` the parameters and counts.
+``feedback.jsonl`` one chargeback (:class:`detection.models.Feedback`) per reported fraud, ``known_at``
+its label delay after the payment, in ``known_at`` order; ``scenario.json`` the parameters and counts.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,12 @@ def write_handbook_files(
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     iso = _iso_times(data.timestamps)
-    delay = timedelta(days=data.scenario.label_delay_days)
-    known_at = _iso_times(data.timestamps + delay.total_seconds())
+    known_s = data.known_s
+    reported = np.isfinite(known_s)
+    known_at = _iso_times(np.where(reported, data.scenario.start_timestamp + known_s, 0.0))
     progress = Progress("generate", len(data))
     frauds = 0
+    pending: list[tuple[float, str]] = []  # chargebacks, one per reported fraud (a few % of the rows)
     with (
         (output_dir / "transactions.jsonl").open("w") as transactions,
         (output_dir / "feedback.jsonl").open("w") as feedback,
@@ -64,16 +66,21 @@ def write_handbook_files(
                     f'"amount":{data.amount[i]:.2f},"currency":"EUR","terminal_id":"{terminal}",'
                     f'"is_fraud":{"true" if scenario else "false"}{pattern}}}\n'
                 )
-                if scenario:
+                if reported[i]:
                     with_terminal = f',"terminal_id":"{terminal}"' if feedback_with_terminal else ""
                     chargebacks.append(
-                        f'{{"transaction_id":"{tx}","is_fraud":true,"known_at":"{known_at[i]}",'
-                        f'"source":"chargeback","customer_id":"{customer}"{with_terminal}}}\n'
+                        (
+                            known_s[i],
+                            f'{{"transaction_id":"{tx}","is_fraud":true,"known_at":"{known_at[i]}",'
+                            f'"source":"chargeback","customer_id":"{customer}"{with_terminal}}}\n',
+                        )
                     )
             transactions.writelines(lines)
-            feedback.writelines(chargebacks)  # one delay for all, so known_at order is event-time order
+            pending.extend(chargebacks)
             frauds += len(chargebacks)
             progress.advance(len(lines))
+        # In known_at order (stable: with one delay for all, that is event-time order).
+        feedback.writelines(line for _, line in sorted(pending, key=lambda c: c[0]))
     progress.close()
     summary = scenario_summary(data, seed)
     (output_dir / "scenario.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -90,6 +97,7 @@ def scenario_summary(data: HandbookData, seed: int) -> dict[str, Any]:
         "parameters": parameters,
         "transactions": len(data),
         "frauds": int(data.is_fraud.sum()),
+        "frauds_reported": int(np.isfinite(data.known_s).sum()),
         "frauds_per_pattern": {SCENARIO_PATTERNS[i]: int(per_pattern[i]) for i in range(1, len(SCENARIO_PATTERNS))},
     }
 

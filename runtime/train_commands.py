@@ -79,11 +79,14 @@ async def train(
 ) -> None:
     """Fit a model on decisions joined with the feedback known at a cut-off, and publish it."""
     at = cutoff.replace(tzinfo=UTC) if cutoff is not None else datetime.now(UTC)
+    learning = load_rules().learning
     request = TrainingRequest(
         cutoff=at,
         window_days=days or settings.retrain_window_days,
         version=version_ or default_version(at),
-        params=training_params(load_rules().learning, kind="linear" if kind == "linear" else "trees"),
+        params=training_params(learning, kind="linear" if kind == "linear" else "trees"),
+        min_window_frauds=learning.train_min_frauds,
+        max_window_days=learning.train_max_days,
     )
     url = broker_url(settings)
     try:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from bench.handbook import judge, run_baselines, run_fraudwatch
-from bench.handbook_features import FEATURE_NAMES, Protocol, baseline_features, train_test_split
+from bench.handbook_features import FEATURE_NAMES, Protocol, baseline_features, known_labels, train_test_split
 from producers.handbook import SECONDS_PER_DAY, HandbookData, HandbookScenario, simulate
 
 TINY = HandbookScenario(customers=120, terminals=240, days=40)
@@ -66,3 +69,43 @@ def test_a_perfect_score_is_judged_perfect(tiny: HandbookData) -> None:
     row = judge("oracle", tiny, split.test, labels.astype(float), labels, 1.0, "0.5")
     assert row.auc_roc == 1.0 and row.average_precision == 1.0 and row.precision == row.recall == 1.0
     assert row.recall_at_precision_85 == 1.0
+
+
+def test_with_one_delay_the_split_is_the_handbooks_day_rule(tiny: HandbookData) -> None:
+    split = train_test_split(tiny, PROTOCOL)
+    day, fraud = tiny.day, tiny.is_fraud
+    for test_day in range(26, 33):
+        # The Handbook: the cards of frauds from the training start to the day the delay before this one.
+        known = set(tiny.customer[fraud & (day >= 12) & (day <= test_day - 7 - 1)])
+        expected = {int(i) for i in np.flatnonzero(day == test_day) if tiny.customer[i] not in known}
+        assert set(np.flatnonzero(split.test & (day == test_day)).tolist()) == expected
+
+
+def test_baselines_learn_only_what_was_reported() -> None:
+    scenario = replace(TINY, label_delay_days=1.0, label_delay_max_days=12.0, reported_share=0.6)
+    data = simulate(scenario, 21)
+    protocol = Protocol.for_scenario(scenario)
+    assert protocol.delay_days == math.ceil(12**0.9)  # the delay 90 % of the reports arrive within
+    protocol = replace(protocol, train_start_day=12)
+    delay_s = protocol.delay_days * SECONDS_PER_DAY
+    in_time = data.known_s - data.seconds <= delay_s
+    unreported = data.is_fraud & np.isinf(data.known_s)
+    assert unreported.any() and (data.is_fraud & ~in_time & ~unreported).any()
+
+    split = train_test_split(data, protocol)
+    labels = known_labels(data, split.train, protocol.test_start_day)
+    assert 0 < labels.sum() < data.is_fraud[split.train].sum()  # no unreported (or late) fraud is learned
+    assert not (labels & unreported[split.train]).any()
+    for i in np.flatnonzero(split.test):
+        earlier = (data.customer == data.customer[i]) & (data.day >= protocol.train_start_day)
+        assert not (earlier & (data.known_s < data.day[i] * SECONDS_PER_DAY)).any()  # no card known by then
+    assert (split.test & unreported).any()  # a fraud nobody reported is judged as the fraud it is
+
+    features = baseline_features(data, protocol.delay_days)
+    t = data.seconds
+    for i in np.random.default_rng(1).choice(len(data), size=40, replace=False):
+        window = (
+            (data.terminal == data.terminal[i]) & (t > t[i] - delay_s - 7 * SECONDS_PER_DAY) & (t <= t[i] - delay_s)
+        )
+        expected = in_time[window].mean() if window.any() else 0.0
+        assert features[i, 12] == pytest.approx(expected)  # the 7-day terminal risk: frauds reported by then

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,7 +10,7 @@ import numpy as np
 import pytest
 
 from detection.models import Feedback, Transaction
-from producers.handbook import PROFILES, SCENARIO_PATTERNS, HandbookScenario, profile, simulate
+from producers.handbook import PROFILES, SCENARIO_PATTERNS, SECONDS_PER_DAY, HandbookScenario, profile, simulate
 from producers.handbook_files import write_handbook_files
 
 SMALL = HandbookScenario(customers=400, terminals=800, days=60)
@@ -113,3 +115,65 @@ def test_a_slice_of_days_keeps_its_transaction_ids(tmp_path: Path) -> None:
     first = Transaction.model_validate_json((tmp_path / "transactions.jsonl").read_text().splitlines()[0])
     assert first.transaction_id == f"HB{middle.first_row:09d}" and middle.first_row == int((data.day < 5).sum())
     assert first.amount == data.amount[middle.first_row]
+
+
+#: sha256 of the files main's generator (b07b767, before spread delays and unreported frauds existed)
+#: wrote for these profiles at 300 customers, 600 terminals, 40 days, seed 5.
+UNCHANGED = {
+    "handbook": (
+        "2d245aef47da4f644cde00f617315fe799308168cd7d9d9104fc1b656208043b",
+        "cc1776dcfaca5a9f580a4181a7b94da74bccf38f4fe7c4595ed81e67f68822e1",
+    ),
+    "handbook-variant-b": (
+        "e916db14a51cbcfa26121e50e5fe3d02bafd284a4754308438bd8f40be9b1969",
+        "84d866340940d759dc72d4e816684d0348b05e44520fc045232a61951f3e3d6a",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNCHANGED))
+def test_the_handbook_structure_writes_the_same_bytes_as_before(name: str, tmp_path: Path) -> None:
+    data = simulate(profile(name, customers=300, terminals=600, days=40), 5)
+    assert data.label_delay_s is None  # one delay, every fraud reported: no extra draw
+    write_handbook_files(data, tmp_path, seed=5)
+    written = tuple(
+        hashlib.sha256((tmp_path / file).read_bytes()).hexdigest() for file in ("transactions.jsonl", "feedback.jsonl")
+    )
+    assert written == UNCHANGED[name]
+
+
+def test_spread_delays_and_unreported_frauds_change_only_the_chargebacks(tmp_path: Path) -> None:
+    plain = HandbookScenario(customers=300, terminals=600, days=60)
+    changed = replace(plain, label_delay_days=1.0, label_delay_max_days=20.0, reported_share=0.7)
+    same, data = simulate(plain, 9), simulate(changed, 9)
+    # The payments and their truth are the Handbook's: the new draws come after all of its own.
+    assert np.array_equal(same.amount, data.amount) and np.array_equal(same.scenario_number, data.scenario_number)
+    assert data.label_delay_s is not None and np.all(np.isinf(data.label_delay_s[~data.is_fraud]))
+    reported = np.isfinite(data.known_s)
+    assert not (reported & ~data.is_fraud).any()
+    assert 0.62 < reported.sum() / data.is_fraud.sum() < 0.78
+    delays_days = data.label_delay_s[reported] / SECONDS_PER_DAY
+    assert delays_days.min() >= 1 and delays_days.max() <= 20
+    assert np.median(delays_days) == pytest.approx(20**0.5, rel=0.15)  # log-uniform: skewed to the short end
+    assert changed.label_delay_quantile_days(0.9) == pytest.approx(20**0.9)
+
+    write_handbook_files(data, tmp_path, seed=9)
+    transactions = {
+        t.transaction_id: t
+        for t in (Transaction.model_validate_json(line) for line in (tmp_path / "transactions.jsonl").open())
+    }
+    chargebacks = [Feedback.model_validate_json(line) for line in (tmp_path / "feedback.jsonl").open()]
+    # An unreported fraud is still a fraud in the transactions (the truth judged); it has no chargeback.
+    frauds = sum(bool(t.is_fraud) for t in transactions.values())
+    assert frauds == data.is_fraud.sum() > len(chargebacks) == reported.sum()
+    assert [c.known_at for c in chargebacks] == sorted(c.known_at for c in chargebacks)
+    for chargeback in chargebacks:
+        row = int(chargeback.transaction_id[2:])
+        assert chargeback.known_at.timestamp() == changed.start_timestamp + data.known_s[row]
+        assert transactions[chargeback.transaction_id].is_fraud
+    summary = json.loads((tmp_path / "scenario.json").read_text())
+    assert summary["frauds_reported"] == len(chargebacks) < summary["frauds"]
+    with pytest.raises(ValueError):
+        replace(plain, reported_share=1.5)
+    with pytest.raises(ValueError):
+        replace(plain, label_delay_days=5.0, label_delay_max_days=2.0)

@@ -23,6 +23,7 @@ from detection.training import (
     TrainingParams,
     label_examples,
     train_model,
+    training_start,
 )
 from tests.unit.detection_fixtures import T0, tx
 
@@ -200,3 +201,67 @@ def test_batch_finish_equals_one_by_one() -> None:
         assessed.append(d)
     detector.finish_many(assessed)
     assert [d.risk for d in assessed] == pytest.approx(one_by_one, abs=1e-9)
+
+
+def test_training_window_grows_only_where_frauds_are_too_few() -> None:
+    cutoff, day = CUTOFF.timestamp(), 86_400.0
+    every_hour = [cutoff - h * 3600.0 for h in range(1, 24 * 70)]
+    frauds = every_hour[::20]  # 1.2 a day; the 50th newest is 981 hours old: 41 whole days
+    assert training_start(frauds, cutoff, 28, 0, 56) == cutoff - 28 * day  # 0: never grows
+    assert training_start(frauds, cutoff, 28, 30, 56) == cutoff - 28 * day  # 33 in 28 days: enough
+    grown = training_start(frauds, cutoff, 28, 50, 56)
+    assert grown == cutoff - 41 * day and sum(t >= grown for t in frauds) >= 50  # whole days, just enough
+    assert training_start(frauds, cutoff, 28, 500, 56) == cutoff - 56 * day  # never more than the longest
+    assert training_start([cutoff + 10.0] * 100, cutoff, 28, 50, 56) == cutoff - 56 * day  # no later payment counts
+
+
+def test_the_live_fit_and_the_backtest_learner_train_on_the_same_grown_window() -> None:
+    """Both paths call ``training_start``: 60 days of hourly decisions, a fraud in 20 reported a day later."""
+    from agents.model_store import TrainingRequest, fit
+    from detection.decisions import DecisionRecord
+    from detection.features import FEATURE_SET
+    from detection.learning import LearningLog, LoggedChunk
+    from detection.models import Feedback
+    from detection.rules_config import Learning
+
+    cutoff = CUTOFF.timestamp()
+    rng = np.random.default_rng(5)
+    times = np.array([cutoff - h * 3600.0 for h in range(24 * 60, 0, -1)])
+    vectors = rng.normal(size=(len(times), WIDTH))
+    fraud = np.arange(len(times)) % 20 == 0
+    vectors[fraud, 0] += 3.0
+    ids = [f"t{i}" for i in range(len(times))]
+    records = [
+        DecisionRecord(
+            transaction_id=ids[i],
+            customer_id="c",
+            timestamp=datetime.fromtimestamp(times[i], UTC),
+            score=0,
+            alert=False,
+            rules_version="r",
+            feature_set=FEATURE_SET,
+            feature_vector=vectors[i].tolist(),
+        )
+        for i in range(len(times))
+    ]
+    feedback = [
+        Feedback(
+            transaction_id=ids[i],
+            is_fraud=True,
+            known_at=datetime.fromtimestamp(times[i] + 86_400.0, UTC),
+            source="chargeback",
+            customer_id="c",
+        )
+        for i in np.flatnonzero(fraud)
+    ]
+    for min_frauds, days in ((0, 28), (50, 43)):  # 43: the last day's frauds are not reported yet
+        request = TrainingRequest(CUTOFF, 28, "v", FAST, min_window_frauds=min_frauds, max_window_days=56)
+        live = fit(records, feedback, request)
+        learner = LearningLog.of(Learning(train_days=28, train_min_frauds=min_frauds, train_max_days=56), FAST)
+        learner.chunks.append(LoggedChunk(ids, times, vectors))
+        for item in feedback:
+            learner.learn_outcome(item)
+        log = learner.labelled(cutoff)
+        assert log is not None and log.times.min() >= cutoff - days * 86_400.0 > log.times.min() - 3600.0
+        usable = log.known_at <= cutoff
+        assert live.metrics["examples"] == usable.sum() and live.metrics["frauds"] == log.labels[usable].sum()
