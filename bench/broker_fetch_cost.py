@@ -31,6 +31,8 @@ import asyncio
 import os
 import statistics
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiokafka import AIOKafkaClient, AIOKafkaProducer
@@ -83,13 +85,17 @@ async def answers_of_ten(client: AIOKafkaClient, node: int, topic: str, last_bat
     return sum([await newest_fetch(client, node, topic, last_batch, wait_ms) is not None for _ in range(10)])
 
 
-async def run(sizes: list[int], fetches: int) -> None:
+@asynccontextmanager
+async def one_partition_topics(
+    topics: list[str],
+) -> AsyncIterator[tuple[int, AIOKafkaProducer, AIOKafkaClient, int]]:
+    """An embedded broker with ``topics`` of one partition each: its pid, a producer that sends each batch
+    as it is given (no linger), a client for raw fetch requests and the node to send them to."""
     with EmbeddedBroker() as broker:
         assert broker._process is not None
-        pid = broker._process.pid
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(broker.url))
         await admin.start()
-        await admin.create_topics([NewTopic(topic, 1, 1) for topic in SHAPES])
+        await admin.create_topics([NewTopic(topic, 1, 1) for topic in topics])
         await admin.close()
         producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers(broker.url), linger_ms=0, max_batch_size=1 << 20
@@ -97,32 +103,36 @@ async def run(sizes: list[int], fetches: int) -> None:
         client = AIOKafkaClient(bootstrap_servers=bootstrap_servers(broker.url))
         await producer.start()
         await client.bootstrap()
-        node = client.get_random_node()
+        try:
+            yield broker._process.pid, producer, client, client.get_random_node()
+        finally:
+            await producer.stop()
+            await client.close()
+
+
+async def run(sizes: list[int], fetches: int) -> None:
+    async with one_partition_topics(list(SHAPES)) as (pid, producer, client, node):
         print(
             f"{'records':>8} {'topic':>8} {'batches':>8} {'fetch ms p50':>12} {'broker CPU ms/fetch':>19} "
             + " ".join(f"{f'{wait} ms wait':>12}" for wait in SHORT_WAITS_MS)
         )
         have = 0
-        try:
-            for size in sizes:
-                for topic, (record_bytes, per_batch) in SHAPES.items():
-                    await grow(producer, topic, size - have, record_bytes, per_batch)
-                have = size
-                for topic, (_, per_batch) in SHAPES.items():
-                    before = cpu_seconds(pid)
-                    last = size - per_batch
-                    long = [await newest_fetch(client, node, topic, last, LONG_WAIT_MS) for _ in range(fetches)]
-                    cpu_ms = (cpu_seconds(pid) - before) * 1000 / fetches
-                    answered = {wait: await answers_of_ten(client, node, topic, last, wait) for wait in SHORT_WAITS_MS}
-                    print(
-                        f"{size:>8} {topic:>8} {-(-size // per_batch):>8} "
-                        f"{statistics.median(t for t in long if t is not None) * 1000:>12.2f} {cpu_ms:>19.2f} "
-                        + " ".join(f"{answered[wait]:>9}/10" for wait in SHORT_WAITS_MS),
-                        flush=True,
-                    )
-        finally:
-            await producer.stop()
-            await client.close()
+        for size in sizes:
+            for topic, (record_bytes, per_batch) in SHAPES.items():
+                await grow(producer, topic, size - have, record_bytes, per_batch)
+            have = size
+            for topic, (_, per_batch) in SHAPES.items():
+                before = cpu_seconds(pid)
+                last = size - per_batch
+                long = [await newest_fetch(client, node, topic, last, LONG_WAIT_MS) for _ in range(fetches)]
+                cpu_ms = (cpu_seconds(pid) - before) * 1000 / fetches
+                answered = {wait: await answers_of_ten(client, node, topic, last, wait) for wait in SHORT_WAITS_MS}
+                print(
+                    f"{size:>8} {topic:>8} {-(-size // per_batch):>8} "
+                    f"{statistics.median(t for t in long if t is not None) * 1000:>12.2f} {cpu_ms:>19.2f} "
+                    + " ".join(f"{answered[wait]:>9}/10" for wait in SHORT_WAITS_MS),
+                    flush=True,
+                )
 
 
 #: A changelog record's value in the whole-read runs (a customer state is ~780 bytes, bench.state_at_scale).
@@ -155,45 +165,28 @@ async def read_whole(client: AIOKafkaClient, node: int, topic: str, records: int
 
 
 async def whole_reads(records: int, per_batch_counts: list[int], wait_ms: int) -> None:
-    with EmbeddedBroker() as broker:
-        assert broker._process is not None
-        pid = broker._process.pid
-        topics = {per_batch: f"whole-{per_batch}" for per_batch in per_batch_counts}
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(broker.url))
-        await admin.start()
-        await admin.create_topics([NewTopic(topic, 1, 1) for topic in topics.values()])
-        await admin.close()
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers(broker.url), linger_ms=0, max_batch_size=1 << 20
-        )
-        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers(broker.url))
-        await producer.start()
-        await client.bootstrap()
-        node = client.get_random_node()
+    topics = {per_batch: f"whole-{per_batch}" for per_batch in per_batch_counts}
+    async with one_partition_topics(list(topics.values())) as (pid, producer, client, node):
         print(
             f"{'records':>8} {'per batch':>9} {'batches':>8} {'requests':>8} {'MB/answer':>9} "
             f"{'broker CPU s':>12} {'ms/request':>10} {'newest-batch ms':>15} {'empty answers':>13}"
         )
-        try:
-            for per_batch, topic in topics.items():
-                await grow_keyed(producer, topic, records, per_batch)
-                before = cpu_seconds(pid)
-                requests, received, empty = await read_whole(client, node, topic, records, wait_ms)
-                cpu_s = cpu_seconds(pid) - before
-                before = cpu_seconds(pid)
-                last = (records - 1) // per_batch * per_batch  # the newest batch's base offset
-                for _ in range(20):
-                    await newest_fetch(client, node, topic, last, max(wait_ms, LONG_WAIT_MS))
-                newest_ms = (cpu_seconds(pid) - before) * 1000 / 20
-                print(
-                    f"{records:>8} {per_batch:>9} {-(-records // per_batch):>8} {requests:>8} "
-                    f"{received / max(1, requests) / 1e6:>9.2f} {cpu_s:>12.2f} "
-                    f"{cpu_s * 1000 / max(1, requests):>10.1f} {newest_ms:>15.1f} {empty:>13}",
-                    flush=True,
-                )
-        finally:
-            await producer.stop()
-            await client.close()
+        for per_batch, topic in topics.items():
+            await grow_keyed(producer, topic, records, per_batch)
+            before = cpu_seconds(pid)
+            requests, received, empty = await read_whole(client, node, topic, records, wait_ms)
+            cpu_s = cpu_seconds(pid) - before
+            before = cpu_seconds(pid)
+            last = (records - 1) // per_batch * per_batch  # the newest batch's base offset
+            for _ in range(20):
+                await newest_fetch(client, node, topic, last, max(wait_ms, LONG_WAIT_MS))
+            newest_ms = (cpu_seconds(pid) - before) * 1000 / 20
+            print(
+                f"{records:>8} {per_batch:>9} {-(-records // per_batch):>8} {requests:>8} "
+                f"{received / max(1, requests) / 1e6:>9.2f} {cpu_s:>12.2f} "
+                f"{cpu_s * 1000 / max(1, requests):>10.1f} {newest_ms:>15.1f} {empty:>13}",
+                flush=True,
+            )
 
 
 async def grow_keyed(producer: AIOKafkaProducer, topic: str, count: int, per_batch: int) -> None:
