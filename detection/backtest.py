@@ -52,9 +52,7 @@ class Backtest:
     #: decided, waiting for the model's part: scored a batch at a time, across sync steps (an hour's
     #: payments are too few for one numpy call to pay off), and always by the model they were decided under
     _unfinished: list[tuple[Transaction, Decision]] = field(default_factory=list)
-    #: the cut-offs of the models being fitted, oldest first: decisions from the oldest on wait for it
-    _fitting: list[float] = field(default_factory=list)
-    #: decisions from here on are not scored yet (the oldest cut-off being fitted, or the model arriving)
+    #: the cut-off of a model being fitted: decisions from then on wait for it
     _waiting_from: float | None = None
 
     def load_reference(self, records: ReferenceRecords) -> None:
@@ -157,21 +155,17 @@ class Backtest:
 
     def update(self, news: ActivityNews, model: ModelNews | None, label_delay: LabelDelay) -> None:
         """Take the learner's news: the step's activity, the delay learned so far, and news of a model (its
-        fit started: decisions from its cut-off on wait; or it is ready: it scores them and what follows, up to
-        the cut-off of the next fit still running). Models arrive in the order of their cut-offs."""
+        fit started: decisions from its cut-off on wait; or it is ready: it scores them and what follows)."""
         apply_news(self.activity, news)
         self.label_delay = label_delay
         if model is None:
             return
         if not model.ready:
-            self._fitting.append(model.cutoff)
-            self._waiting_from = self._fitting[0]
+            self._waiting_from = model.cutoff
             return
         self._waiting_from = model.cutoff  # decided before it: scored by the model they were decided under
         self._finish_unfinished()
-        if self._fitting and self._fitting[0] == model.cutoff:
-            del self._fitting[0]
-        self._waiting_from = self._fitting[0] if self._fitting else None
+        self._waiting_from = None
         if model.artifact is not None:
             self.detector = self.detector.with_model(load_model(model.artifact))
         if self._next_transaction >= len(self._transactions):

@@ -153,8 +153,6 @@ class LearningLog:
     #: A clock handed in by the caller (the core reads none): with it, ``fit_seconds`` has each fit's wall time.
     clock: Callable[[], float] | None = None
     fit_seconds: list[float] = field(default_factory=list)
-    #: seconds of fits not recorded by ``fitted`` yet, by cut-off
-    _fit_seconds: dict[float, float] = field(default_factory=dict)
     _new_transactions: list[tuple[float, str | None, str | None]] = field(default_factory=list)
     _new_frauds: list[str] = field(default_factory=list)
 
@@ -165,8 +163,7 @@ class LearningLog:
 
     @property
     def retrain_seconds(self) -> float:
-        """Wall seconds of the fits, summed (in a backtest, beside the shards' detection; two fits may run at
-        once, so the sum may exceed the run's)."""
+        """Wall seconds of fitting (in a backtest, beside the shards' detection)."""
         return sum(self.fit_seconds)
 
     def entity(self, key: str | None) -> EntityActivity | None:
@@ -218,37 +215,29 @@ class LearningLog:
     def retrain(self, cutoff: float) -> ModelArtifact | None:
         """A model from the decisions of the last ``train_days`` and the outcomes known at ``cutoff``."""
         fit = self.training(cutoff)
-        if fit is None:
-            return None
-        artifact = fit()
-        self.fitted(cutoff, artifact)
-        return artifact
+        return fit() if fit is not None else None
 
     def training(self, cutoff: float) -> Callable[[], ModelArtifact | None] | None:
         """The fit of ``retrain(cutoff)`` on the log as it is now (None: nothing logged), to run now or later:
-        it reads nothing the learner changes afterwards. ``fitted`` records its model (fits may end out of order)."""
+        it reads nothing the learner changes afterwards. Its model is added to ``models`` when fitted."""
         log = self.labelled(cutoff)
         if log is None:
             return None
         label_delay_days = hours_as_days(self.label_delay.window_end(self.settings))
-        params, clock, seconds = self.params, self.clock, self._fit_seconds
+        params, clock = self.params, self.clock
 
         def fit() -> ModelArtifact | None:
             started = clock() if clock is not None else 0.0
             try:
-                return _fit_log(log, cutoff, params, label_delay_days)
+                artifact = _fit_log(log, cutoff, params, label_delay_days)
             finally:
                 if clock is not None:
-                    seconds[cutoff] = clock() - started
+                    self.fit_seconds.append(clock() - started)
+            if artifact is not None:
+                self.models.append(artifact)
+            return artifact
 
         return fit
-
-    def fitted(self, cutoff: float, artifact: ModelArtifact | None) -> None:
-        """Record the fit at ``cutoff`` and its model (None: not enough labels), in the order of the cut-offs."""
-        if cutoff in self._fit_seconds:
-            self.fit_seconds.append(self._fit_seconds.pop(cutoff))
-        if artifact is not None:
-            self.models.append(artifact)
 
     def labelled(self, cutoff: float) -> LabelledLog | None:
         """The decisions of the last ``train_days`` before ``cutoff``, with their labels as known then.
@@ -349,7 +338,6 @@ def learn_in_steps(
     advance_all: Callable[[float], list[ShardDay]],
     update_all: Callable[[ActivityNews, ModelNews | None, LabelDelay], None],
     submit: Submit = run_now,
-    fits_in_flight: int = 1,
 ) -> None:
     """Drive shards step by step: each advances to the next sync point (an ``activity_sync_hours`` boundary), then
     the learner syncs, and retrains at the first step at or after each retraining time (UTC midnights).
@@ -357,30 +345,20 @@ def learn_in_steps(
     ``advance_all(until)`` runs every shard to ``until`` and returns their rows; ``update_all`` hands
     every shard the step's activity news, news of a model (None: none) and the label delay learned so far.
     ``submit`` runs a fit; the shards step on meanwhile, and get its model at the first step after it is
-    done, models always in the order of their cut-offs. Up to ``fits_in_flight`` fits run at once (as many
-    as ``submit`` runs side by side): a fit reads only the log at its cut-off, never an earlier model, so the
-    next day's fit need not wait for the previous one; a retraining with that many in flight waits for the
-    oldest. All are delivered before this returns.
+    done (at the latest before the next retraining and before this returns).
     """
     pending = sorted(feedback, key=lambda f: f.known_at)
     next_feedback = 0
     every = learner.settings.retrain_every_days * DAY_S
     step = learner.settings.activity_sync_hours * HOUR_S
     next_retrain: float | None = None
-    fitting: deque[tuple[float, Future[ModelArtifact | None]]] = deque()
-
-    def delivered() -> ModelNews:
-        cutoff, future = fitting.popleft()
-        artifact = future.result()
-        learner.fitted(cutoff, artifact)
-        return ModelNews(cutoff, True, artifact)
-
+    fitting: tuple[float, Future[ModelArtifact | None]] | None = None
     days = advance_all(float("-inf"))  # nothing is before -inf: this only asks where each shard starts
     while True:
         starts = [d.next_ts for d in days if d.next_ts is not None]
         if not starts:
-            while fitting:
-                update_all(ActivityNews(), delivered(), learner.label_delay)
+            if fitting is not None:
+                update_all(ActivityNews(), ModelNews(fitting[0], True, fitting[1].result()), learner.label_delay)
             return
         until = (min(starts) // step + 1) * step  # the next sync point (empty steps are skipped)
         days = advance_all(until)
@@ -392,17 +370,20 @@ def learn_in_steps(
         news = learner.sync(until)
         if next_retrain is None:  # the first midnight at or after the first step
             next_retrain = -(-until // DAY_S) * DAY_S
-        retraining = until >= next_retrain
-        # The models that are done, oldest first; at a retraining with the most fits in flight, the oldest anyway.
-        while fitting and (fitting[0][1].done() or (retraining and len(fitting) >= fits_in_flight)):
-            update_all(news, delivered(), learner.label_delay)
-            news = ActivityNews()
         model: ModelNews | None = None
-        if retraining:
+        if fitting is not None and (until >= next_retrain or fitting[1].done()):
+            model = ModelNews(fitting[0], True, fitting[1].result())
+            fitting = None
+        if until >= next_retrain:
+            if model is not None:  # the previous model reaches the shards before the next is announced
+                update_all(news, model, learner.label_delay)
+                news, model = ActivityNews(), None
             fit = learner.training(until)
             if fit is not None:
-                fitting.append((until, submit(fit)))
-                # Fitted at once (``run_now``) and none older: ready; else decisions from here on wait for it.
-                model = delivered() if len(fitting) == 1 and fitting[0][1].done() else ModelNews(until, False)
+                future = submit(fit)
+                if future.done():
+                    model = ModelNews(until, True, future.result())
+                else:
+                    model, fitting = ModelNews(until, False), (until, future)
             next_retrain = until // DAY_S * DAY_S + every
         update_all(news, model, learner.label_delay)

@@ -24,10 +24,6 @@ from detection.label_delay import LabelDelay
 from detection.learning import ActivityNews, LearningLog, ModelNews, ShardDay, learn_in_steps
 from detection.models import Feedback
 
-#: Daily fits running at once, each in a thread of its own (LightGBM with one thread each). Two at once were
-#: measured (bench/RESULTS.md, session 10): 2.4x faster in one two-worker pair, 0.73-0.81x in three others at
-#: load 4-5 (two fit threads and the shard share the process and its GIL with one worker); not adopted yet.
-FITS_IN_FLIGHT = 1
 #: (the shard's backtest, ready to ``advance``) and a function giving its result when it is done.
 ShardFactory = Callable[[int], tuple[Backtest, Callable[[], Any]]]
 
@@ -51,18 +47,11 @@ def run_learning_shards(
     ``in_worker`` runs first in each worker process (e.g. signal set-up); ``describe`` puts a
     worker's exception in one line for the error the learner raises.
     """
-    with ThreadPoolExecutor(FITS_IN_FLIGHT, thread_name_prefix="fit") as fitter:
+    with ThreadPoolExecutor(1, thread_name_prefix="fit") as fitter:
         if shards == 1:
             started()
             backtest, result = prepare(0)
-            learn_in_steps(
-                learner,
-                feedback,
-                lambda until: [backtest.advance(until)],
-                backtest.update,
-                fitter.submit,
-                FITS_IN_FLIGHT,
-            )
+            learn_in_steps(learner, feedback, lambda until: [backtest.advance(until)], backtest.update, fitter.submit)
             return [result()]
         return _in_workers(prepare, shards, learner, feedback, context, in_worker, describe, started, fitter)
 
@@ -102,7 +91,7 @@ def _in_workers(
             for connection in connections:
                 connection.send(("update", news, model, changed))
 
-        learn_in_steps(learner, feedback, advance_all, update_all, fitter.submit, FITS_IN_FLIGHT)
+        learn_in_steps(learner, feedback, advance_all, update_all, fitter.submit)
         for connection in connections:
             connection.send(("finish",))
         return [_receive(connections[index], workers[index], index, shards) for index in range(shards)]
