@@ -32,7 +32,7 @@ from detection.model_registry import (
     parse_record,
 )
 from detection.models import Feedback
-from detection.training import TrainingParams, label_examples, train_model, training_start
+from detection.training import TrainingParams, train_model, windowed_examples
 
 logger = logging.getLogger(__name__)
 #: After the reported end offsets, read on until the broker has had nothing more for this long:
@@ -148,11 +148,8 @@ def fit(records: Iterable[DecisionRecord], feedback: Iterable[Feedback], request
     joined = training_set(records, feedback, since=longest, cutoff=cutoff)
     if joined.other_feature_set:
         logger.info("left out %d decisions scored with another feature set", joined.other_feature_set)
-    frauds = (d.ts for d in joined.decisions if (o := joined.outcomes.get(d.transaction_id)) and o.is_fraud)
     window = (request.window_days, request.min_window_frauds, request.max_window_days)
-    since = training_start(frauds, cutoff, *window)
-    decisions = [d for d in joined.decisions if d.ts >= since]
-    examples = label_examples(decisions, joined.outcomes, cutoff)
+    examples = windowed_examples(joined.decisions, joined.outcomes, cutoff, *window)
     return train_model(
         examples,
         version=check_version(request.version),

@@ -94,6 +94,22 @@ def training_start(fraud_times: Iterable[float], cutoff: float, days: int, min_f
     return cutoff - days * DAY_S
 
 
+def windowed_examples(
+    decisions: Iterable[LoggedDecision],
+    outcomes: Mapping[str, Outcome],
+    cutoff: float,
+    days: int,
+    min_frauds: int,
+    max_days: int,
+) -> list[LabelledExample]:
+    """``label_examples`` of the decisions inside the training window that ``training_start`` sets: ``days``,
+    grown up to ``max_days`` until it holds ``min_frauds`` frauds known at ``cutoff`` (``outcomes``: as known then)."""
+    logged = list(decisions)
+    frauds = (d.ts for d in logged if (o := outcomes.get(d.transaction_id)) is not None and o.is_fraud)
+    since = training_start(frauds, cutoff, days, min_frauds, max_days)
+    return label_examples([d for d in logged if d.ts >= since], outcomes, cutoff)
+
+
 def label_examples(
     decisions: Iterable[LoggedDecision], outcomes: Mapping[str, Outcome], cutoff: float
 ) -> list[LabelledExample]:
