@@ -39,7 +39,7 @@ async def test_alerts_carry_reasons_and_a_replay_yields_the_same_alert_id(monkey
 async def test_every_decision_is_logged_with_its_features_and_a_replay_is_marked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from detection.decisions import DecisionRecord
+    from detection.decisions import DecisionRecord, activity_record_deltas
     from detection.features import FEATURE_SET
 
     burst = [tx(i, i * 5.0, amount=25.0, customer="C-log") for i in range(3)]
@@ -58,6 +58,16 @@ async def test_every_decision_is_logged_with_its_features_and_a_replay_is_marked
     ]
     assert all(r.feature_set == FEATURE_SET and r.feature_vector and r.model_version is None for r in records)
     assert all(key == b"C-log" for key in (r.key for r in capture.sent[settings.topic_decisions]))
+    # The batch that decided also keeps the lookup table (each decision without its vector, for chargebacks)
+    # and sends its terminals' and merchants' counts, the replay not counted again (agents.decisions_log).
+    table = next(name for name in capture.sent if name.endswith("-decisions-changelog"))
+    entries = {r.key: DecisionRecord.model_validate_json(r.value) for r in capture.sent[table]}
+    assert set(entries) == {b"T0", b"T1", b"T2"} and not any(e.feature_vector for e in entries.values())
+    counted: dict[str, int] = {}
+    for r in capture.sent[settings.topic_entity_activity]:
+        for delta in activity_record_deltas(r.value):
+            counted[delta.entity] = counted.get(delta.entity, 0) + sum(delta.hours.values())
+    assert counted and all(count == 3 for count in counted.values())
 
 
 async def test_a_batch_of_replays_only_writes_the_state_again_so_the_changelog_catches_up(
