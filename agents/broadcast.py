@@ -40,6 +40,7 @@ class BroadcastReader:
         self.records_read = 0
         self.failed = 0
         self.last_error: str | None = None
+        self._rejecting: set[asyncio.Task[None]] = set()
 
     async def follow(self, broker_url: str, fetch_wait_ms: int) -> None:
         """Read the topic from the beginning, then every new record, until cancelled."""
@@ -75,12 +76,22 @@ class BroadcastReader:
         try:
             self.handle(record)
         except Exception as exc:
-            self.failed += 1
-            self.last_error = f"offset {record.offset}: {type(exc).__name__}: {exc}"
-            logger.error("%s: record rejected at %s", self.topic, self.last_error)
-            letter = dead_letter_of(record, "schema", error_of(exc), f"broadcast:{self.topic}")
-            worker_metrics.incr(counter(Family.DEAD_LETTER, letter.reason))
-            await topics.dead_letter.send(key=record.key, value=letter.model_dump_json().encode())
+            await self._reject(record, exc)
+
+    def reject_later(self, record: ConsumerRecord, exc: Exception) -> None:
+        """A record found bad when first used, after it was read (a value a handler keeps undecoded):
+        rejected as ``_apply`` rejects one, from a task, as the finder cannot wait for the send."""
+        task = asyncio.get_running_loop().create_task(self._reject(record, exc))
+        self._rejecting.add(task)
+        task.add_done_callback(self._rejecting.discard)
+
+    async def _reject(self, record: ConsumerRecord, exc: Exception) -> None:
+        self.failed += 1
+        self.last_error = f"offset {record.offset}: {type(exc).__name__}: {exc}"
+        logger.error("%s: record rejected at %s", self.topic, self.last_error)
+        letter = dead_letter_of(record, "schema", error_of(exc), f"broadcast:{self.topic}")
+        worker_metrics.incr(counter(Family.DEAD_LETTER, letter.reason))
+        await topics.dead_letter.send(key=record.key, value=letter.model_dump_json().encode())
 
 
 async def _at_or_past(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

@@ -31,6 +31,11 @@ app = FraudwatchApp(
     store="memory://",
     datadir=str(settings.data_dir / "empty-agent"),
     web_enabled=False,
+    # `faust worker` binds its web server even with web_enabled=False: on the port of this run (the
+    # bench's scratch settings), not Faust's 6066, where another run's empty agent may sit and this one
+    # would wait forever after failing to bind.
+    web_port=settings.web_port,
+    web_bind=settings.web_host,
     **broker_options(settings),
 )
 tune_consumer(app, settings)

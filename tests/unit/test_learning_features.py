@@ -110,6 +110,18 @@ def test_terminal_activity_of_format_1_loads_its_days_and_counts_on() -> None:
     assert EntityActivity.from_json(activity.to_json()) == activity
 
 
+def test_terminal_activity_of_format_2_loads_as_written_before_flat_lists() -> None:
+    now = T0.timestamp()
+    hour, day = int(now // HOUR), int(now // DAY_S)
+    old = {"format": 2, "days": {str(day - 20): [5, 1]}, "hours": {str(hour - 1): [3, 0], str(hour): [2, 1]}}
+    activity = EntityActivity.from_json(json.dumps({**old, "frauds": {"F": day - 20, "G": day}}).encode())
+    assert activity.days == {day - 20: [5, 1]}
+    assert activity.hours == {hour - 1: [3, 0], hour: [2, 1]}
+    assert activity.window(now + HOUR, 1, 0) == (5, 1)  # both hourly buckets, the day bucket is older
+    assert json.loads(activity.to_json())["format"] == 3
+    assert EntityActivity.from_json(activity.to_json()) == activity
+
+
 def test_terminal_risk_reaches_the_features() -> None:
     activity = EntityActivity()
     for days_back in (7, 8):

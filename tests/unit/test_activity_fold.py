@@ -1,0 +1,72 @@
+"""The activity table's fold (one writer) and every worker's copy of it: what each keeps decoded."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import ConsumerRecord
+
+from agents.activity import ActivityCopy, folded, update_entity_activity
+from config import get_settings
+from detection.activity import HOUR_S, EntityActivity
+from detection.decisions import EntityActivityBatch, EntityActivityDelta
+from detection.models import DeadLetter
+from tests.unit.faust_harness import capturing, until
+
+settings = get_settings()
+HOUR = 493_000  # a UTC hour number in 2026
+
+
+def changelog_record(key: bytes, value: bytes | None, offset: int = 0) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord("entity-activity-changelog", 0, offset, 0, 0, key, value, None, 0, 0, [])
+
+
+def batch(*entities: str, transactions: int = 1) -> bytes:
+    deltas = [EntityActivityDelta(entity=entity, hours={HOUR: transactions}) for entity in entities]
+    return EntityActivityBatch(deltas=deltas).model_dump_json().encode()
+
+
+def test_the_copy_decodes_a_value_when_it_is_first_looked_up_and_keeps_only_the_newest() -> None:
+    copy = ActivityCopy()
+    older, newer = EntityActivity(), EntityActivity()
+    older.add_transaction(HOUR * HOUR_S)
+    for _ in range(3):
+        newer.add_transaction(HOUR * HOUR_S)
+    copy.handle(changelog_record(b"terminal:T1", older.to_json(), 0))
+    copy.handle(changelog_record(b"terminal:T1", newer.to_json(), 1))
+    assert isinstance(copy.entities["terminal:T1"], ConsumerRecord)  # not decoded while nobody asked
+    assert copy.get("terminal:T1") == newer
+    assert copy.get("terminal:T1") is copy.entities["terminal:T1"]  # decoded once, then kept
+    copy.handle(changelog_record(b"terminal:T1", None, 2))
+    assert copy.get("terminal:T1") is None
+
+
+async def test_a_bad_value_found_at_lookup_goes_to_the_dead_letters_and_reads_as_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agents.activity import activity_copy
+
+    with capturing(monkeypatch) as capture:
+        activity_copy.handle(changelog_record(b"merchant:M-bad", b"{not json", 7))
+        assert activity_copy.get("merchant:M-bad") is None
+        await until(lambda: len(capture.sent[settings.topic_dead_letter]) == 1)
+    assert "merchant:M-bad" not in activity_copy.entities
+    letter = DeadLetter.model_validate_json(capture.sent[settings.topic_dead_letter][0].value)
+    assert letter.reason == "schema"
+    assert letter.stage.startswith("broadcast:")
+
+
+async def test_the_fold_keeps_what_it_folded_decoded_while_offsets_follow_each_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with capturing(monkeypatch) as capture:
+        async with update_entity_activity.test_context() as agent:
+            await agent.put(batch("terminal:T-fold", "merchant:M-fold"), key=b"batch")
+            kept = folded.entities[b"terminal:T-fold"]
+            await agent.put(batch("terminal:T-fold", transactions=2), key=b"batch")
+            assert folded.entities[b"terminal:T-fold"] is kept  # the next offset: not read from the table again
+            assert kept.window((HOUR + 1) * HOUR_S, 1, 0) == (3, 0)
+            folded.continue_at(folded.last_offset + 5 if folded.last_offset is not None else 5)  # a gap
+            assert folded.entities == {}
+    changelog = next(name for name in capture.sent if name.endswith("entity-activity-changelog"))
+    written = [r for r in capture.sent[changelog] if r.key == b"terminal:T-fold"]
+    assert [EntityActivity.from_json(r.value).window((HOUR + 1) * HOUR_S, 1, 0) for r in written] == [(1, 0), (3, 0)]
