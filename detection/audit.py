@@ -127,7 +127,8 @@ def decision_audit_value(
     """The audit topic's value of a decision: the ``AuditRecord`` JSON ``audit_message`` writes (same
     fields, order, omitted nulls and bytes), encoded from plain data in one ``pydantic_core.to_json``.
     A profile of a loaded worker put building the ``AuditRecord`` (validating every nested field) and
-    its ``model_dump_json`` at 9 % of its samples: 42 us per decision against 17 us here."""
+    its ``model_dump_json`` at 9 % of its samples: 30-32 us of CPU per decision against 21 here
+    (bench/RESULTS.md, session 11)."""
     decision = verdict.decision
     reasons = decision.reasons
     record: dict[str, Any] = {
