@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from agents import topics
 from agents.decide import Decided
 from agents.metrics import WORKER_ID
-from detection.audit import AuditRecord, audit_message, decision_record
+from detection.audit import AuditRecord, audit_message, decision_audit_value
 from detection.models import Transaction
 from tables.batched import Outbound, collecting_batch, send_with_batch
 
@@ -25,7 +25,7 @@ async def audit_decision(
     """``wait``: until the producer took the record. Without: inside a batch handler (the stream) the
     record goes out with the batch's other records (agents.batching), elsewhere it is queued in the
     producer's buffer (the decision API answers before it is acknowledged)."""
-    record = decision_record(
+    value = decision_audit_value(
         transaction,
         decided.verdict,
         rules_version=decided.detector.rules_version,
@@ -37,11 +37,10 @@ async def audit_decision(
         at=datetime.now(UTC),
         action=action,
     )
+    key = transaction.transaction_id.encode()  # keyed by subject, as ``audit_message`` keys every record
     if wait:
-        await send_audit(record)
-        return
-    key, value = audit_message(record)
-    if collecting_batch():
+        await topics.audit.send(key=key, value=value)
+    elif collecting_batch():
         send_with_batch(Outbound(topics.audit.get_topic_name(), key, value))
     else:
         topics.audit.send_soon(key=key, value=value)

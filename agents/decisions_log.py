@@ -29,7 +29,7 @@ from agents.metrics import worker_metrics
 from agents.retention import TableSweeper
 from agents.tables import decisions
 from config import get_settings
-from detection.decisions import DecisionRecord, activity_deltas
+from detection.decisions import DecisionEntry, DecisionRecord, activity_deltas
 from detection.metrics import DECISIONS_LOGGED
 from tables.batched import Outbound, send_with_batch
 from tables.decisions import decisions_retention
@@ -38,16 +38,16 @@ settings = get_settings()
 expired_decisions = TableSweeper(decisions, decisions_retention(settings), settings.table_sweep_batch)
 
 
-def log_decisions(logged: Sequence[tuple[Event, DecisionRecord]]) -> None:
+def log_decisions(logged: Sequence[tuple[Event, DecisionEntry]]) -> None:
     """Log a detect batch's decisions; each event is the record its transaction arrived in, on the
     customer's partition (the decisions table's partition)."""
-    by_partition: dict[int, list[tuple[Event, DecisionRecord]]] = {}
+    by_partition: dict[int, list[tuple[Event, DecisionEntry]]] = {}
     for event, record in logged:
         by_partition.setdefault(event.message.partition, []).append((event, record))
     for partition, entries in by_partition.items():
         with in_partition_of(entries[-1][0]):
             for _, record in entries:
-                decisions[record.transaction_id.encode()] = record.model_dump_json(exclude={"feature_vector"}).encode()
+                decisions[record.transaction_id.encode()] = record.table_value
                 expired_decisions.observe(partition, record.ts)
             expired_decisions.sweep(partition, written=len(entries))
     deltas = activity_deltas(record for _, record in logged)

@@ -39,7 +39,7 @@ from agents.state_access import fresh_if_idle, load_state, save_state
 from agents.tables import alerted_transactions
 from config import get_settings
 from detection.alert import Alert, build_alert
-from detection.decisions import DecisionRecord, decision_record
+from detection.decisions import DecisionEntry, decision_entry
 from detection.engine import Decision
 from detection.metrics import Family, counter, decision_counters
 from detection.models import Transaction
@@ -72,7 +72,7 @@ class Scored:
     incoming: Incoming
     decision: Decision
     reference: CustomerReference | None
-    record: DecisionRecord  # for the decisions log (agents.decisions_log) and topic
+    logged: DecisionEntry  # for the decisions log (agents.decisions_log) and topic
     alert: Alert | None
 
     @property
@@ -87,7 +87,7 @@ def decision_records(batch: Sequence[Scored]) -> Iterator[Outbound]:
     """The decisions topic: every decision with its features as scored, for training."""
     topic = topics.decisions.get_topic_name()
     for scored in batch:
-        yield Outbound(topic, scored.customer_key, scored.record.model_dump_json().encode())
+        yield Outbound(topic, scored.customer_key, scored.logged.topic_value)
 
 
 def alert_records(batch: Sequence[Scored]) -> Iterator[Outbound]:
@@ -129,7 +129,7 @@ async def detect_transactions(batch: Sequence[Incoming]) -> list[Scored]:
     for customer_key, arrivals in _by_customer(batch).items():
         with in_partition_of(arrivals[-1].event):
             scored += await _score_customer(customer_key, arrivals, detected_at)
-    log_decisions([(s.incoming.event, s.record) for s in scored])
+    log_decisions([(s.incoming.event, s.logged) for s in scored])
     for effects in batch_effects:
         for record in effects(scored):
             send_with_batch(record)
@@ -170,8 +170,8 @@ async def _score_customer(customer_key: bytes, arrivals: list[Incoming], detecte
                 raise  # not the transaction's fault: the batch's guard stops the worker (agents.fatal)
             await send_to_dead_letter(incoming.event, "internal_error", error_of(exc), STAGE)
             continue
-        record = decision_record(transaction, verdict.decision, detector.rules_version, shadow)
-        scored.append(Scored(incoming, verdict.decision, decided.reference, record, alert))
+        logged = decision_entry(transaction, verdict.decision, detector.rules_version, shadow)
+        scored.append(Scored(incoming, verdict.decision, decided.reference, logged, alert))
         _count(transaction, verdict.decision, shadow)
         if verdict.listed:
             worker_metrics.incr(counter(Family.LISTS, verdict.listed))

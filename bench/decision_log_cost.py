@@ -2,7 +2,7 @@
 
 Per transaction, in one process, on the same generated transactions: the detector's own work
 (features, rules, the champion model), then what the loop adds in the detect agent: the shadow
-model's verdict, and the decision record (built and serialized for the decisions topic). The
+model's verdict, and the decision record (its JSON for the decisions topic and table, as agents.detect logs it). The
 produce itself and the decisions-log agent's consumption are broker costs, measured with the worker
 in bench/RESULTS.md.
 
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from config.rules import load_rules
-from detection.decisions import decision_record
+from detection.decisions import decision_entry
 from detection.engine import Decision, Detector
 from detection.features import FEATURE_NAMES, FEATURE_VERSION
 from detection.model import ModelArtifact, encode_payload, load_model
@@ -99,7 +99,7 @@ def main() -> None:
 
     def log() -> None:
         for transaction, decision in zip(transactions, decisions, strict=True):
-            decision_record(transaction, decision, detector.rules_version).model_dump_json().encode()
+            decision_entry(transaction, decision, detector.rules_version)  # as the detect agent logs it
 
     scoring = per_transaction_us(score, len(transactions))
     shadowing = per_transaction_us(judge_in_shadow, len(transactions))
@@ -109,7 +109,7 @@ def main() -> None:
     print(
         f"+ shadow model verdict us                 {shadowing:8.1f}   ({100 * shadowing / scoring:.0f} % of scoring)"
     )
-    print(f"+ decision record, JSON for the topic us  {logging:8.1f}   ({100 * logging / scoring:.0f} % of scoring)")
+    print(f"+ decision record, topic + table us      {logging:8.1f}   ({100 * logging / scoring:.0f} % of scoring)")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ so a record per entity made the activity agent handle more records than the work
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic_core import to_json
 
 from detection.activity import DAY_S, HOUR_S, EntityActivity, hour_of
 from detection.engine import Decision
@@ -66,25 +68,69 @@ class DecisionRecord(Contract):
 def decision_record(
     transaction: Transaction, decision: Decision, rules_version: str, shadow: ShadowVerdict | None = None
 ) -> DecisionRecord:
-    return DecisionRecord(
-        transaction_id=transaction.transaction_id,
-        customer_id=transaction.customer_id,
-        timestamp=transaction.timestamp,
-        terminal_id=transaction.terminal_id,
-        merchant_id=transaction.merchant_id,
-        score=decision.score,
-        alert=decision.alert,
-        replay=decision.duplicate,
-        rules_version=rules_version,
-        model_version=decision.model_version,
-        model_probability=decision.model_probability,
-        shadow_version=shadow.version if shadow else None,
-        shadow_probability=shadow.probability if shadow else None,
-        shadow_alert=shadow.alert if shadow else None,
-        feature_set=FEATURE_SET,
-        feature_vector=decision.feature_vector,
-        label_delay_days=hours_as_days(decision.features.label_delay_hours),
+    return DecisionRecord(**_decision_fields(transaction, decision, rules_version, shadow))
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEntry:
+    """One decision as the detect batch logs it: the ``DecisionRecord`` JSON for the decisions topic
+    (with the vector) and for the decisions table (without), and what the terminal/merchant counts read.
+
+    The live path encodes the record's fields straight from plain data (``pydantic_core.to_json``,
+    the encoder ``model_dump_json`` uses): building the model first validated every field and the
+    whole vector again: 16-17 us of CPU per decision against 12-13, for the same bytes (bench/RESULTS.md,
+    session 11)."""
+
+    transaction_id: str
+    ts: float
+    terminal_id: str | None
+    merchant_id: str | None
+    replay: bool
+    topic_value: bytes
+    table_value: bytes
+
+
+def decision_entry(
+    transaction: Transaction, decision: Decision, rules_version: str, shadow: ShadowVerdict | None = None
+) -> DecisionEntry:
+    fields = _decision_fields(transaction, decision, rules_version, shadow)
+    return DecisionEntry(
+        transaction.transaction_id,
+        transaction.timestamp.timestamp(),
+        transaction.terminal_id,
+        transaction.merchant_id,
+        decision.duplicate,
+        to_json(fields, inf_nan_mode="null"),  # NaN/Infinity as null, as Contract models write them
+        to_json(fields, exclude=_WITHOUT_VECTOR, inf_nan_mode="null"),
     )
+
+
+_WITHOUT_VECTOR = {"feature_vector"}
+
+
+def _decision_fields(
+    transaction: Transaction, decision: Decision, rules_version: str, shadow: ShadowVerdict | None
+) -> dict[str, Any]:
+    """``DecisionRecord``'s fields, in its order, from one decision."""
+    return {
+        "transaction_id": transaction.transaction_id,
+        "customer_id": transaction.customer_id,
+        "timestamp": transaction.timestamp,
+        "terminal_id": transaction.terminal_id,
+        "merchant_id": transaction.merchant_id,
+        "score": decision.score,
+        "alert": decision.alert,
+        "replay": decision.duplicate,
+        "rules_version": rules_version,
+        "model_version": decision.model_version,
+        "model_probability": decision.model_probability,
+        "shadow_version": shadow.version if shadow else None,
+        "shadow_probability": shadow.probability if shadow else None,
+        "shadow_alert": shadow.alert if shadow else None,
+        "feature_set": FEATURE_SET,
+        "feature_vector": decision.feature_vector,
+        "label_delay_days": hours_as_days(decision.features.label_delay_hours),
+    }
 
 
 class FraudMark(Contract):
@@ -136,7 +182,20 @@ def _entities(terminal_id: str | None, merchant_id: str | None) -> list[str]:
     return entities
 
 
-def activity_deltas(records: Iterable[DecisionRecord]) -> list[EntityActivityDelta]:
+class Counted(Protocol):
+    """What the terminal/merchant counts read of a decision (a ``DecisionRecord`` or a ``DecisionEntry``)."""
+
+    @property
+    def ts(self) -> float: ...
+    @property
+    def terminal_id(self) -> str | None: ...
+    @property
+    def merchant_id(self) -> str | None: ...
+    @property
+    def replay(self) -> bool: ...
+
+
+def activity_deltas(records: Iterable[Counted]) -> list[EntityActivityDelta]:
     """One delta per terminal and merchant with its transactions per hour; replays are not counted again."""
     counts: dict[str, dict[int, int]] = {}
     for record in records:

@@ -142,6 +142,24 @@ def test_state_codec_round_trips_the_current_format() -> None:
     assert decode_state(raw) == (state, None)
 
 
+def test_state_codec_reads_state_as_json_dumps_wrote_it_and_writes_the_same_json() -> None:
+    """The upgrade path: a worker of the previous release wrote states with ``json.dumps``."""
+    detector, state = Detector(CONFIG), CustomerState()
+    feed(detector, state, -40, -20, -3, -1, -0.5, 0)
+    state.countries["FR"] = 1.0e-7  # a float json.dumps spells 1e-07, pydantic_core 1e-7: the same number
+    layout = json.loads(state.to_json())
+    written_before = json.dumps(layout, separators=(",", ":")).encode()
+    assert decode_state(written_before) == (state, None)
+    assert json.loads(state.to_json()) == json.loads(written_before)
+    nan = json.dumps([*layout[:3], float("nan"), *layout[4:]]).encode()  # json.dumps writes NaN: read it
+    decoded, reason = decode_state(nan)
+    assert reason is None and decoded.log_amount_mean != decoded.log_amount_mean
+
+
+def test_state_codec_resets_bytes_that_are_not_utf8() -> None:
+    assert decode_state(b"\xff\xfe[2]") == (CustomerState(), "undecodable")
+
+
 def test_state_codec_migrates_the_unversioned_format() -> None:
     detector, state = Detector(CONFIG), CustomerState()
     feed(detector, state, 0, 0.01)
