@@ -78,9 +78,18 @@ class Detector:
         ``label_delay``: the delay learned from feedback so far (None: the rules file's prior).
         """
         params = self._feature_params
-        delay = label_delay.window_end(self.config.learning) if label_delay is not None else None
+        delay, fresh = label_delay.window_ends(self.config.learning) if label_delay is not None else (None, None)
         features = extract_features(
-            transaction, state, reference, merchant, terminal, params, terminal_activity, merchant_activity, delay
+            transaction,
+            state,
+            reference,
+            merchant,
+            terminal,
+            params,
+            terminal_activity,
+            merchant_activity,
+            delay,
+            fresh,
         )
         reasons = [reason for rule, params in self.rules if (reason := rule(features, params)) is not None]
         anomaly = anomaly_score(features, self.config.anomaly)
