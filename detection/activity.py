@@ -122,9 +122,9 @@ class EntityActivity:
     frauds: dict[str, int] = field(default_factory=dict)
     #: the newest day counted: where the hourly days begin and what is dropped
     newest_day: int = NO_DAY
-    #: (hour scored, window end hours, risk features) of the last ``risk_features`` call: a terminal's risk
+    #: (hour scored, window end hour, risk features) of the last ``risk_features`` call: a terminal's risk
     #: changes once an hour at most, and most of its payments in an hour are scored before its next change
-    _last: tuple[int, tuple[int, int | None], list[float]] | None = field(default=None, compare=False, repr=False)
+    _last: tuple[int, int, list[float]] | None = field(default=None, compare=False, repr=False)
     #: the buckets' running totals, made at the first read and kept while counts only grow at the newest hour
     #: (a payment's, most of the time); None: to be made again
     _totals: RunningTotals | None = field(default=None, compare=False, repr=False)
@@ -184,32 +184,34 @@ class EntityActivity:
         end = hour_of(now) - delay_hours
         return self._running_totals().between(end - days * HOURS_PER_DAY, end)
 
-    def risk_features(self, now: float, delay_hours: int, fresh_hours: int | None = None) -> list[float]:
+    def risk_features(self, now: float, delay_hours: int) -> list[float]:
         """[count, fraud share] for each of WINDOW_DAYS, all ending ``delay_hours`` before ``now``'s hour, then
-        the hours since the newest and since the oldest confirmed fraud kept (``fraud_ages``); with
-        ``fresh_hours``, then the fraud share of each window ending that many hours before (fresher, a
-        second quantile of the label delay: ``risk_feature_names``).
+        the hours since the newest and since the oldest confirmed fraud kept (``fraud_ages``).
 
         Frauds of a later hour than ``now``'s (an out-of-order payment's) have no age; a day bucket counts at
         its midpoint. The windows share their end: one bisection for it, one for each start (two calls a
         transaction, the terminal's and the merchant's, at every cache miss)."""
         hour = hour_of(now)
-        ends = (hour - delay_hours, None if fresh_hours is None else hour - fresh_hours)  # first hours not counted
+        end = hour - delay_hours  # the first hour not counted
         cached = self._last
-        if cached is not None and cached[0] == hour and cached[1] == ends:
+        if cached is not None and cached[0] == hour and cached[1] == end:
             return cached[2]
         totals = self._running_totals()
-        windows = _windows(totals, ends[0])
-        result = [value for pair in windows for value in pair]
+        hours, transactions, frauds = totals.hours, totals.transactions, totals.frauds
+        last = bisect_left(hours, end)
+        transactions_before, frauds_before = transactions[last], frauds[last]
+        result: list[float] = []
+        for days in WINDOW_DAYS:
+            first = bisect_left(hours, end - days * HOURS_PER_DAY, 0, last)  # a start is before the end
+            counted = transactions_before - transactions[first]
+            result.append(float(counted))
+            result.append((frauds_before - frauds[first]) / counted if counted else 0.0)
         newest, oldest = totals.fraud_span(hour)
         if newest is None or oldest is None:
             result += [NO_FRAUD_HOURS, NO_FRAUD_HOURS]
         else:
             result += [float(hour - newest), float(hour - oldest)]
-        if ends[1] is not None:
-            fresh = windows if ends[1] == ends[0] else _windows(totals, ends[1])
-            result += [share for _, share in fresh]
-        self._last = (hour, ends, result)
+        self._last = (hour, end, result)
         return result
 
     def _running_totals(self) -> RunningTotals:
@@ -233,22 +235,6 @@ class EntityActivity:
 
 
 #: Names of the values ``risk_features`` returns, per entity kind prefix.
-def _windows(totals: RunningTotals, end: int) -> list[tuple[float, float]]:
-    """[count, fraud share] of each of WINDOW_DAYS ending before hour ``end``: one bisection for the end,
-    one for each start."""
-    hours, transactions, frauds = totals.hours, totals.transactions, totals.frauds
-    last = bisect_left(hours, end)
-    transactions_before, frauds_before = transactions[last], frauds[last]
-    result = []
-    for days in WINDOW_DAYS:
-        first = bisect_left(hours, end - days * HOURS_PER_DAY, 0, last)  # a start is before the end
-        counted = transactions_before - transactions[first]
-        result.append((float(counted), (frauds_before - frauds[first]) / counted if counted else 0.0))
-    return result
-
-
 def risk_feature_names(kind: str) -> tuple[str, ...]:
-    """The names of ``risk_features``' values given ``fresh_hours`` (as the detector scores them)."""
     windows = tuple(name for days in WINDOW_DAYS for name in (f"{kind}_tx_{days}d", f"{kind}_fraud_share_{days}d"))
-    fresh = tuple(f"{kind}_fresh_fraud_share_{days}d" for days in WINDOW_DAYS)
-    return (*windows, f"{kind}_hours_since_newest_fraud", f"{kind}_hours_since_oldest_fraud", *fresh)
+    return (*windows, f"{kind}_hours_since_newest_fraud", f"{kind}_hours_since_oldest_fraud")

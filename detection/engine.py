@@ -78,18 +78,9 @@ class Detector:
         ``label_delay``: the delay learned from feedback so far (None: the rules file's prior).
         """
         params = self._feature_params
-        delay, fresh = label_delay.window_ends(self.config.learning) if label_delay is not None else (None, None)
+        delay = label_delay.window_end(self.config.learning) if label_delay is not None else None
         features = extract_features(
-            transaction,
-            state,
-            reference,
-            merchant,
-            terminal,
-            params,
-            terminal_activity,
-            merchant_activity,
-            delay,
-            fresh,
+            transaction, state, reference, merchant, terminal, params, terminal_activity, merchant_activity, delay
         )
         reasons = [reason for rule, params in self.rules if (reason := rule(features, params)) is not None]
         anomaly = anomaly_score(features, self.config.anomaly)

@@ -24,7 +24,7 @@ MINUTE_S, HOUR_S, DAY_S = 60.0, 3600.0, 86_400.0
 #: Speeds above this are all equally impossible; capping keeps one GPS glitch from dominating a model.
 MAX_TRAVEL_KMH = 5000.0
 #: Terminal/merchant risk values when the entity is unknown or has no activity yet.
-NO_ACTIVITY = (0.0,) * 6 + (NO_FRAUD_HOURS, NO_FRAUD_HOURS) + (0.0,) * 3
+NO_ACTIVITY = (0.0,) * 6 + (NO_FRAUD_HOURS, NO_FRAUD_HOURS)
 #: Epoch day 0 (1970-01-01) was a Thursday: (day + 3) % 7 is 0 on Mondays.
 WEEKDAY_OFFSET = 3
 
@@ -65,9 +65,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 #: same name, so training never mixes rows of two meanings and a model is scored only with the meaning it
 #: was fitted on (detection.model.load_model refuses another). 1: terminal/merchant windows ended at a UTC
 #: midnight, the delay rounded up to whole days (sessions 3-5); 2: they end at the hour, the learned delay
-#: in whole hours before it (session 6); 3: adds the terminal's and merchant's fraud ages (session 7); 4: adds
-#: their fraud shares over windows ending at a second, fresher quantile of the delay (session 11).
-FEATURE_VERSION = 4
+#: in whole hours before it (session 6); 3: adds the terminal's and merchant's fraud ages (session 7).
+FEATURE_VERSION = 3
 
 
 def feature_set_id(names: Sequence[str], version: int = FEATURE_VERSION) -> str:
@@ -113,7 +112,6 @@ class Features:
     terminal_risk: tuple[float, ...] = NO_ACTIVITY
     merchant_risk: tuple[float, ...] = NO_ACTIVITY
     label_delay_hours: int = 0  # where those windows ended (the delay learned by then); logged, not scored
-    fresh_delay_hours: int = 0  # where the fresh fraud-share windows ended; logged, not scored
     # Filled by the detector after the rules ran, before a model scores the vector.
     anomaly: float = 0.0
     rules_score: float = 0.0
@@ -208,11 +206,9 @@ def extract_features(
     terminal_activity: EntityActivity | None = None,
     merchant_activity: EntityActivity | None = None,
     label_delay_hours: int | None = None,
-    fresh_delay_hours: int | None = None,
 ) -> Features:
     """``label_delay_hours``: where terminal/merchant windows end now (hours before this one, learned from
-    feedback); None: the rules file's prior. ``fresh_delay_hours``: where their fresh fraud shares' windows
-    end (a lower quantile of the same delay); None: at ``label_delay_hours``."""
+    feedback); None: the rules file's prior."""
     ts = transaction.timestamp.timestamp()
     amount = amount_in_eur(transaction, params.fx_to_eur)
     small_amount = params.small_amount_eur
@@ -280,7 +276,6 @@ def extract_features(
         amount_7d, amount_30d = amount_7d - amount, amount_30d - amount
 
     delay = params.label_delay_hours if label_delay_hours is None else label_delay_hours
-    fresh = delay if fresh_delay_hours is None else fresh_delay_hours
     country = transaction.country
     home_country = profile.home_country if profile else None
     return Features(
@@ -314,8 +309,7 @@ def extract_features(
         amount_30d_eur=amount_30d,
         hour_of_day=(ts % DAY_S) / HOUR_S,
         weekend=(day + WEEKDAY_OFFSET) % 7 >= 5,
-        terminal_risk=tuple(terminal_activity.risk_features(ts, delay, fresh)) if terminal_activity else NO_ACTIVITY,
-        merchant_risk=tuple(merchant_activity.risk_features(ts, delay, fresh)) if merchant_activity else NO_ACTIVITY,
+        terminal_risk=tuple(terminal_activity.risk_features(ts, delay)) if terminal_activity else NO_ACTIVITY,
+        merchant_risk=tuple(merchant_activity.risk_features(ts, delay)) if merchant_activity else NO_ACTIVITY,
         label_delay_hours=delay,
-        fresh_delay_hours=fresh,
     )

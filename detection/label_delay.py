@@ -64,8 +64,8 @@ class LabelDelay:
     reference: float | None = None
     #: event-time half-life of a fraud's weight (None: every fraud weighs 1 forever); configuration, not state
     half_life_s: float | None = field(default=None, compare=False)
-    #: (settings, window ends) of the last ``window_ends`` call: they change only when a fraud is observed
-    _last: tuple[Learning, tuple[int, int]] | None = field(default=None, compare=False, repr=False)
+    #: (settings, window end) of the last ``window_end`` call: it changes only when a fraud is observed
+    _last: tuple[Learning, int] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, settings: Learning) -> LabelDelay:
@@ -107,22 +107,16 @@ class LabelDelay:
     def window_end(self, settings: Learning) -> int:
         """Hours before the hour scored at which fraud-share windows end: the learned quantile once
         ``label_delay_min_frauds`` frauds were seen (capped at what the kept days serve), else the prior."""
-        return self.window_ends(settings)[0]
-
-    def window_ends(self, settings: Learning) -> tuple[int, int]:
-        """``window_end`` at ``label_delay_quantile`` (complete windows) and at ``label_delay_fresh_quantile``
-        (fresher, missing the frauds reported later); both the prior until enough frauds were seen."""
         last = self._last
         if last is not None and last[0] is settings:
             return last[1]
-        complete = self.quantile(settings.label_delay_quantile)
-        fresh = self.quantile(settings.label_delay_fresh_quantile)
-        if complete is None or fresh is None or self.frauds < settings.label_delay_min_frauds:
-            ends = (prior_hours(settings), prior_hours(settings))
+        learned = self.quantile(settings.label_delay_quantile)
+        if learned is None or self.frauds < settings.label_delay_min_frauds:
+            end = prior_hours(settings)
         else:
-            ends = (min(complete, MAX_WINDOW_END_HOURS), min(fresh, MAX_WINDOW_END_HOURS))
-        self._last = (settings, ends)
-        return ends
+            end = min(learned, MAX_WINDOW_END_HOURS)
+        self._last = (settings, end)
+        return end
 
     def summary(self, settings: Learning) -> dict[str, float | int | None]:
         """What an analyst needs to read the risk features: the delay they assumed (days, to the hour) and
@@ -135,7 +129,6 @@ class LabelDelay:
             "frauds_observed": self.frauds,
             "min_frauds": settings.label_delay_min_frauds,
             "median_days": hours_as_days(self.quantile(0.5)),
-            "fresh_days": hours_as_days(self.window_ends(settings)[1]),
         }
 
     def to_json(self) -> bytes:

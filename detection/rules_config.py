@@ -129,13 +129,6 @@ class Learning(BaseModel):
     label_delay_quantile: float = Field(
         0.9, gt=0, le=1, description="The learned window end: days after which this share of frauds' days was complete."
     )
-    label_delay_fresh_quantile: float = Field(
-        0.5,
-        gt=0,
-        le=1,
-        description="A second, fresher window end scored beside the complete one (fraud shares only): the model "
-        "weighs fresh-but-incomplete against complete-but-stale where delays spread (equal to it where they do not).",
-    )
     label_delay_min_frauds: int = Field(
         20, ge=1, description="Confirmed frauds (with their payment's time) needed before the learned delay is used."
     )

@@ -47,9 +47,7 @@ def test_the_prior_serves_until_enough_frauds_then_a_high_quantile_of_their_dela
         "frauds_observed": 23,
         "min_frauds": 20,
         "median_days": 2.0,
-        "fresh_days": 2.0,
     }
-    assert delays.window_ends(PRIOR) == (9 * 24, 48)  # the fresh windows end at the median: 2 days
     assert LabelDelay.from_json(delays.to_json()) == delays
 
 
