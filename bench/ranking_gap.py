@@ -25,6 +25,7 @@ not, and vice versa (bench/top_cards.py).
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -89,6 +90,10 @@ class Variant:
     #: the training window grows from ``train_days`` until it holds this many known frauds (None: the
     #: rules file's ``train_min_frauds``; 0: it never grows, as before session 10)
     min_train_frauds: int | None = None
+    #: add the Handbook's 6 terminal windows ending at the data's median label delay (whole days, rounded
+    #: up) beside the logged vector: an offline stand-in for windows at a second quantile of the learned
+    #: delay, so the model weighs fresh-but-incomplete against complete-but-stale (session 11)
+    median_terminal_windows: bool = False
 
 
 def variants() -> list[Variant]:
@@ -153,6 +158,7 @@ def variants() -> list[Variant]:
         ),
         Variant("fraudwatch, only rows older than the label maturity", mature_rows_only=True),
         Variant("fraudwatch, always 28 days (before session 10)", min_train_frauds=0),
+        Variant("fraudwatch + terminal windows at the median delay", median_terminal_windows=True),
     ]
 
 
@@ -170,7 +176,17 @@ class Columns:
             self.handbook_by_delay[delay] = baseline_features(self.data, delay)
         return self.handbook_by_delay[delay]
 
+    def median_terminal(self) -> np.ndarray[Any, Any]:
+        """The Handbook's terminal windows ending at the data's median label delay, every row."""
+        median = math.ceil(self.data.scenario.label_delay_quantile_days(0.5))
+        return self.handbook(median - self.delay_days)[:, TERMINAL_WINDOWS]
+
     def of(self, variant: Variant, ids: list[str], vectors: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if variant.median_terminal_windows:
+            rows = [int(t[2:]) for t in ids]
+            return np.hstack(
+                [self.of(replace(variant, median_terminal_windows=False), ids, vectors), self.median_terminal()[rows]]
+            )
         if variant.features == "logged":
             return vectors
         handbook = self.handbook(variant.later_by_days)[[int(t[2:]) for t in ids]]

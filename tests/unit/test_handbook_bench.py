@@ -11,6 +11,7 @@ import pytest
 from bench.handbook import judge, run_baselines, run_fraudwatch
 from bench.handbook_features import FEATURE_NAMES, Protocol, baseline_features, known_labels, train_test_split
 from producers.handbook import SECONDS_PER_DAY, HandbookData, HandbookScenario, simulate
+from producers.handbook_files import transaction_id
 
 TINY = HandbookScenario(customers=120, terminals=240, days=40)
 PROTOCOL = Protocol(train_start_day=12, train_days=7, delay_days=7, test_days=7)
@@ -109,3 +110,21 @@ def test_baselines_learn_only_what_was_reported() -> None:
         )
         expected = in_time[window].mean() if window.any() else 0.0
         assert features[i, 12] == pytest.approx(expected)  # the 7-day terminal risk: frauds reported by then
+
+
+def test_the_median_delay_windows_variant_appends_the_terminal_windows_ending_there() -> None:
+    from bench.ranking_gap import TERMINAL_WINDOWS, Columns, Variant
+
+    scenario = replace(TINY, label_delay_days=1.0, label_delay_max_days=12.0)
+    data = simulate(scenario, 21)
+    protocol = Protocol.for_scenario(scenario)
+    median = math.ceil(12**0.5)
+    assert median < protocol.delay_days
+    rows = np.array([5, 50, 500])
+    ids = [transaction_id(int(r)) for r in rows]
+    vectors = np.arange(6.0).reshape(3, 2)
+    columns = Columns(data, protocol)
+    plain = columns.of(Variant("plain"), ids, vectors)
+    both = columns.of(Variant("fresh", median_terminal_windows=True), ids, vectors)
+    assert np.array_equal(plain, vectors) and both.shape == (3, 2 + len(TERMINAL_WINDOWS))
+    assert np.array_equal(both[:, 2:], baseline_features(data, median)[rows][:, TERMINAL_WINDOWS])

@@ -177,3 +177,30 @@ def test_spread_delays_and_unreported_frauds_change_only_the_chargebacks(tmp_pat
         replace(plain, reported_share=1.5)
     with pytest.raises(ValueError):
         replace(plain, label_delay_days=5.0, label_delay_max_days=2.0)
+
+
+def test_a_drawn_set_is_pure_within_its_ranges_and_named_by_its_seed() -> None:
+    from producers.handbook import DRAW_RANGES, LONGEST_DRAWN_DELAY_DAYS, drawn
+
+    assert drawn(3) == drawn(3) == profile("drawn-3") and drawn(3) != drawn(4)
+    assert profile("drawn-3", customers=200).customers == 200
+    with pytest.raises(ValueError, match="drawn-N"):
+        profile("drawn-x")
+    sets = [drawn(seed) for seed in range(200)]
+    for name in ("radius", "amount_std_share", "time_of_day_std_s", "customer_fraud_share"):
+        spec = DRAW_RANGES[name]
+        assert all(spec.low <= getattr(s, name) <= spec.high for s in sets), name
+    for name in ("compromised_terminals_per_day", "terminal_compromise_days", "customer_compromise_days"):
+        values = {getattr(s, name) for s in sets}
+        assert all(isinstance(v, int) for v in values) and min(values) >= DRAW_RANGES[name].low
+        assert max(values) <= DRAW_RANGES[name].high and len(values) > 2, name
+    # Both structures come up: one delay for all and a spread (never beyond a month); all or some reported.
+    spreads = [s.label_delay_max_days for s in sets if s.label_delay_max_days is not None]
+    assert 40 < len(spreads) < 160 and max(spreads) <= LONGEST_DRAWN_DELAY_DAYS
+    assert 20 < sum(s.reported_share == 1 for s in sets) < 100
+    assert all(s.fraud_amount_limit > s.mean_amount_range[1] > s.mean_amount_range[0] for s in sets)
+
+
+def test_a_drawn_set_simulates_all_three_patterns() -> None:
+    data = simulate(replace(profile("drawn-0"), customers=400, terminals=800, days=60), 0)
+    assert {1, 2, 3} >= set(np.unique(data.scenario_number[data.is_fraud]).tolist()) >= {2, 3}
