@@ -5,8 +5,8 @@ customer's partition (so a transaction passes through Faust once), and the ``det
 reads ``transactions.rekeyed``, where validate puts the rest, keyed by customer. Both call
 ``detect_transactions``.
 
-Per batch, each customer's state and reference data are read once (local, co-partitioned), the
-customer's transactions evaluated in order with one detector (a model hot swap never splits a
+Per batch, each customer's state is read once (local, co-partitioned; the customer's reference data
+per transaction), the customer's transactions evaluated in order with one detector (a model hot swap never splits a
 batch), and the state written once; the records the whole batch produces go to the producer
 together when the batch is done (agents.batching). To add an effect of scoring (a case, a
 webhook), append a function to ``batch_effects``: it receives the batch's scored transactions
