@@ -12,12 +12,33 @@ from typing import Any
 import click
 from faust.cli import option
 
-from producers.handbook import PROFILES, profile, simulate
+from producers.handbook import DRAWN_PREFIX, PROFILES, profile, simulate
 from producers.handbook_files import write_handbook_files
 
 #: The project's own generator (producers/generator.py); every other profile is a Handbook design.
 DEFAULT_PROFILE = "default"
 PROFILE_NAMES = (DEFAULT_PROFILE, *PROFILES)
+
+
+class ProfileName(click.ParamType):
+    """A profile's name: one of :data:`PROFILE_NAMES`, or ``drawn-N`` (any N), the parameter set drawn
+    with seed N (producers/handbook.py ``drawn``), as the benches take it. ``profile`` decides what is
+    a Handbook profile, so the command accepts exactly what the benches do."""
+
+    name = "profile"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return f"[{'|'.join(PROFILE_NAMES)}|{DRAWN_PREFIX}N]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        name = str(value)
+        if name != DEFAULT_PROFILE:
+            try:
+                profile(name)
+            except ValueError as error:
+                self.fail(f"{error} (or {DEFAULT_PROFILE})", param, ctx)
+        return name
+
 
 #: (option, scenario field, type, help) for each simulation parameter exposed on the command line.
 _PARAMETERS: tuple[tuple[str, str, type, str], ...] = (
@@ -42,12 +63,14 @@ _PARAMETERS: tuple[tuple[str, str, type, str], ...] = (
 HANDBOOK_OPTIONS = [
     option(
         "--profile",
-        type=click.Choice(PROFILE_NAMES),
+        type=ProfileName(),
         default=DEFAULT_PROFILE,
         show_default=True,
         help="'default': the project's own generator. 'handbook': the Fraud Detection Handbook's simulator "
         "design with its published parameters (5 000 customers, 10 000 terminals, 183 days from 2018-04-01); "
-        "'handbook-variant-*': the same design with other fraud scenarios. Handbook profiles need --output-dir.",
+        "'handbook-variant-*': the same design with other fraud scenarios; "
+        f"'{DRAWN_PREFIX}N' (N = 0, 1, ...): the same design with every parameter drawn with seed N from ranges "
+        "written down before any run (the benches' drawn sets). Handbook profiles need --output-dir.",
     ),
     *(
         option(flag, type=kind, default=None, show_default=False, help=f"Handbook profiles: {text}")

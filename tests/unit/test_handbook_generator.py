@@ -204,3 +204,29 @@ def test_a_drawn_set_is_pure_within_its_ranges_and_named_by_its_seed() -> None:
 def test_a_drawn_set_simulates_all_three_patterns() -> None:
     data = simulate(replace(profile("drawn-0"), customers=400, terminals=800, days=60), 0)
     assert {1, 2, 3} >= set(np.unique(data.scenario_number[data.is_fraud]).tolist()) >= {2, 3}
+
+
+def test_the_generate_command_takes_a_drawn_set_as_the_benches_do_and_its_help_says_so(tmp_path: Path) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from producers.handbook import drawn
+    from runtime.handbook_commands import HANDBOOK_OPTIONS, generate_handbook_files
+
+    @click.command()
+    def chosen(profile: str, **_: object) -> None:
+        click.echo(profile)
+
+    for handbook_option in reversed(HANDBOOK_OPTIONS):  # the options `fraudwatch generate` has
+        chosen = handbook_option(chosen)
+    runner = CliRunner()
+    assert runner.invoke(chosen, ["--profile", "drawn-8"]).output == "drawn-8\n"
+    assert runner.invoke(chosen, []).output == "default\n"
+    wrong = runner.invoke(chosen, ["--profile", "drawn-x"])
+    assert wrong.exit_code == 2 and "drawn-N" in wrong.output
+    assert "drawn-N" in runner.invoke(chosen, ["--help"]).output
+    generate_handbook_files(
+        tmp_path, "drawn-8", seed=1, customers=40, feedback_with_terminal=False, days=4, terminals=80
+    )
+    parameters = json.loads((tmp_path / "scenario.json").read_text())["parameters"]
+    assert parameters["radius"] == drawn(8).radius and parameters["customers"] == 40
