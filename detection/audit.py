@@ -81,36 +81,6 @@ def change_record(
     )
 
 
-def decision_record(
-    transaction: Transaction,
-    verdict: Verdict,
-    *,
-    rules_version: str,
-    rules_offset: int | None,
-    model_version: str | None,
-    learned: bool,
-    shadow: ShadowOutcome | None,
-    actor: str,
-    at: datetime,
-    action: str = "decided",
-) -> AuditRecord:
-    """``decided`` by the stream, ``scored`` by the decision API (both kept: one id each); the record
-    ``decision_audit_value`` writes, read back."""
-    value = decision_audit_value(
-        transaction,
-        verdict,
-        rules_version=rules_version,
-        rules_offset=rules_offset,
-        model_version=model_version,
-        learned=learned,
-        shadow=shadow,
-        actor=actor,
-        at=at,
-        action=action,
-    )
-    return AuditRecord.model_validate_json(value)
-
-
 def decision_audit_value(
     transaction: Transaction,
     verdict: Verdict,

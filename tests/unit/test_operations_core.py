@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from config.rules import load_rules
-from detection.audit import ShadowOutcome, decision_record, explain
+from detection.audit import AuditRecord, ShadowOutcome, decision_audit_value, explain
 from detection.decision_bands import action_for
 from detection.engine import Decision, Detector
 from detection.lists import ListBook, ListEntry
@@ -162,7 +162,7 @@ def test_the_rule_book_switches_at_the_pointer_offset_and_rolls_back() -> None:
 def test_explain_names_the_decision_versions_reasons_lists_and_features() -> None:
     transaction, decision = burst_decision()
     verdict = judge(transaction, decision, book_of(entry("allow")), CONFIG)
-    record = decision_record(
+    value = decision_audit_value(
         transaction,
         verdict,
         rules_version="v1+abc",
@@ -173,7 +173,7 @@ def test_explain_names_the_decision_versions_reasons_lists_and_features() -> Non
         actor="worker:h:1",
         at=NOW,
     )
-    text = explain(record)
+    text = explain(AuditRecord.model_validate_json(value))
     for expected in (
         "decision ALLOW - score 54",
         "by the allow list",
