@@ -92,11 +92,15 @@ async def apply_activity_event(event: faust.EventT[bytes]) -> None:
         )
     folded.continue_at(offset)
     taught = False
-    for delta in deltas:
-        key = delta.entity.encode()
-        activity = folded.get(key)
-        taught = apply_activity_delta(activity, delta, label_delay) or taught
-        entity_activity[key] = activity.to_json()
+    try:
+        for delta in deltas:
+            key = delta.entity.encode()
+            activity = folded.get(key)
+            taught = apply_activity_delta(activity, delta, label_delay) or taught
+            entity_activity[key] = activity.to_json()
+    except BaseException:
+        folded.entities.clear()  # a value changed here but not written must not outlive the record
+        raise
     if taught and label_delay is not None:
         entity_activity[LABEL_DELAY_KEY] = label_delay.to_json()
     entity_activity[APPLIED_KEY] = str(offset).encode()

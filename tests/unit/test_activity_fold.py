@@ -70,3 +70,23 @@ async def test_the_fold_keeps_what_it_folded_decoded_while_offsets_follow_each_o
     changelog = next(name for name in capture.sent if name.endswith("entity-activity-changelog"))
     written = [r for r in capture.sent[changelog] if r.key == b"terminal:T-fold"]
     assert [EntityActivity.from_json(r.value).window((HOUR + 1) * HOUR_S, 1, 0) for r in written] == [(1, 0), (3, 0)]
+
+
+async def test_a_record_that_fails_halfway_leaves_nothing_folded_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    import agents.activity
+    from detection.decisions import apply_activity_delta as real_apply
+
+    def apply_then_fail(activity: EntityActivity, delta: EntityActivityDelta, label_delay: object = None) -> bool:
+        real_apply(activity, delta)
+        if delta.entity == "terminal:T-half":
+            raise ValueError("failed after changing the value")
+        return False
+
+    with capturing(monkeypatch) as capture:
+        async with update_entity_activity.test_context() as agent:
+            agent.sent_offset = 1_000  # past the applied mark earlier tests left in the process's table
+            await agent.put(batch("terminal:T-half"), key=b"batch")
+            monkeypatch.setattr(agents.activity, "apply_activity_delta", apply_then_fail)
+            await agent.put(batch("terminal:T-half"), key=b"batch")
+            await until(lambda: len(capture.sent[settings.topic_dead_letter]) == 1)
+            assert folded.entities == {}  # the changed, unwritten value is not kept
