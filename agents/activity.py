@@ -54,10 +54,12 @@ class FoldedEntities:
 
     Trusted only while this worker folds the partition's records one after another: an offset that does
     not follow the last one folded (a rebalance gave the partition to another worker for a while, a
-    restart) empties it, so a value another writer left is read from the table again."""
+    restart) empties it, so a value another writer left is read from the table again. At most ``kept``
+    values, the most recently folded (a decoded value is ~12x its stored bytes)."""
 
-    def __init__(self) -> None:
-        self.entities: dict[bytes, EntityActivity] = {}
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self.entities: dict[bytes, EntityActivity] = {}  # oldest fold first
         self.last_offset: int | None = None
 
     def continue_at(self, offset: int) -> None:
@@ -66,14 +68,18 @@ class FoldedEntities:
         self.last_offset = offset
 
     def get(self, key: bytes) -> EntityActivity:
-        activity = self.entities.get(key)
+        activity = self.entities.pop(key, None)
         if activity is None:
             raw = entity_activity.get(key)
-            activity = self.entities[key] = EntityActivity.from_json(raw) if raw is not None else EntityActivity()
+            activity = EntityActivity.from_json(raw) if raw is not None else EntityActivity()
+            if len(self.entities) >= self.kept > 0:
+                del self.entities[next(iter(self.entities))]
+        if self.kept > 0:
+            self.entities[key] = activity  # the newest at the end
         return activity
 
 
-folded = FoldedEntities()
+folded = FoldedEntities(settings.activity_fold_kept)
 
 
 async def apply_activity_event(event: faust.EventT[bytes]) -> None:

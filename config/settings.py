@@ -213,11 +213,11 @@ class Settings(BaseSettings):
     retrain_window_days: int = Field(
         30, ge=1, description="Scheduled training learns from this many days of decisions."
     )
-    activity_batch_size: int = Field(
-        500, ge=1, description="Decisions folded into one terminal/merchant activity update per entity (at most)."
-    )
-    activity_batch_s: float = Field(
-        1.0, gt=0, description="Longest a decision waits before its terminal/merchant counts are published."
+    activity_fold_kept: int = Field(
+        2_000,
+        ge=0,
+        description="Terminal/merchant values the activity fold keeps decoded between records, most recently "
+        "folded first (~65 KB each at their bound, against ~5 KB as stored); 0 = decode every value again.",
     )
 
     # --- email ------------------------------------------------------------------------------

@@ -90,3 +90,17 @@ async def test_a_record_that_fails_halfway_leaves_nothing_folded_behind(monkeypa
             await agent.put(batch("terminal:T-half"), key=b"batch")
             await until(lambda: len(capture.sent[settings.topic_dead_letter]) == 1)
             assert folded.entities == {}  # the changed, unwritten value is not kept
+
+
+async def test_the_fold_keeps_at_most_its_bound_the_most_recently_folded_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(folded, "kept", 2)
+    with capturing(monkeypatch):
+        async with update_entity_activity.test_context() as agent:
+            agent.sent_offset = 2_000  # past the applied mark earlier tests left in the process's table
+            await agent.put(batch("terminal:K-a", "terminal:K-b", "terminal:K-c"), key=b"batch")
+            assert list(folded.entities) == [b"terminal:K-b", b"terminal:K-c"]
+            await agent.put(batch("terminal:K-b"), key=b"batch")
+            assert list(folded.entities) == [b"terminal:K-c", b"terminal:K-b"]
+            await agent.put(batch("terminal:K-a"), key=b"batch")  # read from the table again: counted on
+            assert list(folded.entities) == [b"terminal:K-b", b"terminal:K-a"]
+            assert folded.entities[b"terminal:K-a"].window((HOUR + 1) * HOUR_S, 1, 0) == (2, 0)
