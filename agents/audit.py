@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from agents import topics
 from agents.decide import Decided
 from agents.metrics import WORKER_ID
-from detection.audit import AuditRecord, audit_message, decision_audit_value
+from detection.audit import AuditRecord, audit_key, audit_message, decision_audit_value
 from detection.models import Transaction
 from tables.batched import Outbound, collecting_batch, send_with_batch
 
@@ -37,7 +37,7 @@ async def audit_decision(
         at=datetime.now(UTC),
         action=action,
     )
-    key = transaction.transaction_id.encode()  # keyed by subject, as ``audit_message`` keys every record
+    key = audit_key(transaction.transaction_id)
     if wait:
         await topics.audit.send(key=key, value=value)
     elif collecting_batch():

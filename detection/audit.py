@@ -171,5 +171,10 @@ def explain(record: AuditRecord) -> str:
 
 
 def audit_message(record: AuditRecord) -> tuple[bytes, bytes]:
-    """Key and value on the audit topic: keyed by subject, so one subject's records keep their order."""
-    return record.subject.encode(), record.model_dump_json(exclude_none=True).encode()
+    """Key and value on the audit topic."""
+    return audit_key(record.subject), record.model_dump_json(exclude_none=True).encode()
+
+
+def audit_key(subject: str) -> bytes:
+    """The audit topic's key: the subject, so one subject's records keep their order."""
+    return subject.encode()
