@@ -9,6 +9,7 @@ entity) keeps a restart's catch-up bounded by the number of terminals and mercha
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import faust
 from aiokafka import ConsumerRecord
@@ -117,38 +118,113 @@ update_entity_activity = guarded_agent(
 )
 
 
-class ActivityCopy:
-    """This worker's copy of the activity table, folded from its changelog (a value replaces the last).
+@dataclass
+class CopiedActivity:
+    """What one worker's copy holds: entities (a changelog record kept as read until first needed), the
+    learned label delay, and the activity-topic offset they include."""
 
-    Records are kept as read and their value decoded when first looked up: at its bound an entity's
-    value costs as much to decode as scoring a payment, a busy terminal or merchant is written again
-    before its next payment is scored, and with several workers each scores only its own share."""
+    entities: dict[str, EntityActivity | ConsumerRecord] = field(default_factory=dict)
+    label_delay: LabelDelay | None = None  # None until a fraud taught it: the rules file's prior
+    #: the activity-topic offset the values include (the table's applied mark, then the copy's own folds)
+    applied: int = -1
+    #: a table value was read after the last applied mark: the records read end inside a fold
+    inside_a_fold: bool = False
+
+
+class ActivityCopy:
+    """This worker's copy of the activity table: the table's changelog read to its end, then the activity
+    topic itself from the offset after the one the table had applied, each delta folded here.
+
+    Folding the deltas (O(1) each) instead of following the table's changelog: a busy terminal's value
+    is ~400 buckets at its bound, and the changelog carries the whole value again for every delta, which
+    every worker decoded again to score (bench/RESULTS.md, session 12). The table stays, written by the one
+    fold, so a restart reads one value per entity and only the activity records since.
+
+    Changelog records are kept as read and decoded at first use (a lookup or a delta to fold). A read that
+    starts again after a broker error builds a new copy and uses it only once it is complete."""
+
+    topic = settings.topic_entity_activity
 
     def __init__(self) -> None:
-        self.entities: dict[str, EntityActivity | ConsumerRecord] = {}
-        self.label_delay: LabelDelay | None = None  # None until a fraud taught it: the rules file's prior
+        self.current = CopiedActivity()
+        self._loading: CopiedActivity | None = None
+
+    @property
+    def entities(self) -> dict[str, EntityActivity | ConsumerRecord]:
+        return self.current.entities
+
+    @property
+    def label_delay(self) -> LabelDelay | None:
+        return self.current.label_delay
+
+    def begin(self) -> None:
+        self._loading = CopiedActivity()
 
     def handle(self, record: ConsumerRecord) -> None:
+        """A changelog record: a value replaces the last."""
+        copy = self._loading if self._loading is not None else self.current
         key, value = record.key, record.value
+        if key == APPLIED_KEY:
+            copy.applied, copy.inside_a_fold = int(value), False
+            return
+        copy.inside_a_fold = True
         if key == LABEL_DELAY_KEY:
-            self.label_delay = LabelDelay.from_json(value) if value is not None else None
+            copy.label_delay = LabelDelay.from_json(value) if value is not None else None
             return
         if key is None or key.startswith(b"\x00"):
             return
         entity = key.decode(errors="replace")
         if value is None:
-            self.entities.pop(entity, None)
+            copy.entities.pop(entity, None)
         else:
-            self.entities[entity] = record
+            copy.entities[entity] = record
+
+    def at_boundary(self) -> bool:
+        copy = self._loading if self._loading is not None else self.current
+        return not copy.inside_a_fold
+
+    def switch(self) -> int:
+        if self._loading is not None:
+            self.current, self._loading = self._loading, None
+        return self.current.applied + 1
+
+    def fold(self, record: ConsumerRecord) -> None:
+        """An activity-topic record, folded as the table's writer folds it (apply_activity_event): the
+        deltas in order, a fraud's delay learned only when the whole record went in."""
+        copy = self.current
+        if record.offset <= copy.applied:
+            return
+        copy.applied = record.offset
+        deltas = activity_record_deltas(record.value)
+        label_delay = None
+        if any(mark.known_at is not None for delta in deltas for mark in delta.frauds):
+            learning = live_models.detector.config.learning
+            known = copy.label_delay
+            label_delay = (
+                LabelDelay.from_json(known.to_json(), half_life_s(learning)) if known else LabelDelay.of(learning)
+            )
+        taught = False
+        for delta in deltas:
+            activity = self._decoded(copy, delta.entity, reject=False) or EntityActivity()
+            copy.entities[delta.entity] = activity
+            taught = apply_activity_delta(activity, delta, label_delay) or taught
+        if taught:
+            copy.label_delay = label_delay
 
     def get(self, entity: str) -> EntityActivity | None:
         """The entity's activity (None: none counted, or its value was bad and went to the dead letters)."""
-        value = self.entities.get(entity)
+        return self._decoded(self.current, entity, reject=True)
+
+    @staticmethod
+    def _decoded(copy: CopiedActivity, entity: str, *, reject: bool) -> EntityActivity | None:
+        value = copy.entities.get(entity)
         if isinstance(value, ConsumerRecord):
             try:
-                value = self.entities[entity] = EntityActivity.from_json(value.value)
+                value = copy.entities[entity] = EntityActivity.from_json(value.value)
             except Exception as exc:
-                del self.entities[entity]
+                if not reject:
+                    raise  # the table's writer fails this record too, and dead-letters it
+                del copy.entities[entity]
                 activity_reader.reject_later(value, exc)
                 return None
         return value
@@ -173,5 +249,8 @@ def label_delay_summary() -> dict[str, float | int | None]:
 worker_metrics.label_delay = label_delay_summary
 
 
-#: Every worker reads the table's changelog whole (agents.broadcast); detection waits until it caught up.
-activity_reader = follow_in_worker(entity_activity.changelog_topic.get_topic_name(), activity_copy.handle)
+#: Every worker reads the table's changelog whole, then folds the activity topic from there (agents.broadcast);
+#: detection waits until both caught up.
+activity_reader = follow_in_worker(
+    entity_activity.changelog_topic.get_topic_name(), activity_copy.handle, then=activity_copy
+)

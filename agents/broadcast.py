@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -32,10 +33,38 @@ settings = get_settings()
 RecordHandler = Callable[[ConsumerRecord], None]
 
 
+#: How long a continuation waits, at the end of the followed topic, for the records read to end at a
+#: boundary (the writer sends one record's values and then its offset; a writer that died in between
+#: never sends the offset, and the table's own writer applies that record again when it restarts).
+BOUNDARY_WAIT_S = 5.0
+
+
+class Continuation(Protocol):
+    """What a reader goes on with after reading its topic to the end: a table's changelog gives the table's
+    values and the offset of its one-partition source topic they include; the source topic from the next
+    offset keeps the copy current without reading the table's values again (agents.activity)."""
+
+    #: the one-partition topic read after the followed one
+    topic: str
+
+    def begin(self) -> None:
+        """Reading starts again from the followed topic's beginning."""
+
+    def at_boundary(self) -> bool:
+        """Whether the records read so far end where a record of the source topic ends."""
+
+    def switch(self) -> int:
+        """The followed topic's records are read: the source topic's offset to read from."""
+
+    def fold(self, record: ConsumerRecord) -> None:
+        """One record of the source topic."""
+
+
 class BroadcastReader:
-    def __init__(self, topic: str, handle: RecordHandler) -> None:
+    def __init__(self, topic: str, handle: RecordHandler, then: Continuation | None = None) -> None:
         self.topic = topic
         self.handle = handle
+        self.then = then
         self.caught_up = asyncio.Event()
         self.records_read = 0
         self.failed = 0
@@ -43,7 +72,8 @@ class BroadcastReader:
         self._rejecting: set[asyncio.Task[None]] = set()
 
     async def follow(self, broker_url: str, fetch_wait_ms: int) -> None:
-        """Read the topic from the beginning, then every new record, until cancelled."""
+        """Read the topic from the beginning, then every new record, until cancelled; with a ``then``, read
+        the topic only to its end and go on with the continuation's topic from there."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers(broker_url),
             group_id=None,
@@ -57,17 +87,43 @@ class BroadcastReader:
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
+            then, handle, switched, at_end_since = self.then, self._apply, False, None
+            if then is not None:
+                then.begin()
             while True:
                 # At or past the end seen at start (the embedded broker may report an end below the true one).
-                if not self.caught_up.is_set() and await _at_or_past(consumer, ends):
+                if not switched and then is not None and await _at_or_past(consumer, ends):
+                    at_end_since = at_end_since or time.monotonic()
+                    if then.at_boundary() or time.monotonic() - at_end_since > BOUNDARY_WAIT_S:
+                        tail = TopicPartition(then.topic, 0)
+                        consumer.assign([tail])
+                        consumer.seek(tail, then.switch())
+                        ends = await consumer.end_offsets([tail])
+                        handle, switched = self._apply_tail, True
+                        logger.info(
+                            "%s: read to its end (%d records); following %s", self.topic, self.records_read, then.topic
+                        )
+                if not self.caught_up.is_set() and (then is None or switched) and await _at_or_past(consumer, ends):
                     self.caught_up.set()
                     logger.info("%s: caught up after %d records", self.topic, self.records_read)
                 batch = await consumer.getmany(timeout_ms=200)
                 for records in batch.values():
                     for record in records:
-                        await self._apply(record)
+                        await handle(record)
         finally:
             await consumer.stop()
+
+    async def _apply_tail(self, record: ConsumerRecord) -> None:
+        """A continuation's record. Never dead-lettered here: the continuation's topic has its own consumer
+        that does (the activity fold), and every worker sending the same letter again would only repeat it."""
+        self.records_read += 1
+        assert self.then is not None
+        try:
+            self.then.fold(record)
+        except Exception as exc:
+            self.failed += 1
+            self.last_error = f"{self.then.topic} offset {record.offset}: {type(exc).__name__}: {exc}"
+            logger.warning("%s: record skipped at %s", self.topic, self.last_error)
 
     async def _apply(self, record: ConsumerRecord) -> None:
         """One record. A bad one goes to the dead-letter topic (from each worker, as each reads it whole) and
@@ -164,9 +220,9 @@ followed = Followed()
 customer_behaviour.on_recover(followed.start_and_catch_up)
 
 
-def follow_in_worker(topic: str, handle: RecordHandler) -> BroadcastReader:
+def follow_in_worker(topic: str, handle: RecordHandler, then: Continuation | None = None) -> BroadcastReader:
     """A reader of ``topic`` that every worker runs (see Followed), restarted after a broker error."""
-    reader = BroadcastReader(topic, handle)
+    reader = BroadcastReader(topic, handle, then)
     followed.readers.append(reader)
 
     async def _follow() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from aiokafka import ConsumerRecord
 
-from agents.activity import ActivityCopy, folded, update_entity_activity
+from agents.activity import APPLIED_KEY, ActivityCopy, folded, update_entity_activity
 from config import get_settings
 from detection.activity import HOUR_S, EntityActivity
-from detection.decisions import EntityActivityBatch, EntityActivityDelta
+from detection.decisions import EntityActivityBatch, EntityActivityDelta, FraudMark
 from detection.models import DeadLetter
 from tests.unit.faust_harness import capturing, until
 
@@ -104,3 +106,90 @@ async def test_the_fold_keeps_at_most_its_bound_the_most_recently_folded_last(mo
             await agent.put(batch("terminal:K-a"), key=b"batch")  # read from the table again: counted on
             assert list(folded.entities) == [b"terminal:K-b", b"terminal:K-a"]
             assert folded.entities[b"terminal:K-a"].window((HOUR + 1) * HOUR_S, 1, 0) == (2, 0)
+
+
+def activity_record(value: bytes, offset: int) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(settings.topic_entity_activity, 0, offset, 0, 0, b"batch", value, None, 0, 0, [])
+
+
+def fraud_batch(entity: str, transaction_id: str, known_after_hours: int) -> bytes:
+    at = datetime.fromtimestamp(HOUR * HOUR_S, UTC)
+    mark = FraudMark(transaction_id=transaction_id, timestamp=at, known_at=at + timedelta(hours=known_after_hours))
+    return EntityActivityBatch(deltas=[EntityActivityDelta(entity=entity, frauds=[mark])]).model_dump_json().encode()
+
+
+async def test_a_copy_that_reads_the_table_and_folds_the_rest_equals_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker reads the table's changelog to its end, then folds the activity records after the table's
+    applied mark itself: where it switches must not matter."""
+    records = [
+        batch("terminal:E-a", "merchant:E-m"),
+        batch("terminal:E-a", transactions=3),
+        fraud_batch("terminal:E-a", "TX-E1", known_after_hours=30),
+        batch("terminal:E-b", "merchant:E-m", transactions=2),
+        fraud_batch("merchant:E-m", "TX-E2", known_after_hours=50),
+    ]
+    activity: list[ConsumerRecord[bytes, bytes]] = []
+    with capturing(monkeypatch) as capture:
+        async with update_entity_activity.test_context() as agent:
+            agent.sent_offset = 3_000  # past the applied mark earlier tests left in the process's table
+            for raw in records:
+                activity.append(activity_record(raw, agent.sent_offset))
+                await agent.put(raw, key=b"batch")
+    changelog_name = next(name for name in capture.sent if name.endswith("entity-activity-changelog"))
+    changelog = [changelog_record(r.key or b"", r.value, n) for n, r in enumerate(capture.sent[changelog_name])]
+    whole = ActivityCopy()
+    for record in changelog:
+        whole.handle(record)
+    entities = ("terminal:E-a", "terminal:E-b", "merchant:E-m")
+    assert whole.get("terminal:E-a") is not None and whole.label_delay is not None
+    switched_at_a_boundary = 0
+    for cut in range(len(changelog) + 1):
+        copy = ActivityCopy()
+        copy.begin()
+        for record in changelog[:cut]:
+            copy.handle(record)
+        if not copy.at_boundary():
+            continue  # the reader reads on until the writer's applied mark (agents.broadcast)
+        switched_at_a_boundary += 1
+        start = copy.switch()
+        for record in activity:
+            if record.offset >= start:
+                copy.fold(record)
+        assert [copy.get(e) for e in entities] == [whole.get(e) for e in entities], cut
+        assert copy.label_delay is not None and whole.label_delay is not None
+        assert copy.label_delay.to_json() == whole.label_delay.to_json()
+        assert copy.current.applied == activity[-1].offset
+    assert switched_at_a_boundary == len(records) + 1  # at the start and after each record's applied mark
+
+
+def test_a_copy_read_again_is_used_only_once_complete() -> None:
+    copy = ActivityCopy()
+    first = EntityActivity()
+    first.add_transaction(HOUR * HOUR_S)
+    copy.handle(changelog_record(b"terminal:R-1", first.to_json(), 0))
+    copy.handle(changelog_record(APPLIED_KEY, b"41", 1))
+    assert copy.switch() == 42
+    copy.fold(activity_record(batch("terminal:R-1"), 42))
+    copy.begin()  # a broker error: read the changelog again from its beginning
+    copy.handle(changelog_record(b"terminal:R-1", first.to_json(), 0))
+    assert not copy.at_boundary()  # a value read after the last applied mark: inside a fold
+    assert copy.get("terminal:R-1") == EntityActivity.from_json(_two_transactions())  # still the complete copy
+    copy.handle(changelog_record(APPLIED_KEY, b"41", 1))
+    assert copy.at_boundary() and copy.switch() == 42
+    assert copy.get("terminal:R-1") == first  # the new copy, before it folds record 42 again
+
+
+def test_a_bad_activity_record_is_skipped_by_the_copy_and_the_next_one_folds() -> None:
+    copy = ActivityCopy()
+    copy.switch()
+    with pytest.raises(ValueError):
+        copy.fold(activity_record(b"{not json", 0))
+    copy.fold(activity_record(batch("terminal:S-1"), 1))
+    found = copy.get("terminal:S-1")
+    assert found is not None and found.window((HOUR + 1) * HOUR_S, 1, 0) == (1, 0)
+
+
+def _two_transactions() -> bytes:
+    value = EntityActivity()
+    value.add_transaction(HOUR * HOUR_S, 2)
+    return value.to_json()
