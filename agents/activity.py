@@ -1,29 +1,33 @@
-"""Terminal and merchant activity: deltas -> the activity table (one writer) -> every worker's copy.
+"""Terminal and merchant activity: deltas -> the activity table (one writer), and every worker's copy.
 
-``update_entity_activity`` runs where the one-partition activity topic is assigned and folds each
-delta into the table; every worker follows the table's compacted changelog into memory
-(``activity_copy``), which the detect agent reads. Following the changelog (one record per
-entity) keeps a restart's catch-up bounded by the number of terminals and merchants.
+``update_entity_activity`` runs where the one-partition activity topic is assigned and folds its
+records into the table, a batch at a time. Every worker reads the table's compacted changelog into
+memory (``activity_copy``, which the detect agent reads) up to the table's applied mark, then folds the
+activity topic's records after it itself, as the writer does: a restart reads one value per entity and
+the records since, and no worker decodes an entity's whole value again for each delta.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import faust
 from aiokafka import ConsumerRecord
 
 from agents import topics
+from agents.app import app
+from agents.batching import in_partition_of, process_in_batches
 from agents.broadcast import follow_in_worker
-from agents.guarded import guarded_agent
+from agents.dead_letter import handle_guarded
 from agents.metrics import worker_metrics
 from agents.models import live_models
 from agents.tables import entity_activity
 from config import get_settings
 from detection.activity import EntityActivity
-from detection.decisions import EntityActivityBatch, EntityActivityDelta, activity_record_deltas, apply_activity_delta
-from detection.label_delay import LabelDelay, half_life_s
+from detection.decisions import EntityActivityBatch, EntityActivityDelta, activity_record_deltas, fold_activity_record
+from detection.label_delay import LabelDelay
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -49,27 +53,42 @@ def activity_message(deltas: list[EntityActivityDelta]) -> tuple[bytes, bytes]:
     return key, EntityActivityBatch(deltas=deltas).model_dump_json().encode()
 
 
-class FoldedEntities:
-    """The activity table's values this worker folded last, kept decoded: an entity at its bound is ~400
-    buckets, and decoding it again from the table for every delta was half of the fold's cost.
+class ActivityFold:
+    """The one writer's fold of the activity topic into the table, a batch of records at a time.
 
-    Trusted only while this worker folds the partition's records one after another: an offset that does
-    not follow the last one folded (a rebalance gave the partition to another worker for a while, a
-    restart) empties it, so a value another writer left is read from the table again. At most ``kept``
-    values, the most recently folded (a decoded value is ~12x its stored bytes)."""
+    A batch's records are folded into decoded values here and each entity changed is written once when
+    the batch is done, with the label delay it taught and the applied mark last, so a batch is in the
+    table whole or not at all: an entity at its bound is ~400 buckets, and a backlog's batch changes the
+    busy terminals and merchants in most of its records (bench/RESULTS.md, session 12).
+
+    Between batches the values folded last stay decoded (decoding them again from the table for every
+    delta was half of the fold's cost, session 11), trusted only while this worker folds the partition's
+    records one after another: an offset that does not follow the last one folded (a rebalance gave the
+    partition to another worker for a while, a restart) empties them, so a value another writer left is
+    read from the table again. At most ``kept`` are kept, the most recently folded (a decoded value is
+    ~12x its stored bytes); the batch's changed ones until they are written."""
 
     def __init__(self, kept: int) -> None:
         self.kept = kept
         self.entities: dict[bytes, EntityActivity] = {}  # oldest fold first
+        self.changed: dict[bytes, EntityActivity] = {}  # folded in this batch, written at its end
+        self.taught: LabelDelay | None = None  # the label delay this batch taught, written at its end
+        self.applied: int | None = None  # the last offset folded (None: the table's applied mark)
         self.last_offset: int | None = None
+
+    def applied_mark(self) -> int:
+        if self.applied is None:
+            self.applied = int(entity_activity.get(APPLIED_KEY) or -1)
+        return self.applied
 
     def continue_at(self, offset: int) -> None:
         if self.last_offset is None or offset != self.last_offset + 1:
             self.entities.clear()
-        self.last_offset = offset
+        self.last_offset = self.applied = offset
 
-    def get(self, key: bytes) -> EntityActivity:
-        activity = self.entities.pop(key, None)
+    def get(self, entity: str) -> EntityActivity:
+        key = entity.encode()
+        activity = self.entities.pop(key, None) or self.changed.get(key)
         if activity is None:
             raw = entity_activity.get(key)
             activity = EntityActivity.from_json(raw) if raw is not None else EntityActivity()
@@ -77,45 +96,65 @@ class FoldedEntities:
                 del self.entities[next(iter(self.entities))]
         if self.kept > 0:
             self.entities[key] = activity  # the newest at the end
+        self.changed[key] = activity
         return activity
 
+    def label_delay(self) -> LabelDelay | None:
+        if self.taught is not None:
+            return self.taught
+        raw = entity_activity.get(LABEL_DELAY_KEY)
+        return LabelDelay.from_json(raw) if raw is not None else None
 
-folded = FoldedEntities(settings.activity_fold_kept)
+    def write(self) -> None:
+        """Write what the batch changed: the entities, the label delay, then the applied mark."""
+        for key, activity in self.changed.items():
+            entity_activity[key] = activity.to_json()
+        if self.taught is not None:
+            entity_activity[LABEL_DELAY_KEY] = self.taught.to_json()
+        if self.applied is not None:
+            entity_activity[APPLIED_KEY] = str(self.applied).encode()
+        self.changed.clear()
+        self.taught = None
+
+    def forget(self) -> None:
+        """A batch failed before its writes: nothing of it is in the table, so nothing of it is kept."""
+        self.entities.clear()
+        self.changed.clear()
+        self.taught = None
+        self.applied = self.last_offset = None
+
+
+folded = ActivityFold(settings.activity_fold_kept)
 
 
 async def apply_activity_event(event: faust.EventT[bytes]) -> None:
+    """Fold one record into the batch's values (written by ``fold_batch``)."""
     offset = event.message.offset
-    if offset <= int(entity_activity.get(APPLIED_KEY) or -1):
+    if offset <= folded.applied_mark():
         return  # redelivered after a rebalance: already in the table
+    folded.continue_at(offset)  # applied even if it fails: every copy skips it too (ActivityCopy.fold)
     deltas = activity_record_deltas(event.value)
-    # Only a fraud mark carrying its known_at teaches the delay: other deltas (every transaction's
-    # count) skip reading and decoding the histogram.
-    label_delay = None
-    if any(mark.known_at is not None for delta in deltas for mark in delta.frauds):
-        raw_delay = entity_activity.get(LABEL_DELAY_KEY)
-        learning = live_models.detector.config.learning
-        label_delay = (
-            LabelDelay.from_json(raw_delay, half_life_s(learning)) if raw_delay is not None else LabelDelay.of(learning)
-        )
-    folded.continue_at(offset)
-    taught = False
+    taught = fold_activity_record(deltas, folded.get, folded.label_delay, live_models.detector.config.learning)
+    if taught is not None:
+        folded.taught = taught
+
+
+async def fold_batch(events: Sequence[faust.EventT[bytes]]) -> None:
+    """Fold a batch's records (a bad one to dead-letter, as every copy skips it), then write the batch."""
     try:
-        for delta in deltas:
-            key = delta.entity.encode()
-            activity = folded.get(key)
-            taught = apply_activity_delta(activity, delta, label_delay) or taught
-            entity_activity[key] = activity.to_json()
+        for event in events:
+            with in_partition_of(event):
+                await handle_guarded(event, apply_activity_event, STAGE)
+        with in_partition_of(events[-1]):
+            folded.write()
     except BaseException:
-        folded.entities.clear()  # a value changed here but not written must not outlive the record
+        folded.forget()  # the batch runs again record by record (agents.batching), from the table
         raise
-    if taught and label_delay is not None:
-        entity_activity[LABEL_DELAY_KEY] = label_delay.to_json()
-    entity_activity[APPLIED_KEY] = str(offset).encode()
 
 
-update_entity_activity = guarded_agent(
-    topics.entity_activity, apply_activity_event, STAGE, name="update_entity_activity"
-)
+@app.agent(topics.entity_activity, name=f"{__name__}.update_entity_activity")
+async def update_entity_activity(stream: faust.StreamT[bytes]) -> None:
+    await process_in_batches(stream, fold_batch, STAGE, max_events=settings.batch_max_events, within_s=0)
 
 
 @dataclass
@@ -189,27 +228,25 @@ class ActivityCopy:
         return self.current.applied + 1
 
     def fold(self, record: ConsumerRecord) -> None:
-        """An activity-topic record, folded as the table's writer folds it (apply_activity_event): the
-        deltas in order, a fraud's delay learned only when the whole record went in."""
+        """An activity-topic record, folded as the table's writer folds it (detection.decisions)."""
         copy = self.current
         if record.offset <= copy.applied:
             return
         copy.applied = record.offset
-        deltas = activity_record_deltas(record.value)
-        label_delay = None
-        if any(mark.known_at is not None for delta in deltas for mark in delta.frauds):
-            learning = live_models.detector.config.learning
-            known = copy.label_delay
-            label_delay = (
-                LabelDelay.from_json(known.to_json(), half_life_s(learning)) if known else LabelDelay.of(learning)
-            )
-        taught = False
-        for delta in deltas:
-            activity = self._decoded(copy, delta.entity, reject=False) or EntityActivity()
-            copy.entities[delta.entity] = activity
-            taught = apply_activity_delta(activity, delta, label_delay) or taught
-        if taught:
-            copy.label_delay = label_delay
+        taught = fold_activity_record(
+            activity_record_deltas(record.value),
+            lambda entity: self._to_fold(copy, entity),
+            lambda: copy.label_delay,
+            live_models.detector.config.learning,
+        )
+        if taught is not None:
+            copy.label_delay = taught
+
+    def _to_fold(self, copy: CopiedActivity, entity: str) -> EntityActivity:
+        activity = self._decoded(copy, entity, reject=False)
+        if activity is None:
+            activity = copy.entities[entity] = EntityActivity()
+        return activity
 
     def get(self, entity: str) -> EntityActivity | None:
         """The entity's activity (None: none counted, or its value was bad and went to the dead letters)."""

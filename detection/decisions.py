@@ -15,7 +15,7 @@ so a record per entity made the activity agent handle more records than the work
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -25,9 +25,10 @@ from pydantic_core import to_json
 from detection.activity import DAY_S, HOUR_S, EntityActivity, hour_of
 from detection.engine import Decision
 from detection.features import FEATURE_SET
-from detection.label_delay import LabelDelay, count_fraud, hours_as_days
+from detection.label_delay import LabelDelay, count_fraud, half_life_s, hours_as_days
 from detection.models import Contract, Feedback, Transaction
 from detection.reference import merchant_key, terminal_key
+from detection.rules_config import Learning
 from detection.shadow import ShadowVerdict
 from detection.training import LoggedDecision, Outcome
 
@@ -242,6 +243,30 @@ def apply_activity_delta(
         count_fraud(activity, mark.timestamp.timestamp(), mark.transaction_id, known_at, label_delay)
         taught = taught or (label_delay is not None and label_delay.frauds != before)
     return taught
+
+
+def fold_activity_record(
+    deltas: list[EntityActivityDelta],
+    activity_of: Callable[[str], EntityActivity],
+    label_delay: Callable[[], LabelDelay | None],
+    learning: Learning,
+) -> LabelDelay | None:
+    """Fold one activity record's deltas in order, as the table's writer and every worker's copy both do.
+
+    Returns the label delay the record taught (a new estimate from ``label_delay()``, or from the rules'
+    prior when that is None), or None when no fraud carrying its known_at was counted for the first time.
+    The estimate given is never changed: a record that fails halfway teaches nothing, in every fold alike.
+    ``label_delay`` is called only for a record with such a fraud (most records count transactions only).
+    """
+    teaching = None
+    if any(mark.known_at is not None for delta in deltas for mark in delta.frauds):
+        known = label_delay()
+        half_life = half_life_s(learning)
+        teaching = LabelDelay.from_json(known.to_json(), half_life) if known is not None else LabelDelay.of(learning)
+    taught = False
+    for delta in deltas:
+        taught = apply_activity_delta(activity_of(delta.entity), delta, teaching) or taught
+    return teaching if taught else None
 
 
 class TrainingSet(NamedTuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -74,24 +75,44 @@ async def test_the_fold_keeps_what_it_folded_decoded_while_offsets_follow_each_o
     assert [EntityActivity.from_json(r.value).window((HOUR + 1) * HOUR_S, 1, 0) for r in written] == [(1, 0), (3, 0)]
 
 
-async def test_a_record_that_fails_halfway_leaves_nothing_folded_behind(monkeypatch: pytest.MonkeyPatch) -> None:
-    import agents.activity
+async def test_a_record_that_fails_halfway_is_dead_lettered_and_the_copies_fold_it_as_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The writer and every copy fold a record the same way, even one that fails halfway: what the writer
+    wrote is what a copy that folded the same records holds."""
+    import detection.decisions
     from detection.decisions import apply_activity_delta as real_apply
 
     def apply_then_fail(activity: EntityActivity, delta: EntityActivityDelta, label_delay: object = None) -> bool:
         real_apply(activity, delta)
         if delta.entity == "terminal:T-half":
-            raise ValueError("failed after changing the value")
+            raise ArithmeticError("failed after changing the value")
         return False
 
+    good, failing = batch("terminal:T-half"), batch("merchant:M-half", "terminal:T-half", "terminal:T-after")
     with capturing(monkeypatch) as capture:
         async with update_entity_activity.test_context() as agent:
             agent.sent_offset = 1_000  # past the applied mark earlier tests left in the process's table
-            await agent.put(batch("terminal:T-half"), key=b"batch")
-            monkeypatch.setattr(agents.activity, "apply_activity_delta", apply_then_fail)
-            await agent.put(batch("terminal:T-half"), key=b"batch")
+            await agent.put(good, key=b"batch")
+            monkeypatch.setattr(detection.decisions, "apply_activity_delta", apply_then_fail)
+            await agent.put(failing, key=b"batch")
             await until(lambda: len(capture.sent[settings.topic_dead_letter]) == 1)
-            assert folded.entities == {}  # the changed, unwritten value is not kept
+            copy = ActivityCopy()
+            copy.switch()
+            for offset, raw in ((1_000, good), (1_001, failing)):
+                with contextlib.suppress(ArithmeticError):
+                    copy.fold(activity_record(raw, offset))
+    changelog = next(name for name in capture.sent if name.endswith("entity-activity-changelog"))
+    records = [(r.key or b"", r.value) for r in capture.sent[changelog]]
+    written = {key: EntityActivity.from_json(value) for key, value in records if not key.startswith(b"\x00")}
+    assert written[b"terminal:T-half"].window((HOUR + 1) * HOUR_S, 1, 0) == (2, 0)  # counted, then failed
+    assert b"terminal:T-after" not in written  # never reached
+    assert {key.decode(): value for key, value in written.items()} == {
+        entity: copy.get(entity) for entity in ("merchant:M-half", "terminal:T-half")
+    }
+    assert copy.get("terminal:T-after") is None
+    applied = [r.value for r in capture.sent[changelog] if r.key == APPLIED_KEY]
+    assert applied[-1] == b"1001"  # every copy skips the failed record too
 
 
 async def test_the_fold_keeps_at_most_its_bound_the_most_recently_folded_last(monkeypatch: pytest.MonkeyPatch) -> None:
