@@ -217,6 +217,12 @@ async def test_two_workers_both_see_exact_terminal_activity_and_a_bare_chargebac
     chargeback = Feedback(transaction_id="TX-7", customer_id="C-7", is_fraud=True, known_at=now, source="chargeback")
     await produce(broker, settings.topic_feedback, [chargeback])
     await wait_for(lambda: everywhere(["TX-7"]), timeout_s=120, interval_s=1.0)
+    # A worker that starts now reads the table's changelog up to its applied mark and folds the activity
+    # records after it itself: it must count what the others count, neither less nor twice.
+    ports.append(free_port())
+    third_data_dir = str(Path(env["FRAUDWATCH_DATA_DIR"]).with_name("third-data"))
+    start_worker({**env, "FRAUDWATCH_WEB_PORT": str(ports[2]), "FRAUDWATCH_DATA_DIR": third_data_dir}, "third")
+    await wait_for(lambda: everywhere(["TX-7"]), timeout_s=180, interval_s=1.0)
     for port in ports:
         status, body = await get_json(port, "/api/activity/merchant/M-shared")
         assert status == 200 and body["frauds"] == ["TX-7"]
