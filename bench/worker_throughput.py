@@ -19,6 +19,7 @@ activity, say): "until idle" counts its CPU until it first spent under a fifth o
 
     .venv/bin/python -m bench.worker_throughput [--sizes 10000,30000,100000] [--repeats 3]
         [--worker-repo PATH]   # run the fraudwatch worker from another checkout (A/B against main)
+        [--spacing-s 40]       # transactions 40 s apart: weeks of terminal/merchant history
 """
 
 from __future__ import annotations
@@ -93,15 +94,17 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def produce_backlog(broker: EmbeddedBroker, settings: Settings, count: int, customers: int) -> None:
+async def produce_backlog(
+    broker: EmbeddedBroker, settings: Settings, count: int, customers: int, spacing_s: float = 1.0
+) -> None:
     rng = random.Random(7)
-    start = datetime.now(UTC).timestamp() - count  # one second apart, ending now: nothing is "in the future"
+    start = datetime.now(UTC).timestamp() - count * spacing_s  # ending now: nothing is "in the future"
     async with kafka_producer(broker.url) as producer:
         for n in range(count):
             customer = f"C{rng.randrange(customers):06d}"
             transaction = Transaction(
                 transaction_id=f"W{n}",
-                timestamp=datetime.fromtimestamp(start + n, UTC),
+                timestamp=datetime.fromtimestamp(start + n * spacing_s, UTC),
                 customer_id=customer,
                 amount=round(rng.lognormvariate(3.5, 1.0), 2),
                 currency="EUR",
@@ -233,10 +236,10 @@ def child_process(command: list[str], cwd: Path, env: dict[str, str], log: Path)
             process.wait()
 
 
-def one_round(size: int, customers: int, timeout_s: float, repo: Path) -> dict[str, Run]:
+def one_round(size: int, customers: int, timeout_s: float, repo: Path, spacing_s: float = 1.0) -> dict[str, Run]:
     extra = {"FRAUDWATCH_METRICS_INTERVAL_S": str(METRICS_INTERVAL_S)}
     with embedded_system(extra) as (broker, settings, env):
-        asyncio.run(produce_backlog(broker, settings, size, customers))
+        asyncio.run(produce_backlog(broker, settings, size, customers, spacing_s))
         topic = settings.topic_raw_transactions
         runs = {ROWS[0]: asyncio.run(plain_consumer(broker, topic, size, timeout_s))}
         runs[ROWS[1]] = empty_agent(env, topic, size, timeout_s, settings.data_dir)
@@ -288,10 +291,19 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--timeout", type=float, default=240.0, help="Longest one consumer may take (s).")
     parser.add_argument("--worker-repo", type=Path, default=REPO, help="Checkout whose worker to run (its .venv).")
+    parser.add_argument(
+        "--spacing-s",
+        type=float,
+        default=1.0,
+        help="Seconds between the transactions' times: at 40, 100 000 span 46 days, so the 500 terminals' and "
+        "merchants' activity reaches its 44-day bound during the run (at 1, they span 28 hours).",
+    )
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     for size in (int(s) for s in args.sizes.split(",")):
-        rounds = [one_round(size, args.customers, args.timeout, args.worker_repo) for _ in range(args.repeats)]
+        rounds = [
+            one_round(size, args.customers, args.timeout, args.worker_repo, args.spacing_s) for _ in range(args.repeats)
+        ]
         report(size, rounds)
 
 
