@@ -73,18 +73,24 @@ class ActivityFold:
         self.entities: dict[bytes, EntityActivity] = {}  # oldest fold first
         self.changed: dict[bytes, EntityActivity] = {}  # folded in this batch, written at its end
         self.taught: LabelDelay | None = None  # the label delay this batch taught, written at its end
-        self.applied: int | None = None  # the last offset folded (None: the table's applied mark)
+        self.applied: int | None = None  # the last offset folded, or the table's applied mark
         self.last_offset: int | None = None
+        self.unwritten = False  # a record was folded since the last write
 
-    def applied_mark(self) -> int:
-        if self.applied is None:
-            self.applied = int(entity_activity.get(APPLIED_KEY) or -1)
-        return self.applied
+    def takes(self, offset: int) -> bool:
+        """Whether the record at ``offset`` is still to be folded; if so, it is the last one folded from now.
 
-    def continue_at(self, offset: int) -> None:
+        An offset that does not follow the last one folded (a rebalance, a restart, a failed batch) empties
+        the kept values and reads the table's applied mark again: a record redelivered after a rebalance
+        is already in the table."""
         if self.last_offset is None or offset != self.last_offset + 1:
             self.entities.clear()
-        self.last_offset = self.applied = offset
+            self.applied = int(entity_activity.get(APPLIED_KEY) or -1)
+        self.last_offset = offset
+        if self.applied is not None and offset <= self.applied:
+            return False
+        self.applied, self.unwritten = offset, True
+        return True
 
     def get(self, entity: str) -> EntityActivity:
         key = entity.encode()
@@ -92,9 +98,9 @@ class ActivityFold:
         if activity is None:
             raw = entity_activity.get(key)
             activity = EntityActivity.from_json(raw) if raw is not None else EntityActivity()
-            if len(self.entities) >= self.kept > 0:
-                del self.entities[next(iter(self.entities))]
         if self.kept > 0:
+            if len(self.entities) >= self.kept:
+                del self.entities[next(iter(self.entities))]
             self.entities[key] = activity  # the newest at the end
         self.changed[key] = activity
         return activity
@@ -111,16 +117,16 @@ class ActivityFold:
             entity_activity[key] = activity.to_json()
         if self.taught is not None:
             entity_activity[LABEL_DELAY_KEY] = self.taught.to_json()
-        if self.applied is not None:
+        if self.unwritten:
             entity_activity[APPLIED_KEY] = str(self.applied).encode()
         self.changed.clear()
-        self.taught = None
+        self.taught, self.unwritten = None, False
 
     def forget(self) -> None:
         """A batch failed before its writes: nothing of it is in the table, so nothing of it is kept."""
         self.entities.clear()
         self.changed.clear()
-        self.taught = None
+        self.taught, self.unwritten = None, False
         self.applied = self.last_offset = None
 
 
@@ -129,10 +135,9 @@ folded = ActivityFold(settings.activity_fold_kept)
 
 async def apply_activity_event(event: faust.EventT[bytes]) -> None:
     """Fold one record into the batch's values (written by ``fold_batch``)."""
-    offset = event.message.offset
-    if offset <= folded.applied_mark():
+    if not folded.takes(event.message.offset):
         return  # redelivered after a rebalance: already in the table
-    folded.continue_at(offset)  # applied even if it fails: every copy skips it too (ActivityCopy.fold)
+    # From here the record counts as applied even if it fails: every copy skips it too (ActivityCopy.fold).
     deltas = activity_record_deltas(event.value)
     taught = fold_activity_record(deltas, folded.get, folded.label_delay, live_models.detector.config.learning)
     if taught is not None:
