@@ -159,7 +159,10 @@ async def fold_batch(events: Sequence[faust.EventT[bytes]]) -> None:
 
 @app.agent(topics.entity_activity, name=f"{__name__}.update_entity_activity")
 async def update_entity_activity(stream: faust.StreamT[bytes]) -> None:
-    await process_in_batches(stream, fold_batch, STAGE, max_events=settings.batch_max_events, within_s=0)
+    # Gathered for activity_fold_within_s: a detect batch sends one record, so a batch that took only what
+    # had arrived held one record and wrote every entity it named, each a whole history re-encoded.
+    within_s = settings.activity_fold_within_s
+    await process_in_batches(stream, fold_batch, STAGE, max_events=settings.batch_max_events, within_s=within_s)
 
 
 @dataclass

@@ -219,6 +219,13 @@ class Settings(BaseSettings):
         description="Terminal/merchant values the activity fold keeps decoded between records, most recently "
         "folded first (~65 KB each at their bound, against ~5 KB as stored); 0 = decode every value again.",
     )
+    activity_fold_within_s: float = Field(
+        5.0,
+        ge=0,
+        description="How long the activity fold gathers records before it writes each terminal/merchant changed "
+        "once: every worker folds the records into its own copy as they come, so the table only bounds a "
+        "restart's catch-up, and each write re-encodes an entity's whole history (0 = write per arrived batch).",
+    )
 
     # --- email ------------------------------------------------------------------------------
     smtp_host: str = "127.0.0.1"

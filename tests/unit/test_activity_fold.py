@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import ConsumerRecord
 
+import agents.activity
 from agents.activity import APPLIED_KEY, ActivityCopy, folded, update_entity_activity
 from config import get_settings
 from detection.activity import HOUR_S, EntityActivity
@@ -17,6 +19,12 @@ from tests.unit.faust_harness import capturing, until
 
 settings = get_settings()
 HOUR = 493_000  # a UTC hour number in 2026
+
+
+@pytest.fixture(autouse=True)
+def fold_each_arrived_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most tests here check the table after each record: no gathering window."""
+    monkeypatch.setattr(agents.activity, "settings", settings.model_copy(update={"activity_fold_within_s": 0.0}))
 
 
 def changelog_record(key: bytes, value: bytes | None, offset: int = 0) -> ConsumerRecord[bytes, bytes]:
@@ -228,3 +236,19 @@ async def test_a_record_redelivered_after_a_rebalance_is_not_folded_twice(monkey
     written = [r.value for r in capture.sent[changelog] if r.key == b"terminal:T-again"]
     assert [EntityActivity.from_json(v).window((HOUR + 1) * HOUR_S, 1, 0) for v in written] == [(1, 0), (2, 0)]
     assert b"terminal:T-again" not in folded.entities  # a gap: the next fold reads the table again
+
+
+async def test_records_gathered_within_the_window_write_each_entity_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agents.activity, "settings", settings.model_copy(update={"activity_fold_within_s": 0.5}))
+    with capturing(monkeypatch) as capture:
+        async with update_entity_activity.test_context() as agent:
+            agent.sent_offset = 6_000  # past the applied mark earlier tests left in the process's table
+            for transactions in (1, 2, 3):  # one at a time, as detect batches send them
+                await agent.put(batch("terminal:W-1", "merchant:W-m", transactions=transactions), wait=False)
+                await asyncio.sleep(0.05)
+            changelog = settings.app_id + "-entity-activity-changelog"
+            await until(lambda: any(r.key == APPLIED_KEY for r in capture.sent[changelog]))
+    written = [r for r in capture.sent[changelog] if r.key in (b"terminal:W-1", b"merchant:W-m")]
+    assert sorted(r.key for r in written) == [b"merchant:W-m", b"terminal:W-1"]  # once each, for three records
+    assert {EntityActivity.from_json(r.value).window((HOUR + 1) * HOUR_S, 1, 0) for r in written} == {(6, 0)}
+    assert [r.value for r in capture.sent[changelog] if r.key == APPLIED_KEY] == [b"6002"]
