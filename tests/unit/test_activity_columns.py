@@ -160,6 +160,8 @@ def test_columns_answer_and_write_as_the_dicts(steps: list[tuple[str, int, int, 
             written = columns.to_json()
             assert written == dicts.to_json()
             columns, dicts = EntityActivity.from_json(written), AsDicts.from_json(written)
+        # read at the step's hour each time: what a payment or fraud changes must not be answered from the cache
+        assert columns.risk_features(T0 + when * HOUR_S, 1) == dicts.risk_features(T0 + when * HOUR_S, 1)
         assert columns.days == dicts.days and list(columns.days) == list(dicts.days)
         assert columns.hours == dicts.hours and list(columns.hours) == list(dicts.hours)
         assert columns.frauds == dicts.frauds and columns.newest_day == dicts.newest_day
@@ -201,3 +203,19 @@ def test_every_format_loads_and_counts_on_as_the_dicts(
     assert columns.to_json() == dicts.to_json()
     for delay in DELAYS:
         same_answers(columns, dicts, (hour0 + 3 * HOURS_PER_DAY) * HOUR_S, delay)
+
+
+def test_a_payment_after_the_windows_keeps_the_hours_answer_and_one_before_them_does_not() -> None:
+    now = T0 + 40 * HOURS_PER_DAY * HOUR_S + 60.0
+    activity = EntityActivity()
+    for hours_back in range(30 * HOURS_PER_DAY):
+        activity.add_transaction(now - hours_back * HOUR_S)
+    answer = activity.risk_features(now, 24)
+    activity.add_transaction(now)  # the hour scored: after the windows' end
+    activity.add_transaction(now - 24 * HOUR_S)  # the windows' last hour is the one before
+    assert activity.risk_features(now, 24) is answer
+    activity.add_transaction(now - 25 * HOUR_S)  # inside them
+    assert activity.risk_features(now, 24) == [answer[0] + 1, 0.0, answer[2] + 1, 0.0, answer[4] + 1, 0.0, *answer[6:]]
+    answer = activity.risk_features(now, 24)
+    activity.add_fraud(now, "F")  # after the windows, but the fraud ages change
+    assert activity.risk_features(now, 24) == [*answer[:6], 0.0, 0.0]
