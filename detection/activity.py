@@ -65,9 +65,9 @@ class _Buckets:
     differences are read). A bucket's own counts are the difference of two neighbouring totals.
 
     ``array('q')`` columns hold a bucket in 24 bytes: dicts of two-element lists, with running totals made
-    beside them for reading, held ~220 (bench/RESULTS.md, session 12). The totals are kept up to date rather
+    beside them for reading, held ~280 (bench/RESULTS.md, session 12). The totals are kept up to date rather
     than made again: a pass over every bucket for each window cost ~200 µs a call and was the learning
-    backtest's largest stage (session 8), and making the totals again after a change cost ~100 µs at the bound.
+    backtest's largest stage (session 8), and making the totals again after a change cost ~75 µs at the bound.
     """
 
     __slots__ = ("fraud_numbers", "frauds", "numbers", "order", "transactions")
