@@ -66,7 +66,7 @@ class ActivityFold:
     records one after another: an offset that does not follow the last one folded (a rebalance gave the
     partition to another worker for a while, a restart) empties them, so a value another writer left is
     read from the table again. At most ``kept`` are kept, the most recently folded (a decoded value is
-    ~12x its stored bytes); the batch's changed ones until they are written."""
+    ~3.6x its stored bytes at the bound); the batch's changed ones until they are written."""
 
     def __init__(self, kept: int) -> None:
         self.kept = kept
