@@ -252,3 +252,33 @@ async def test_records_gathered_within_the_window_write_each_entity_once(monkeyp
     assert sorted(r.key or b"" for r in written) == [b"merchant:W-m", b"terminal:W-1"]  # once each, for three records
     assert {EntityActivity.from_json(r.value).window((HOUR + 1) * HOUR_S, 1, 0) for r in written} == {(6, 0)}
     assert [r.value for r in capture.sent[changelog] if r.key == APPLIED_KEY] == [b"6002"]
+
+
+async def test_a_partition_back_at_the_next_offset_after_another_writer_folded_is_not_folded_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worker A folds 7000 and the partition moves to B, which folds 7001 into the table (changelog) and dies
+    before committing: the partition comes back to A at 7001, the offset after A's last. The table's applied
+    mark says 7001 is in it; A must not fold it again (nor on top of B's values, for the entities it no
+    longer keeps)."""
+    import copy as copying
+
+    monkeypatch.setattr(folded, "kept", 1)  # A keeps only the newest value decoded: the other is read from the table
+    with capturing(monkeypatch) as capture:
+        async with update_entity_activity.test_context() as agent:
+            agent.sent_offset = 7_000
+            await agent.put(batch("terminal:P-a", "terminal:P-b"), key=b"batch")
+            a_state = copying.deepcopy((folded.entities, folded.applied, folded.last_offset))
+            folded.forget()  # worker B: its own process, nothing folded, reads the table
+            await agent.put(batch("terminal:P-a", "terminal:P-b"), key=b"batch")  # 7001, B's commit is lost
+            folded.entities, folded.applied, folded.last_offset = a_state  # worker A again
+            agent.sent_offset = 7_001  # redelivered to A: the committed offset is A's 7000
+            await agent.put(batch("terminal:P-a", "terminal:P-b"), key=b"batch")
+    changelog = next(name for name in capture.sent if name.endswith("entity-activity-changelog"))
+    last = {r.key: r.value for r in capture.sent[changelog]}
+    counts = {
+        key: EntityActivity.from_json(last[key]).window((HOUR + 1) * HOUR_S, 1, 0)
+        for key in (b"terminal:P-a", b"terminal:P-b")
+    }
+    assert counts == {b"terminal:P-a": (2, 0), b"terminal:P-b": (2, 0)}
+    assert last[APPLIED_KEY] == b"7001"
