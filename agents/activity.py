@@ -77,6 +77,14 @@ class ActivityFold:
         self.last_offset: int | None = None
         self.unwritten = False  # a record was folded since the last write
 
+    def begin(self) -> None:
+        """A batch starts: if the table's applied mark is not the one this fold last wrote or read, another
+        writer folded records since (the partition was away and came back, maybe at the very offset after
+        this fold's last one, when that writer died before committing): nothing kept is trusted."""
+        if int(entity_activity.get(APPLIED_KEY) or -1) != self.applied:
+            self.entities.clear()
+            self.applied = self.last_offset = None  # takes() reads the mark again
+
     def takes(self, offset: int) -> bool:
         """Whether the record at ``offset`` is still to be folded; if so, it is the last one folded from now.
 
@@ -147,6 +155,8 @@ async def apply_activity_event(event: faust.EventT[bytes]) -> None:
 async def fold_batch(events: Sequence[faust.EventT[bytes]]) -> None:
     """Fold a batch's records (a bad one to dead-letter, as every copy skips it), then write the batch."""
     try:
+        with in_partition_of(events[0]):
+            folded.begin()
         for event in events:
             with in_partition_of(event):
                 await handle_guarded(event, apply_activity_event, STAGE)
