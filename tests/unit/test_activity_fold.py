@@ -282,3 +282,39 @@ async def test_a_partition_back_at_the_next_offset_after_another_writer_folded_i
     }
     assert counts == {b"terminal:P-a": (2, 0), b"terminal:P-b": (2, 0)}
     assert last[APPLIED_KEY] == b"7001"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="review finding: a copy folds with its own worker's live rules, not the writer's"
+)
+async def test_a_copy_folds_a_fraud_as_the_table_when_the_rules_switch_between_their_folds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each worker switches rules when it reads the rules topic, and the writer folds a record up to
+    activity_fold_within_s after a copy does: a record folded under the label-delay half-life of one rule
+    set by the copy and of another by the writer must still leave the copy equal to the table (in c02c843
+    every copy took the table's estimate from its changelog). A copy never reads the table again until the
+    worker restarts, so a difference stays."""
+    from agents.models import live_models
+    from detection.engine import Detector
+
+    first = fraud_batch("terminal:L-a", "TX-L1", known_after_hours=30)
+    second = fraud_batch("terminal:L-a", "TX-L2", known_after_hours=80)
+    with capturing(monkeypatch) as capture:
+        async with update_entity_activity.test_context() as agent:
+            agent.sent_offset = 9_000
+            await agent.put(first, key=b"batch")
+            changelog_name = next(name for name in capture.sent if name.endswith("entity-activity-changelog"))
+            copy = ActivityCopy()
+            copy.begin()
+            for n, r in enumerate(capture.sent[changelog_name]):
+                copy.handle(changelog_record(r.key or b"", r.value, n))
+            assert copy.at_boundary() and copy.switch() == 9_001
+            copy.fold(activity_record(second, 9_001))  # this worker has not read the rules switch yet
+            config = live_models.detector.config
+            learning = config.learning.model_copy(update={"label_delay_half_life_days": 1.0})
+            monkeypatch.setattr(live_models, "detector", Detector(config.model_copy(update={"learning": learning})))
+            await agent.put(second, key=b"batch")  # the writer's worker has
+    delays = [r.value for r in capture.sent[changelog_name] if r.key == agents.activity.LABEL_DELAY_KEY]
+    assert len(delays) == 2 and copy.label_delay is not None
+    assert copy.label_delay.to_json() == delays[-1]
