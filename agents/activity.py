@@ -147,7 +147,8 @@ async def apply_activity_event(event: faust.EventT[bytes]) -> None:
         return  # redelivered after a rebalance: already in the table
     # From here the record counts as applied even if it fails: every copy skips it too (ActivityCopy.fold).
     deltas = activity_record_deltas(event.value)
-    taught = fold_activity_record(deltas, folded.get, folded.label_delay, live_models.detector.config.learning)
+    learning = live_models.detector.config.learning
+    taught = fold_activity_record(deltas, event.message.offset, folded.get, folded.label_delay, learning)
     if taught is not None:
         folded.taught = taught
 
@@ -205,6 +206,7 @@ class ActivityCopy:
     def __init__(self) -> None:
         self.current = CopiedActivity()
         self._loading: CopiedActivity | None = None
+        self.folding = False  # switched: folding the activity topic, the changelog read for the label delay only
 
     @property
     def entities(self) -> dict[str, EntityActivity | ConsumerRecord]:
@@ -216,11 +218,16 @@ class ActivityCopy:
 
     def begin(self) -> None:
         self._loading = CopiedActivity()
+        self.folding = False
 
     def handle(self, record: ConsumerRecord) -> None:
-        """A changelog record: a value replaces the last."""
+        """A changelog record: a value replaces the last. Once the copy folds the activity topic itself, only
+        the label delay is taken from the changelog: the writer learns it under its own live rules (their
+        half-life), and a copy that learned it under its own could differ until it restarted."""
         copy = self._loading if self._loading is not None else self.current
         key, value = record.key, record.value
+        if self.folding and key != LABEL_DELAY_KEY:
+            return
         if key == APPLIED_KEY:
             copy.applied, copy.inside_a_fold = int(value), False
             return
@@ -243,22 +250,23 @@ class ActivityCopy:
     def switch(self) -> int:
         if self._loading is not None:
             self.current, self._loading = self._loading, None
+        self.folding = True
         return self.current.applied + 1
 
     def fold(self, record: ConsumerRecord) -> None:
-        """An activity-topic record, folded as the table's writer folds it (detection.decisions)."""
+        """An activity-topic record, folded as the table's writer folds it (detection.decisions); the label
+        delay it teaches is the writer's to learn (``handle``)."""
         copy = self.current
         if record.offset <= copy.applied:
             return
         copy.applied = record.offset
-        taught = fold_activity_record(
+        fold_activity_record(
             activity_record_deltas(record.value),
+            record.offset,
             lambda entity: self._to_fold(copy, entity),
             lambda: copy.label_delay,
             live_models.detector.config.learning,
         )
-        if taught is not None:
-            copy.label_delay = taught
 
     def _to_fold(self, copy: CopiedActivity, entity: str) -> EntityActivity:
         activity = self._decoded(copy, entity, reject=False)

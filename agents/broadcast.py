@@ -54,7 +54,8 @@ class Continuation(Protocol):
         """Whether the records read so far end where a record of the source topic ends."""
 
     def switch(self) -> int:
-        """The followed topic's records are read: the source topic's offset to read from."""
+        """The followed topic's records are read: the source topic's offset to read from. The followed
+        topic's later records still reach the reader's handler."""
 
     def fold(self, record: ConsumerRecord) -> None:
         """One record of the source topic."""
@@ -87,7 +88,7 @@ class BroadcastReader:
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
-            then, handle, switched, at_end_since = self.then, self._apply, False, None
+            then, switched, at_end_since = self.then, False, None
             if then is not None:
                 then.begin()
             while True:
@@ -95,11 +96,16 @@ class BroadcastReader:
                 if not switched and then is not None and await _at_or_past(consumer, ends):
                     at_end_since = at_end_since or time.monotonic()
                     if then.at_boundary() or time.monotonic() - at_end_since > BOUNDARY_WAIT_S:
+                        # The followed topic stays assigned where it was: the continuation may still want
+                        # some of its records (the activity copy: the writer's label delay).
                         tail = TopicPartition(then.topic, 0)
-                        consumer.assign([tail])
+                        positions = {tp: await consumer.position(tp) for tp in partitions}
+                        consumer.assign([*partitions, tail])
+                        for tp, position in positions.items():
+                            consumer.seek(tp, position)
                         consumer.seek(tail, then.switch())
                         ends = await consumer.end_offsets([tail])
-                        handle, switched = self._apply_tail, True
+                        switched = True
                         logger.info(
                             "%s: read to its end (%d records); following %s", self.topic, self.records_read, then.topic
                         )
@@ -107,7 +113,8 @@ class BroadcastReader:
                     self.caught_up.set()
                     logger.info("%s: caught up after %d records", self.topic, self.records_read)
                 batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
+                for tp, records in batch.items():
+                    handle = self._apply_tail if switched and tp.topic != self.topic else self._apply
                     for record in records:
                         await handle(record)
         finally:

@@ -205,7 +205,7 @@ def _ascending(numbers: Sequence[int]) -> bool:
 class EntityActivity:
     """One terminal's or merchant's counts (a table value keyed 'terminal:<id>' / 'merchant:<id>')."""
 
-    __slots__ = ("_days", "_hours", "_last", "frauds", "newest_day")
+    __slots__ = ("_days", "_hours", "_last", "folded_offset", "frauds", "newest_day")
 
     def __init__(self) -> None:
         #: days older than the hourly ones, by day number
@@ -219,6 +219,10 @@ class EntityActivity:
         #: (hour scored, window end hour, risk features) of the last ``risk_features`` call: a terminal's risk
         #: changes once an hour at most, and most of its payments in an hour are scored before its next change
         self._last: tuple[int, int, list[float]] | None = None
+        #: the offset of the last activity-topic record folded into this value (-1: none known, as in values
+        #: written before session 12): a fold that meets a record again skips it, so no record counts twice
+        #: whatever a crash or a rebalance left in the table (detection.decisions.fold_activity_record)
+        self.folded_offset = -1
 
     @property
     def days(self) -> dict[int, list[int]]:
@@ -385,6 +389,8 @@ class EntityActivity:
             "hours": self._hours.columns(),
             "frauds": self.frauds,
         }
+        if self.folded_offset >= 0:
+            value["offset"] = self.folded_offset
         return _ENCODER.encode(value).encode()
 
     @classmethod
@@ -399,6 +405,7 @@ class EntityActivity:
             activity._days = _keyed(value["days"])
             activity._hours = _keyed(value.get("hours", {}))
         activity.frauds = dict(value["frauds"])
+        activity.folded_offset = int(value.get("offset", -1))
         days, hours = activity._days.numbers, activity._hours.numbers
         activity.newest_day = max([*days[-1:], *(hour // HOURS_PER_DAY for hour in hours[-1:])], default=NO_DAY)
         return activity

@@ -247,15 +247,23 @@ def apply_activity_delta(
 
 def fold_activity_record(
     deltas: list[EntityActivityDelta],
+    offset: int,
     activity_of: Callable[[str], EntityActivity],
     label_delay: Callable[[], LabelDelay | None],
     learning: Learning,
 ) -> LabelDelay | None:
-    """Fold one activity record's deltas in order, as the table's writer and every worker's copy both do.
+    """Fold the activity record at ``offset`` (its deltas, in order), as the table's writer and every worker's
+    copy both do.
+
+    An entity whose value already holds this record (``folded_offset`` at or past it) skips its deltas: the
+    table's values may be ahead of its applied mark (a writer that died between a batch's values and its
+    mark, another writer before a rebalance), and a fold starting from the mark meets those records again.
+    An entity's offset moves before its first delta is added, so a record that fails halfway is not added
+    again either.
 
     Returns the label delay the record taught (a new estimate from ``label_delay()``, or from the rules'
     prior when that is None), or None when no fraud carrying its known_at was counted for the first time.
-    The estimate given is never changed: a record that fails halfway teaches nothing, in every fold alike.
+    The estimate given is never changed: a record that fails halfway teaches nothing.
     ``label_delay`` is called only for a record with such a fraud (most records count transactions only).
     """
     teaching = None
@@ -264,8 +272,20 @@ def fold_activity_record(
         half_life = half_life_s(learning)
         teaching = LabelDelay.from_json(known.to_json(), half_life) if known is not None else LabelDelay.of(learning)
     taught = False
+    holding: set[str] = set()  # entities whose value held this record before it was folded
+    folding: set[str] = set()  # entities this fold added to (a record may name one twice)
     for delta in deltas:
-        taught = apply_activity_delta(activity_of(delta.entity), delta, teaching) or taught
+        entity = delta.entity
+        if entity in holding:
+            continue
+        activity = activity_of(entity)
+        if entity not in folding:
+            if activity.folded_offset >= offset:
+                holding.add(entity)
+                continue
+            activity.folded_offset = offset
+            folding.add(entity)
+        taught = apply_activity_delta(activity, delta, teaching) or taught
     return teaching if taught else None
 
 
