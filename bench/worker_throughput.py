@@ -263,7 +263,7 @@ APPLIED_KEY = b"\x00applied-offset"
 
 @dataclass(frozen=True)
 class FoldDelays:
-    """Seconds from each activity record's send to the fold's write of it, and the run's scoring timeline."""
+    """Seconds from each activity record's send to the fold's write of it."""
 
     delays: list[float]
     worst_scored: float | None  # transactions scored while the longest-waiting record waited
