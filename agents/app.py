@@ -48,10 +48,12 @@ class FraudwatchWorker(faust.Worker):
 
 
 class FraudwatchApp(faust.App):
-    """faust.App whose worker consumer uses the configured fetch wait and prefetch backoff (agents.transport)."""
+    """faust.App whose worker consumer uses the configured fetch wait, prefetch backoff and records per
+    partition per poll (agents.transport)."""
 
     consumer_fetch_max_wait_ms: int
     consumer_prefetch_backoff_ms: int
+    consumer_records_per_partition: int
     probe_end_offsets: bool
     #: Options of the bulk changelog read before Faust's recovery (None = Faust's recovery alone).
     bulk_restore: BulkRestoreOptions | None
@@ -100,6 +102,7 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 def tune_consumer(app: FraudwatchApp, settings: Settings) -> None:
     app.consumer_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
     app.consumer_prefetch_backoff_ms = settings.consumer_prefetch_backoff_ms
+    app.consumer_records_per_partition = settings.consumer_records_per_partition
     app.probe_end_offsets = settings.probe_end_offsets
     app.bulk_restore = BulkRestoreOptions(fetch_bytes=settings.restore_fetch_bytes) if settings.bulk_restore else None
 

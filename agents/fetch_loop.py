@@ -14,6 +14,14 @@ point, so up to ``YIELD_EVERY`` records reach the queues before the agents run, 
 them as one batch. Otherwise (a rebalance suspending the flow, a full queue) the record goes
 Faust's way, abandoned if the flow is suspended meanwhile. Everything else is Faust's loop as it
 is: read offsets, gaps, ``broker_commit_every``.
+
+A poll takes at most so many records from each partition (``records_evenly``). The loop hands all of
+a poll's records over before it polls again, and Faust's poll takes everything aiokafka holds: under
+a backlog, a whole fetch of each busy partition (1 MiB each, ~17 700 transactions from four), seconds
+of the agents' work. Records of a quiet partition fetched meanwhile (the terminal/merchant deltas'
+one-partition topic) waited in aiokafka's buffer all that time, and aiokafka does not fetch a
+partition again while records of it wait, so they reached their agent in bursts (bench/RESULTS.md,
+session 12).
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.consumer.fetcher import Fetcher, FetchResult
 from faust.transport.conductor import Conductor
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
 from faust.types import TP, Message
@@ -30,6 +40,33 @@ from mode import Service, ServiceT
 #: Records handed to the queues between two turns of the event loop: the largest batch an agent
 #: finds waiting. Faust yields every 100 records as well; more only delays other tasks.
 YIELD_EVERY = 100
+
+
+async def records_evenly(
+    fetcher: Fetcher, partitions: set[TopicPartition], wait_s: float, per_partition: int
+) -> dict[TopicPartition, list[ConsumerRecord]]:
+    """The records aiokafka has fetched for ``partitions``, at most ``per_partition`` from each.
+
+    aiokafka's own bound (``max_records``) is on the whole poll, filled partition by partition in the
+    order they were fetched, so a busy partition fetched first still holds back a quiet one. Here each
+    partition still holding records after a round is asked again, without waiting: a partition the
+    bound left records in keeps them for the next poll. Waits up to ``wait_s`` for the first record,
+    as aiokafka does; a partition whose fetch failed is left to the next poll, which raises its error.
+    """
+    records: dict[TopicPartition, list[ConsumerRecord]] = await fetcher.fetched_records(
+        partitions, timeout=wait_s, max_records=per_partition
+    )
+    while records:
+        waiting = {
+            tp
+            for tp, buffered in fetcher._records.items()  # what aiokafka holds, by partition
+            if tp in partitions and tp not in records and type(buffered) is FetchResult and buffered.has_more()
+        }
+        more = await fetcher.fetched_records(waiting, timeout=0, max_records=per_partition) if waiting else {}
+        if not more:
+            break
+        records.update(more)
+    return records
 
 
 class BatchDeliveryConsumer(Consumer):

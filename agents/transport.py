@@ -22,11 +22,12 @@ from typing import Any
 
 import aiokafka
 from aiokafka import TopicPartition
+from aiokafka.errors import ConsumerStoppedError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from agents.consumer_seeks import SeekSafeConsumer
-from agents.fetch_loop import BatchDeliveryConsumer
+from agents.fetch_loop import BatchDeliveryConsumer, records_evenly
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,25 @@ class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         if fetcher is not None:  # not a constructor argument of AIOKafkaConsumer
             backoff_ms = getattr(self.app, "consumer_prefetch_backoff_ms", DEFAULT_PREFETCH_BACKOFF_MS)
             fetcher._prefetch_backoff = backoff_ms / 1000
+
+    async def _fetch_records(
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: set[TP],
+        timeout: float | None = None,  # noqa: ASYNC109  # Faust's signature
+        max_records: int | None = None,
+    ) -> Mapping[TP, list[Any]]:
+        """Faust's poll, at most ``consumer_records_per_partition`` from each partition (agents.fetch_loop
+        says why; Faust's ``broker_max_poll_records``, unset here, is then not applied). Recovery keeps
+        Faust's poll: only changelogs are read then, and no agent waits behind them."""
+        per_partition = getattr(self.app, "consumer_records_per_partition", 0)
+        if not per_partition or not active_partitions or self.app.in_recovery or not self.consumer.flow_active:
+            return await super()._fetch_records(consumer, active_partitions, timeout=timeout, max_records=max_records)
+        fetcher = consumer._fetcher
+        if consumer._closed or fetcher._closed:
+            raise ConsumerStoppedError()
+        with fetcher._subscriptions.fetch_context():
+            return await records_evenly(fetcher, active_partitions, timeout or 0, per_partition)  # type: ignore[arg-type]
 
     async def _highwaters(self, partitions: Iterable[TP]) -> Mapping[TP, int]:  # type: ignore[override]
         reported = await super()._highwaters(list(partitions))

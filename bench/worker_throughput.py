@@ -17,6 +17,14 @@ the steadier measure of what the processing costs, and is printed beside them. T
 does not end with its last scored transaction when it consumes what it wrote (terminal/merchant
 activity, say): "until idle" counts its CPU until it first spent under a fifth of a core for a second.
 
+How long the worker's terminal/merchant deltas waited to be folded into the activity table: after the
+run, each record of the activity topic (its time stamp: when the detect batch sent it) is matched with
+the first changelog record of the table's applied offset that covers it (when the fold wrote it);
+median, 90th percentile and longest over the run, and how many transactions were scored meanwhile
+at the longest. Since session 12 the table is what a restart reads first (every worker folds the
+deltas into its own copy as they come, with its own consumer), and the fold gathers records for
+ACTIVITY_FOLD_WITHIN_S (5 s) before it writes: waits of a few seconds are by design there.
+
     .venv/bin/python -m bench.worker_throughput [--sizes 10000,30000,100000] [--repeats 3]
         [--worker-repo PATH]   # run the fraudwatch worker from another checkout (A/B against main)
         [--spacing-s 40]       # transactions 40 s apart: weeks of terminal/merchant history
@@ -39,7 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import REPO, embedded_system, slice_marks, slices
 from config.broker import bootstrap_servers
@@ -66,6 +74,8 @@ class Run:
     #: ... and until it went idle after the last: work the worker does after scoring (its own side
     #: consumers of what it wrote, such as terminal/merchant activity) counts too.
     settled_cpu_s: float | None = None
+    #: (end of a metrics snapshot's interval, transactions scored by then), for the worker.
+    scored_timeline: tuple[tuple[float, float], ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -180,6 +190,7 @@ async def _scored_timeline(broker: EmbeddedBroker, topic: str, expected: int, ti
     marks = [0.0] + [float(mark) for mark in slice_marks(expected)]
     times: list[float] = []
     cpu: list[float] = []
+    timeline: list[tuple[float, float]] = []
     scored = 0.0
     deadline = time.monotonic() + timeout_s
     try:
@@ -197,13 +208,15 @@ async def _scored_timeline(broker: EmbeddedBroker, topic: str, expected: int, ti
                         share = (marks[len(times)] - scored) / count
                         times.append(start + share * snapshot.interval_s)
                     scored += count
+                    timeline.append((start + snapshot.interval_s, scored))
                     if scored >= expected and len(cpu) == 1:
                         cpu.append(process_cpu_s(pid))
     finally:
         await consumer.stop()
     if len(cpu) < 2:
-        return Run(expected, times, int(scored), None)
-    return Run(expected, times, int(scored), cpu[1] - cpu[0], await _cpu_when_idle(pid) - cpu[0])
+        return Run(expected, times, int(scored), None, scored_timeline=tuple(timeline))
+    settled = await _cpu_when_idle(pid) - cpu[0]
+    return Run(expected, times, int(scored), cpu[1] - cpu[0], settled, tuple(timeline))
 
 
 async def _cpu_when_idle(pid: int, idle_core_share: float = 0.2, longest_s: float = 120.0) -> float:
@@ -236,15 +249,93 @@ def child_process(command: list[str], cwd: Path, env: dict[str, str], log: Path)
             process.wait()
 
 
-def one_round(size: int, customers: int, timeout_s: float, repo: Path, spacing_s: float = 1.0) -> dict[str, Run]:
+def one_round(
+    size: int, customers: int, timeout_s: float, repo: Path, spacing_s: float = 1.0
+) -> tuple[dict[str, Run], FoldDelays]:
     extra = {"FRAUDWATCH_METRICS_INTERVAL_S": str(METRICS_INTERVAL_S)}
     with embedded_system(extra) as (broker, settings, env):
         asyncio.run(produce_backlog(broker, settings, size, customers, spacing_s))
         topic = settings.topic_raw_transactions
         runs = {ROWS[0]: asyncio.run(plain_consumer(broker, topic, size, timeout_s))}
         runs[ROWS[1]] = empty_agent(env, topic, size, timeout_s, settings.data_dir)
-        runs[ROWS[2]] = fraudwatch_worker(broker, settings, env, size, timeout_s, repo)
-    return runs
+        runs[ROWS[2]] = worker = fraudwatch_worker(broker, settings, env, size, timeout_s, repo)
+        folds = asyncio.run(activity_fold_delays(broker, settings, list(worker.scored_timeline)))
+    return runs, folds
+
+
+#: The activity table's key holding the last activity-topic offset folded (agents.activity.APPLIED_KEY;
+#: not imported: importing agents builds the Faust app).
+APPLIED_KEY = b"\x00applied-offset"
+
+
+@dataclass(frozen=True)
+class FoldDelays:
+    """Seconds from each activity record's send to the fold's write of it."""
+
+    delays: list[float]
+    worst_scored: float | None  # transactions scored while the longest-waiting record waited
+
+    def summary(self) -> str:
+        if not self.delays:
+            return "no activity record folded"
+        ordered = sorted(self.delays)
+        p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+        worst = f", {self.worst_scored:,.0f} transactions scored meanwhile" if self.worst_scored is not None else ""
+        return (
+            f"{len(ordered)} activity records folded after median {statistics.median(ordered):.2f} s, "
+            f"p90 {p90:.2f} s, longest {ordered[-1]:.2f} s{worst}"
+        )
+
+
+async def _read_all(broker: EmbeddedBroker, topic: str) -> list[tuple[int, bytes | None, bytes | None, float]]:
+    """Every record of the one-partition ``topic`` as (offset, key, value, time stamp in s)."""
+    tp = TopicPartition(topic, 0)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers(broker.url), group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[tuple[int, bytes | None, bytes | None, float]] = []
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        empty_polls = 0
+        while empty_polls < 10:  # the embedded broker reports ends short of the last batch: read until quiet
+            fetched = (await consumer.getmany(tp, timeout_ms=200)).get(tp, [])
+            empty_polls = 0 if fetched else empty_polls + 1
+            records.extend((r.offset, r.key, r.value, r.timestamp / 1000) for r in fetched)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def activity_fold_delays(
+    broker: EmbeddedBroker, settings: Settings, scored: list[tuple[float, float]]
+) -> FoldDelays:
+    """How long each activity record waited to be folded (the module docstring says how it is read)."""
+    sent = {offset: stamp for offset, _, _, stamp in await _read_all(broker, settings.topic_entity_activity)}
+    applied = [
+        (int(value), stamp)
+        for _, key, value, stamp in await _read_all(broker, f"{settings.app_id}-entity-activity-changelog")
+        if key == APPLIED_KEY and value is not None
+    ]
+    delays: dict[int, float] = {}
+    for offset, stamp in applied:  # in changelog order: the first write covering an offset is its fold
+        for folded in range(offset, -1, -1):
+            if folded in delays:
+                break
+            if folded in sent:
+                delays[folded] = stamp - sent[folded]
+    worst_scored = None
+    if delays and scored:
+        worst = max(delays, key=lambda offset: delays[offset])
+        worst_scored = _scored_at(scored, sent[worst] + delays[worst]) - _scored_at(scored, sent[worst])
+    return FoldDelays(list(delays.values()), worst_scored)
+
+
+def _scored_at(timeline: list[tuple[float, float]], when: float) -> float:
+    """Transactions scored by ``when``, from (end of snapshot interval, scored so far) points."""
+    before = [count for at, count in timeline if at <= when]
+    return before[-1] if before else 0.0
 
 
 def report(size: int, rounds: Sequence[dict[str, Run]]) -> None:
@@ -301,10 +392,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     for size in (int(s) for s in args.sizes.split(",")):
-        rounds = [
+        results = [
             one_round(size, args.customers, args.timeout, args.worker_repo, args.spacing_s) for _ in range(args.repeats)
         ]
-        report(size, rounds)
+        report(size, [runs for runs, _ in results])
+        for n, (_, folds) in enumerate(results, 1):
+            print(f"run {n}, the worker's terminal/merchant deltas: {folds.summary()}")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     consumer_prefetch_backoff_ms: int = Field(
         5, ge=0, description="aiokafka holds fetches to a broker while fetched records wait; its 100 ms is our p99."
     )
+    consumer_records_per_partition: int = Field(
+        250,
+        ge=0,
+        description="Most records one poll of the worker's consumer takes from each partition (0: every fetched "
+        "record, Faust's way). The fetch loop hands a poll's records to the agents before it polls again, so a "
+        "poll of every busy partition's whole fetch (1 MiB each: ~4 400 transactions) kept the other "
+        "partitions' fetched records, the terminal/merchant deltas among them, waiting for seconds of work.",
+    )
     producer_max_batch_bytes: int = Field(
         16_384, ge=1, description="Faust producer batch size; 1 = one record per batch (embedded profile)."
     )
