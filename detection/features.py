@@ -60,13 +60,17 @@ FEATURE_NAMES: tuple[str, ...] = (
     *risk_feature_names("merchant"),
     "anomaly",
     "rules_score",
+    # After the rules' columns only so that session 12's offline stand-in (which appended it) and this
+    # code fit the same matrices.
+    "customer_hours_since_newest_fraud",
 )
 #: What the values under those names mean. Bumped whenever a feature is computed differently under the
 #: same name, so training never mixes rows of two meanings and a model is scored only with the meaning it
 #: was fitted on (detection.model.load_model refuses another). 1: terminal/merchant windows ended at a UTC
 #: midnight, the delay rounded up to whole days (sessions 3-5); 2: they end at the hour, the learned delay
-#: in whole hours before it (session 6); 3: adds the terminal's and merchant's fraud ages (session 7).
-FEATURE_VERSION = 3
+#: in whole hours before it (session 6); 3: adds the terminal's and merchant's fraud ages (session 7); 4: adds
+#: the hours since the customer's newest fraud report or confirmed fraud (session 12).
+FEATURE_VERSION = 4
 
 
 def feature_set_id(names: Sequence[str], version: int = FEATURE_VERSION) -> str:
@@ -112,6 +116,9 @@ class Features:
     terminal_risk: tuple[float, ...] = NO_ACTIVITY
     merchant_risk: tuple[float, ...] = NO_ACTIVITY
     label_delay_hours: int = 0  # where those windows ended (the delay learned by then); logged, not scored
+    # hours since the newest of the reports ``recent_reports`` counts; with none, the lookback's hours
+    # (extract_features sets it; this default only serves Features built by hand, as in tests)
+    hours_since_newest_report: float = 90 * 24.0
     # Filled by the detector after the rules ran, before a model scores the vector.
     anomaly: float = 0.0
     rules_score: float = 0.0
@@ -160,6 +167,7 @@ class Features:
             *self.merchant_risk,
             self.anomaly,
             self.rules_score,
+            self.hours_since_newest_report,
         ]
 
 
@@ -276,6 +284,8 @@ def extract_features(
         amount_7d, amount_30d = amount_7d - amount, amount_30d - amount
 
     delay = params.label_delay_hours if label_delay_hours is None else label_delay_hours
+    lookback = params.report_lookback_days
+    newest_report = reference.hours_since_newest_report(ts, lookback) if reference else None
     country = transaction.country
     home_country = profile.home_country if profile else None
     return Features(
@@ -299,7 +309,7 @@ def extract_features(
         and transaction.device_id not in state.devices,
         blacklisted=reference.is_blacklisted(ts) if reference else False,
         credit_score=reference.credit_score.score if reference and reference.credit_score else None,
-        recent_reports=reference.reports_within(ts, params.report_lookback_days) if reference else 0,
+        recent_reports=reference.reports_within(ts, lookback) if reference else 0,
         merchant_frauds=merchant.frauds_within(ts, params.merchant_lookback_days) if merchant else 0,
         terminal_frauds=terminal.frauds_within(ts, params.merchant_lookback_days) if terminal else 0,
         duplicate=duplicate,
@@ -312,4 +322,5 @@ def extract_features(
         terminal_risk=tuple(terminal_activity.risk_features(ts, delay)) if terminal_activity else NO_ACTIVITY,
         merchant_risk=tuple(merchant_activity.risk_features(ts, delay)) if merchant_activity else NO_ACTIVITY,
         label_delay_hours=delay,
+        hours_since_newest_report=lookback * DAY_S / HOUR_S if newest_report is None else newest_report,
     )

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detection.models import BlacklistEntry, CreditScore, Customer, FraudReport
 
 DAY_S = 86_400.0
+HOUR_S = 3_600.0
 #: Fraud reports and confirmed frauds kept per customer or merchant (most recent).
 MAX_EVENTS = 50
 
@@ -47,6 +48,18 @@ class CustomerReference(BaseModel):
         since = now - days * DAY_S
         reports = sum(1 for r in self.fraud_reports if since <= r.reported_at.timestamp() <= now)
         return reports + _count_between(self.confirmed_frauds, since, now)
+
+    def hours_since_newest_report(self, now: float, days: int) -> float | None:
+        """Hours since the newest of the reports and confirmed frauds that ``reports_within`` counts (None: it
+        counts none). A count alone cannot tell a compromise going on from one long over; its age can."""
+        if not self.fraud_reports and not self.confirmed_frauds:
+            return None
+        since = now - days * DAY_S
+        times = [t for t in (r.reported_at.timestamp() for r in self.fraud_reports) if since <= t <= now]
+        last = bisect_right(self.confirmed_frauds, (now, _LAST))  # the newest confirmed fraud known by now
+        if last and self.confirmed_frauds[last - 1][0] >= since:
+            times.append(self.confirmed_frauds[last - 1][0])
+        return (now - max(times)) / HOUR_S if times else None
 
 
 class MerchantRisk(BaseModel):

@@ -95,6 +95,7 @@ FEATURE_WORDS: dict[str, str] = {
     "blacklisted": "customer blacklisted",
     "credit_score": "credit score",
     "customer_frauds": "customer's fraud reports and confirmed frauds",
+    "customer_hours_since_newest_fraud": "hours since the customer's newest fraud report or confirmed fraud",
     "merchant_frauds": "confirmed frauds at this merchant (30 days)",
     "terminal_frauds": "confirmed frauds at this terminal (30 days)",
     "anomaly": "anomaly score",

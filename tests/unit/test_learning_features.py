@@ -20,6 +20,8 @@ from detection.activity import (
 )
 from detection.engine import Detector
 from detection.features import FEATURE_NAMES, NO_ACTIVITY
+from detection.models import FraudReport
+from detection.reference import CustomerReference
 from detection.state import DAILY_BUCKETS, STATE_FORMAT, CustomerState, StateFormatError, decode_state
 from tests.unit.detection_fixtures import T0, tx
 
@@ -132,6 +134,33 @@ def test_terminal_risk_reaches_the_features() -> None:
     assert vector["terminal_tx_7d"] == 2
     assert vector["terminal_fraud_share_7d"] == 0.5
     assert vector["terminal_fraud_share_1d"] == 0.0
+
+
+def test_the_hours_since_the_customers_newest_report_tell_a_compromise_going_on_from_one_long_over() -> None:
+    lookback_hours = CONFIG.rules.high_risk_customer.report_lookback_days * 24.0
+    reference = CustomerReference()
+    detector = Detector(CONFIG)
+
+    def hours() -> float:
+        features = detector.evaluate(tx(1), CustomerState(), reference).features
+        return dict(zip(FEATURE_NAMES, features.vector(), strict=True))["customer_hours_since_newest_fraud"]
+
+    assert hours() == lookback_hours  # no report: older than any counted
+    reference.add_confirmed_fraud((T0 - timedelta(days=200)).timestamp(), "F0")  # outside the lookback
+    assert hours() == lookback_hours
+    reference.add_confirmed_fraud((T0 - timedelta(days=60)).timestamp(), "F1")
+    assert hours() == 60 * 24.0
+    reference.add_confirmed_fraud((T0 - timedelta(hours=5)).timestamp(), "F2")
+    reference.add_confirmed_fraud((T0 + timedelta(hours=1)).timestamp(), "F3")  # known after this payment
+    assert hours() == 5.0
+    reference.add_fraud_report(
+        FraudReport(report_id="R1", customer_id="C1", reported_at=T0 - timedelta(hours=2), category="card")
+    )
+    assert hours() == 2.0
+    reference.add_fraud_report(
+        FraudReport(report_id="R2", customer_id="C1", reported_at=T0 + timedelta(hours=2), category="card")
+    )
+    assert hours() == 2.0  # a report after the payment does not count
 
 
 def test_state_codec_round_trips_the_current_format() -> None:
