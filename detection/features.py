@@ -68,9 +68,11 @@ FEATURE_NAMES: tuple[str, ...] = (
 #: same name, so training never mixes rows of two meanings and a model is scored only with the meaning it
 #: was fitted on (detection.model.load_model refuses another). 1: terminal/merchant windows ended at a UTC
 #: midnight, the delay rounded up to whole days (sessions 3-5); 2: they end at the hour, the learned delay
-#: in whole hours before it (session 6); 3: adds the terminal's and merchant's fraud ages (session 7); 4: adds
-#: the hours since the customer's newest fraud report or confirmed fraud (session 12).
-FEATURE_VERSION = 4
+#: in whole hours before it (session 6); 3: adds the terminal's and merchant's fraud ages (session 7). A new
+#: name alone needs no new version: a model finds its inputs by name, so a champion fitted before
+#: ``customer_hours_since_newest_fraud`` (session 12) still scores after the upgrade, and training keeps
+#: vectors of another list of names apart by the feature set's id (``feature_set_id``).
+FEATURE_VERSION = 3
 
 
 def feature_set_id(names: Sequence[str], version: int = FEATURE_VERSION) -> str:
