@@ -360,3 +360,36 @@ def test_a_record_that_names_an_entity_twice_adds_both_and_a_held_record_adds_no
     assert values["merchant:D-m"].window((HOUR + 1) * HOUR_S, 1, 0) == (2, 0)
     assert values["terminal:D-1"].folded_offset == 5
     assert EntityActivity.from_json(values["terminal:D-1"].to_json()).folded_offset == 5
+
+
+async def test_a_copy_that_rejected_a_bad_value_folds_the_next_record_naming_it_as_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A table value nobody can decode (a foreign or older writer's): the writer fails every record naming that
+    entity at its ``get`` (dead-lettered, the entities after it in the record not counted). A copy that looked
+    the entity up to score first rejected the value (dead letter, ``None``) and then folds the same record into a
+    fresh value, counting the entities after it: it differs from the table, and from a copy that did not look
+    it up first, until the worker restarts and reads the table again (review2, session 12)."""
+    from agents.tables import entity_activity
+
+    raw = batch("terminal:BAD-1", "terminal:AFTER-1")
+    with capturing(monkeypatch) as capture:
+        async with update_entity_activity.test_context() as agent:
+            agent.sent_offset = 9_000  # past the applied mark earlier tests left in the process's table
+            entity_activity.data[b"terminal:BAD-1"] = b"{not json"  # in the writer's store, as restored
+            await agent.put(raw, key=b"batch")
+            await until(lambda: len(capture.sent[settings.topic_dead_letter]) >= 1)
+            looked_up, not_looked_up = ActivityCopy(), ActivityCopy()
+            for copy in (looked_up, not_looked_up):
+                copy.begin()
+                copy.handle(changelog_record(b"terminal:BAD-1", b"{not json", 0))
+                copy.handle(changelog_record(APPLIED_KEY, b"8999", 1))
+                copy.switch()
+            assert looked_up.get("terminal:BAD-1") is None  # scoring looked it up: rejected, dead-lettered
+            for copy in (looked_up, not_looked_up):
+                with contextlib.suppress(ValueError):
+                    copy.fold(activity_record(raw, 9_000))
+    changelog = next(name for name in capture.sent if name.endswith("entity-activity-changelog"))
+    assert b"terminal:AFTER-1" not in {r.key for r in capture.sent[changelog]}  # the table never counted it
+    assert not_looked_up.get("terminal:AFTER-1") is None  # as the table
+    assert looked_up.get("terminal:AFTER-1") is None  # fails: counted from a fresh value of the bad entity
