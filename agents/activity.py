@@ -187,6 +187,9 @@ class CopiedActivity:
     applied: int = -1
     #: a table value was read after the last applied mark: the records read end inside a fold
     inside_a_fold: bool = False
+    #: entities whose table value could not be decoded (dead-lettered at lookup): the writer fails every record
+    #: naming them, so a fold here must too, not count them from an empty value
+    rejected: set[str] = field(default_factory=set)
 
 
 class ActivityCopy:
@@ -238,6 +241,7 @@ class ActivityCopy:
         if key is None or key.startswith(b"\x00"):
             return
         entity = key.decode(errors="replace")
+        copy.rejected.discard(entity)
         if value is None:
             copy.entities.pop(entity, None)
         else:
@@ -269,6 +273,8 @@ class ActivityCopy:
         )
 
     def _to_fold(self, copy: CopiedActivity, entity: str) -> EntityActivity:
+        if entity in copy.rejected:
+            raise ValueError(f"{entity}: its table value could not be decoded (dead-lettered), as the writer fails")
         activity = self._decoded(copy, entity, reject=False)
         if activity is None:
             activity = copy.entities[entity] = EntityActivity()
@@ -288,6 +294,7 @@ class ActivityCopy:
                 if not reject:
                     raise  # the table's writer fails this record too, and dead-letters it
                 del copy.entities[entity]
+                copy.rejected.add(entity)
                 activity_reader.reject_later(value, exc)
                 return None
         return value
