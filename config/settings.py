@@ -225,7 +225,8 @@ class Settings(BaseSettings):
         2_000,
         ge=0,
         description="Terminal/merchant values the activity fold keeps decoded between records, most recently "
-        "folded first (~65 KB each at their bound, against ~5 KB as stored); 0 = decode every value again.",
+        "folded first (~20 KB each at their bound once scored, against ~5 KB as stored: session 12); 0 = decode every "
+        "value again.",
     )
     activity_fold_within_s: float = Field(
         5.0,
