@@ -16,7 +16,7 @@ from detection.activity import NO_FRAUD_HOURS, EntityActivity, risk_feature_name
 from detection.geo import haversine_km
 from detection.label_delay import prior_hours
 from detection.models import Transaction
-from detection.reference import CustomerReference, MerchantRisk
+from detection.reference import NO_REPORTS, CustomerReference, MerchantRisk
 from detection.rules_config import RulesConfig
 from detection.state import CustomerState
 
@@ -287,7 +287,8 @@ def extract_features(
 
     delay = params.label_delay_hours if label_delay_hours is None else label_delay_hours
     lookback = params.report_lookback_days
-    newest_report = reference.hours_since_newest_report(ts, lookback) if reference else None
+    reports = reference.reports_within(ts, lookback) if reference else NO_REPORTS
+    newest_report = reports.hours_since_newest
     country = transaction.country
     home_country = profile.home_country if profile else None
     return Features(
@@ -311,7 +312,7 @@ def extract_features(
         and transaction.device_id not in state.devices,
         blacklisted=reference.is_blacklisted(ts) if reference else False,
         credit_score=reference.credit_score.score if reference and reference.credit_score else None,
-        recent_reports=reference.reports_within(ts, lookback) if reference else 0,
+        recent_reports=reports.number,
         merchant_frauds=merchant.frauds_within(ts, params.merchant_lookback_days) if merchant else 0,
         terminal_frauds=terminal.frauds_within(ts, params.merchant_lookback_days) if terminal else 0,
         duplicate=duplicate,

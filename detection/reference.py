@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,24 +43,27 @@ class CustomerReference(BaseModel):
         entry = self.blacklist
         return entry is not None and (entry.expires_at is None or entry.expires_at.timestamp() > now)
 
-    def reports_within(self, now: float, days: int) -> int:
+    def reports_within(self, now: float, days: int) -> ReportsSeen:
+        """The fraud reports and confirmed frauds of the ``days`` before ``now``: how many, and the hours since
+        the newest (None: none). A count alone cannot tell a compromise going on from one long over; its age can."""
         if not self.fraud_reports and not self.confirmed_frauds:
-            return 0
+            return NO_REPORTS
         since = now - days * DAY_S
-        reports = sum(1 for r in self.fraud_reports if since <= r.reported_at.timestamp() <= now)
-        return reports + _count_between(self.confirmed_frauds, since, now)
+        reported = [t for t in (r.reported_at.timestamp() for r in self.fraud_reports) if since <= t <= now]
+        confirmed = self.confirmed_frauds
+        last = bisect_right(confirmed, (now, _LAST))  # after the newest confirmed fraud known by now
+        count = len(reported) + _count_between(confirmed, since, now)
+        if last and confirmed[last - 1][0] >= since:
+            reported.append(confirmed[last - 1][0])
+        return ReportsSeen(count, (now - max(reported)) / HOUR_S if reported else None)
 
-    def hours_since_newest_report(self, now: float, days: int) -> float | None:
-        """Hours since the newest of the reports and confirmed frauds that ``reports_within`` counts (None: it
-        counts none). A count alone cannot tell a compromise going on from one long over; its age can."""
-        if not self.fraud_reports and not self.confirmed_frauds:
-            return None
-        since = now - days * DAY_S
-        times = [t for t in (r.reported_at.timestamp() for r in self.fraud_reports) if since <= t <= now]
-        last = bisect_right(self.confirmed_frauds, (now, _LAST))  # the newest confirmed fraud known by now
-        if last and self.confirmed_frauds[last - 1][0] >= since:
-            times.append(self.confirmed_frauds[last - 1][0])
-        return (now - max(times)) / HOUR_S if times else None
+
+class ReportsSeen(NamedTuple):
+    number: int
+    hours_since_newest: float | None
+
+
+NO_REPORTS = ReportsSeen(0, None)
 
 
 class MerchantRisk(BaseModel):
