@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.backtest_throughput import write_generated
+from bench.backtest_throughput import backtest_generated, write_generated
 from detection import activity
-from runtime.backtest import run_backtest
 
 #: (kind: 0 a payment, 1 a fraud, 2 a read; entity number; time; count, transaction id or delay hours)
 Call = tuple[int, int, float, Any]
@@ -64,14 +63,7 @@ def record(count: int, customers: int, merchants: int) -> list[Call]:
         with tempfile.TemporaryDirectory() as scratch:
             data = Path(scratch)
             reference = write_generated(data, count, customers, merchants)
-            run_backtest(
-                data / "transactions.jsonl",
-                feedback=data / "feedback.jsonl",
-                reference=reference,
-                workers=1,
-                show_progress=False,
-                learn=True,
-            )
+            backtest_generated(data, reference, learn=True)
     finally:
         cls.add_transaction, cls.add_fraud, cls.risk_features = add_transaction, add_fraud, risk_features  # type: ignore[method-assign]
     return calls

@@ -42,6 +42,18 @@ def write_generated(data: Path, count: int, customers: int, merchants: int) -> d
     return {source.name: data / f"{source.name}.jsonl" for source in REFERENCE_SOURCES}
 
 
+def backtest_generated(data: Path, reference: dict[str, Path], workers: int = 1, **options: Any) -> dict[str, Any]:
+    """``run_backtest`` of the files ``write_generated`` wrote in ``data``, without a progress line."""
+    return run_backtest(
+        data / "transactions.jsonl",
+        feedback=data / "feedback.jsonl",
+        reference=reference,
+        workers=workers,
+        show_progress=False,
+        **options,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=200_000)
@@ -55,14 +67,7 @@ def main() -> None:
         cores = os.cpu_count() or 1
 
         def backtest(workers: int, learn: bool) -> dict[str, Any]:
-            return run_backtest(
-                data / "transactions.jsonl",
-                feedback=data / "feedback.jsonl",
-                reference=reference,
-                workers=workers,
-                show_progress=False,
-                learn=learn,
-            )
+            return backtest_generated(data, reference, workers, learn=learn)
 
         # Side by side in one run: the rules alone, then learning (daily retraining, model on).
         rules_only = backtest(cores, learn=False)

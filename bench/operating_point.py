@@ -20,14 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from bench.backtest_throughput import write_generated
+from bench.backtest_throughput import backtest_generated, write_generated
 from bench.model_capacity import LONGEST_TRAIN_DAYS, Candidate, daily_models, logged
 from detection.features import FEATURE_NAMES
 from detection.learning import LearningLog
 from detection.quality import Quality
 from detection.rules_config import Learning
 from detection.training import TrainingParams
-from runtime.backtest import run_backtest
 
 DAY_S = 86_400.0
 SESSION_2 = replace(TrainingParams(), trees=60, leaves=15, depth=4, learning_rate=0.15)
@@ -60,14 +59,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch)
         reference = write_generated(data, args.count, args.customers, args.merchants)
-        run_backtest(
-            data / "transactions.jsonl",
-            feedback=data / "feedback.jsonl",
-            reference=reference,
-            workers=1,
-            show_progress=False,
-            learner=learner,
-        )
+        backtest_generated(data, reference, learner=learner)
         with (data / "transactions.jsonl").open() as lines:
             fraud = {r["transaction_id"]: bool(r.get("is_fraud")) for r in map(json.loads, lines)}
     ids, times, vectors = logged(learner)
